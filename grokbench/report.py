@@ -1,0 +1,104 @@
+"""Per-trial reports (table/json/csv) and the per-task summary printed after a run."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+from .store import SUMMARY_COLUMNS
+
+
+def censored_median(values: list[float | None]) -> float | None:
+    """Median with unreached values (None) ranked above every reached one.
+
+    Returns None when the median falls among the unreached (fewer than half reached).
+    """
+    if not values:
+        return None
+    ranked = sorted(math.inf if v is None else float(v) for v in values)
+    n = len(ranked)
+    mid = ranked[(n - 1) // 2] if n % 2 else (ranked[n // 2 - 1] + ranked[n // 2]) / 2
+    return None if math.isinf(mid) else mid
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def summary_rows(frame) -> dict[str, list[dict[str, str]]]:
+    """Per task label: per method, solved k/n, median epochs and seconds to target."""
+    out: dict[str, list[dict[str, str]]] = {}
+    if frame.empty:
+        return out
+    for task_label, by_task in frame.groupby("task_label", sort=True):
+        rows = []
+        for method, group in by_task.groupby("method", sort=False):
+            solved = int((group["status"] == "solved").sum())
+            epochs = censored_median([None if s != "solved" else e for s, e in zip(group["status"], group["solve_epoch"])])
+            seconds = censored_median([None if s != "solved" else t for s, t in zip(group["status"], group["time_to_target_s"])])
+            budget = group["budget_epochs"].max() if "budget_epochs" in group else None
+            other = group["status"].value_counts().drop(labels=["solved", "unsolved"], errors="ignore")
+            rows.append({
+                "method": method,
+                "solved": f"{solved}/{len(group)}",
+                "median epochs to target": _fmt(epochs) if epochs is not None else f"> {_fmt(budget, 0)}",
+                "median s to target": _fmt(seconds, 2) if seconds is not None else "-",
+                "other": ", ".join(f"{k} {v}" for k, v in other.items()) or "",
+            })
+        rows.sort(key=lambda r: (float(r["median epochs to target"]) if r["median epochs to target"][0].isdigit() else math.inf))
+        out[str(task_label)] = rows
+    return out
+
+
+def report_rows(frame) -> list[dict[str, Any]]:
+    """One dict per trial: the summary columns plus preset and resolved parameters."""
+    rows = []
+    for rec in frame.to_dict(orient="records"):
+        row = {c: _clean(rec.get(c)) for c in SUMMARY_COLUMNS}
+        row.update({
+            "task_params": rec.get("task_params"),
+            "optimizer": rec.get("optimizer"),
+            "optimizer_params": rec.get("optimizer_params"),
+            "transforms": rec.get("transforms"),
+            "budget_steps": _clean(rec.get("budget_steps")),
+            "budget_epochs": _clean(rec.get("budget_epochs")),
+            "error": _clean(rec.get("error")),
+        })
+        rows.append(row)
+    return rows
+
+
+def _clean(value: Any) -> Any:
+    """NaN (pandas' missing) -> None, numpy scalars -> Python numbers."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def render_report(frame, fmt: str) -> str:
+    rows = report_rows(frame)
+    if fmt == "json":
+        return json.dumps(rows, indent=2, default=str)
+    if fmt == "csv":
+        import csv
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else SUMMARY_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()})
+        return buf.getvalue()
+    from tabulate import tabulate
+
+    table = [{c: _fmt(r[c], 3) if isinstance(r[c], float) else _fmt(r[c]) for c in SUMMARY_COLUMNS} for r in rows]
+    return tabulate(table, headers="keys", tablefmt="simple")

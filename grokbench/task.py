@@ -1,0 +1,111 @@
+"""The Task contract: data, model, loss, accuracy, schedule, target and base optimizer.
+
+Shapes. Every tensor the engine handles carries a leading *seed axis* S: the engine stacks
+the per-seed data and parameters a task builds, so one model trains S seeds at once
+(S = 1 is the plain single-seed case, not a separate code path). A task therefore writes
+two kinds of code:
+
+- per seed, on the CPU, from a torch.Generator: ``make_data`` and ``init_params``;
+- batched over seeds: ``forward(params, x)`` with params ``(S, ...)`` and x ``(S, B, ...)``,
+  ``loss(out, y) -> (S,)`` (mean over the batch), ``correct(out, y) -> (S, B)`` bool.
+
+Parameters of different seeds never interact, so the gradient of ``loss.sum()`` with
+respect to seed s's parameters is seed s's own gradient.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from .plugin import Plugin
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named protocol: parameter values, and optimizer settings per base optimizer."""
+
+    description: str
+    params: dict[str, Any] = field(default_factory=dict)
+    optimizer: dict[str, dict[str, Any]] = field(default_factory=dict)
+    base_optimizer: str | None = None
+
+
+@dataclass
+class Split:
+    """One seed's data: inputs and labels for training and test (CPU tensors, no seed axis)."""
+
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How a trial is stepped. All counts are optimizer steps.
+
+    batch_size: examples per step (equal to n_train for full batch).
+    steps_per_epoch: ceil(n_train / batch_size); the last, partial batch is kept.
+    eval_every: steps between evaluations.
+    max_steps: the budget; an unsolved trial is censored here.
+    """
+
+    batch_size: int
+    steps_per_epoch: int
+    eval_every: int
+    max_steps: int
+
+
+class Task(Plugin):
+    """Base class of tasks. See the module docstring for the shape contract.
+
+    Class attributes a task sets besides name/description/defaults:
+      presets: named protocols, selectable as ``NAME:PRESET``.
+      leaderboard_presets: which variants ``--tasks all`` includes (None = the defaults).
+      base_optimizer: the optimizer of the task's reference protocol.
+      optimizer_defaults: per base optimizer, the task's hyperparameters for it.
+
+    Parameters every task has (in ``defaults``): ``batch_size`` (0 = full batch),
+    ``eval_every`` (in epochs), ``max_epochs`` (the budget), ``target`` (test accuracy that
+    counts as solved), ``fit_threshold`` (train accuracy that counts as fitted).
+    """
+
+    presets: ClassVar[dict[str, Preset]] = {}
+    leaderboard_presets: ClassVar[tuple[str | None, ...]] = (None,)
+    base_optimizer: ClassVar[str] = "sgd"
+    optimizer_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    # -- per seed, on the CPU -------------------------------------------------------------
+    def make_data(self, gen: torch.Generator) -> Split:
+        """Build one seed's train and test data from ``gen`` (the seed's data stream)."""
+        raise NotImplementedError
+
+    def init_params(self, gen: torch.Generator) -> dict[str, Tensor]:
+        """One seed's initial parameters (no seed axis) from ``gen`` (the init stream)."""
+        raise NotImplementedError
+
+    # -- batched over seeds -----------------------------------------------------------------
+    def forward(self, params: dict[str, Tensor], x: Tensor) -> Tensor:
+        """Model outputs for inputs x of shape (S, B, ...)."""
+        raise NotImplementedError
+
+    def loss(self, out: Tensor, y: Tensor) -> Tensor:
+        """Per-seed mean loss, shape (S,)."""
+        raise NotImplementedError
+
+    def correct(self, out: Tensor, y: Tensor) -> Tensor:
+        """Per-example correctness, bool of shape (S, B)."""
+        raise NotImplementedError
+
+    # -- schedule -----------------------------------------------------------------------
+    def schedule(self, n_train: int) -> Schedule:
+        """Steps per epoch, evaluation period and budget for a training set of n_train."""
+        batch = n_train if self.batch_size in (0, None) else min(self.batch_size, n_train)
+        steps_per_epoch = math.ceil(n_train / batch)
+        eval_every = max(1, round(self.eval_every * steps_per_epoch))
+        return Schedule(batch, steps_per_epoch, eval_every, self.max_epochs * steps_per_epoch)

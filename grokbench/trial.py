@@ -1,0 +1,313 @@
+"""Trials: the timed training loop and the untimed evaluation, for S seeds at once.
+
+A *cell* is one (task, method) pair and a tuple of seeds. ``run_cell`` trains all of its
+seeds in one seed-batched model (every tensor has a leading seed axis; S = 1 is the
+single-seed case) and yields one record per seed as soon as that seed is finished.
+
+Determinism and pairing: each seed's data, secret, initialization, held-out slice and
+batch order come from generators derived from (task name, seed index, stream) only, on
+the CPU, so they are identical whatever the method and whatever else is in the batch.
+
+Timed vs untimed (AlgoPerf's line): only training steps (forward, backward, transforms,
+optimizer, after-step hooks) are inside the clock; the device is synchronized before each
+clock read; evaluation runs outside it under inference mode.
+
+Time apportioning in a batch: the wall time of each training period is divided equally
+among the S seeds computed in it, and each seed still training is charged that share. So a
+seed's train_time_s is (its number of steps) x (the cost of one seed-step in this batch),
+the same rule for every method.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import __version__, seeding
+from .metrics import summarize
+from .method import StepContext
+from .spec import MethodSpec, TaskSpec, identity_key, trial_identity
+from .task import Split
+
+# Called after each evaluation: (cell, step, max_steps, per-seed test accuracies of the
+# seeds still training).
+ProgressFn = Callable[["Cell", int, int, list[float]], None]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (task, method) pair and the seeds to train together. Picklable."""
+
+    task: TaskSpec
+    method: MethodSpec
+    seeds: tuple[int, ...]
+    after_solve: int = 0
+    device: str = "cpu"
+    plugin_files: tuple[str, ...] = field(default=())
+
+    @property
+    def label(self) -> str:
+        return f"{self.task.label} / {self.method.label}"
+
+    def identity(self, seed: int) -> dict[str, Any]:
+        return trial_identity(self.task, self.method, seed, self.after_solve)
+
+    def key(self, seed: int) -> str:
+        return identity_key(self.identity(seed))
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    if device.type == "cuda":
+        device_name = torch.cuda.get_device_name(device)
+    else:
+        device_name = platform.processor() or platform.machine() or "cpu"
+    return {
+        "device": str(device),
+        "device_name": device_name,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "host": socket.gethostname(),
+        "python": platform.python_version(),
+        "pid": os.getpid(),
+    }
+
+
+def _carve_holdout(split: Split, fraction: float, gen: torch.Generator) -> tuple[Split, tuple[Tensor, Tensor]]:
+    """Move a random ``fraction`` of the training set into a held-out slice (order kept)."""
+    n = split.x_train.shape[0]
+    n_hold = max(1, round(fraction * n))
+    perm = torch.randperm(n, generator=gen)
+    hold, keep = perm[:n_hold].sort().values, perm[n_hold:].sort().values
+    inner = Split(split.x_train[keep], split.y_train[keep], split.x_test, split.y_test)
+    return inner, (split.x_train[hold], split.y_train[hold])
+
+
+def _stack(tensors: list[Tensor], device: torch.device) -> Tensor:
+    return torch.stack(tensors).to(device)
+
+
+class _SeedState:
+    """Book-keeping of one seed of the batch: its curve, clock share and status."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.curve: dict[str, list] = {
+            k: [] for k in ("step", "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "train_time_s")
+        }
+        self.train_time_s = 0.0
+        self.status: str | None = None  # None while training
+        self.error: str | None = None
+        self.solved_evals = 0
+        self.finished = False
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if x == x and abs(x) != float("inf") else None
+
+
+def run_cell(cell: Cell, progress: ProgressFn | None = None) -> Iterator[dict[str, Any]]:
+    """Train the cell's seeds together; yield each seed's record when it finishes.
+
+    Statuses: ``solved`` (test accuracy reached the target), ``unsolved`` (budget spent),
+    ``diverged`` (a non-finite loss), ``error`` (an exception; its message is recorded).
+    """
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    device = resolve_device(cell.device)
+    states = [_SeedState(s) for s in cell.seeds]
+    env = environment(device)
+    schedule = None
+    task = None
+    try:
+        task = cell.task.build()
+        transforms = [c.build() for c in cell.method.transforms]
+        optimizer = cell.method.optimizer.build()
+        yield from _train(cell, task, transforms, optimizer, device, states, env, started, progress)
+    except Exception as exc:  # a plugin bug ends these trials with status "error"
+        message = f"{type(exc).__name__}: {exc}"
+        detail = traceback.format_exc(limit=6)
+        for st in states:
+            if not st.finished:
+                st.status, st.error = "error", message
+                st.finished = True
+                yield _record(cell, st, env, schedule, task, started, eval_time_s=0.0, detail=detail)
+
+
+def _train(cell, task, transforms, optimizer, device, states, env, started, progress):
+    name = cell.task.name
+    fraction = max((t.holdout_fraction for t in transforms), default=0.0)
+    splits, holdouts, inits = [], [], []
+    for seed in cell.seeds:
+        split = task.make_data(seeding.generator(name, seed, seeding.DATA))
+        if fraction > 0:
+            split, hold = _carve_holdout(split, fraction, seeding.generator(name, seed, seeding.HOLDOUT))
+            holdouts.append(hold)
+        splits.append(split)
+        inits.append(task.init_params(seeding.generator(name, seed, seeding.INIT)))
+    order_gens = [seeding.generator(name, s, seeding.ORDER) for s in cell.seeds]
+    method_gens = [seeding.generator(name, s, seeding.METHOD, cell.method.label) for s in cell.seeds]
+
+    x_train = _stack([s.x_train for s in splits], device)
+    y_train = _stack([s.y_train for s in splits], device)
+    x_test = _stack([s.x_test for s in splits], device)
+    y_test = _stack([s.y_test for s in splits], device)
+    holdout = None
+    if holdouts:
+        holdout = (_stack([h[0] for h in holdouts], device), _stack([h[1] for h in holdouts], device))
+    params = {k: _stack([p[k] for p in inits], device).requires_grad_() for k in inits[0]}
+    names, plist = list(params), list(params.values())
+
+    n_seeds, n_train = x_train.shape[0], x_train.shape[1]
+    schedule = task.schedule(n_train)
+    batch, spe = schedule.batch_size, schedule.steps_per_epoch
+    seed_index = torch.arange(n_seeds, device=device).unsqueeze(1)
+
+    def loss_fn(p: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
+        return task.loss(task.forward(p, x), y)
+
+    ctx = StepContext(0, loss_fn, (x_train, y_train), holdout, method_gens, device)
+    t_states = [t.init(params, ctx) for t in transforms]
+    opt_state = optimizer.init(params)
+    check_each_step = device.type == "cpu"  # free on CPU; on CUDA it would sync every step
+    sanitize = False
+    eval_time = 0.0
+
+    def evaluate(step: int) -> None:
+        nonlocal eval_time
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            columns = {}
+            for part, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+                out = task.forward(params, x)
+                columns[f"{part}_loss"] = task.loss(out, y).double().cpu().tolist()
+                columns[f"{part}_acc"] = (task.correct(out, y).sum(dim=1).double() / y.shape[1]).cpu().tolist()
+        for i, st in enumerate(states):
+            if st.finished:
+                continue
+            c = st.curve
+            c["step"].append(step)
+            c["epoch"].append(step / spe)
+            for k, v in columns.items():
+                c[k].append(_finite_or_none(v[i]))
+            c["train_time_s"].append(st.train_time_s)
+        eval_time += time.perf_counter() - t0
+
+    def finish_if_done(step: int) -> Iterator[dict[str, Any]]:
+        for st in states:
+            if st.finished:
+                continue
+            test_acc = st.curve["test_acc"][-1]
+            if st.curve["train_loss"][-1] is None:
+                st.status = "diverged"
+            elif st.solved_evals or (test_acc is not None and test_acc >= task.target):
+                st.solved_evals += 1  # counts the solving evaluation and the ones after it
+                if st.solved_evals > cell.after_solve or step >= schedule.max_steps:
+                    st.status = "solved"
+            elif step >= schedule.max_steps:
+                st.status = "unsolved"
+            if st.status is not None:
+                st.finished = True
+                yield _record(cell, st, env, schedule, task, started, eval_time)
+
+    evaluate(0)
+    yield from finish_if_done(0)
+    perm = None
+    _sync(device)
+    t0 = time.perf_counter()
+    for step in range(schedule.max_steps):
+        if all(st.finished for st in states):
+            break
+        b = step % spe
+        if b == 0:
+            perm = torch.stack([torch.randperm(n_train, generator=g) for g in order_gens]).to(device)
+        idx = perm[:, b * batch : (b + 1) * batch]
+        xb, yb = x_train[seed_index, idx], y_train[seed_index, idx]
+        losses = loss_fn(params, xb, yb)
+        grads = dict(zip(names, torch.autograd.grad(losses.sum(), plist)))
+        if sanitize:
+            for g in grads.values():
+                torch.nan_to_num_(g, nan=0.0, posinf=0.0, neginf=0.0)
+        ctx.step, ctx.batch, ctx.lr = step, (xb, yb), optimizer.lr_at(step)
+        for transform, state in zip(transforms, t_states):
+            grads = transform.update(grads, params, state, ctx)
+        optimizer.step(params, grads, opt_state, step)
+        for transform, state in zip(transforms, t_states):
+            transform.after_step(params, state, ctx)
+
+        done = step + 1
+        bad = check_each_step and not bool(torch.isfinite(losses).all())
+        if done % schedule.eval_every == 0 or done == schedule.max_steps or bad:
+            _sync(device)
+            share = (time.perf_counter() - t0) / n_seeds
+            for st in states:
+                if not st.finished:
+                    st.train_time_s += share
+            evaluate(done)
+            if bad:
+                finite = torch.isfinite(losses.detach()).cpu().tolist()
+                for st, ok in zip(states, finite):
+                    if not ok and not st.finished:
+                        st.curve["train_loss"][-1] = None
+            for i, st in enumerate(states):
+                if not st.finished and st.curve["train_loss"][-1] is None:
+                    sanitize = True
+                    with torch.no_grad():
+                        for p in plist:
+                            p[i].zero_()
+            yield from finish_if_done(done)
+            if progress is not None:
+                progress(cell, done, schedule.max_steps, [st.curve["test_acc"][-1] or 0.0 for st in states if not st.finished])
+            _sync(device)
+            t0 = time.perf_counter()
+
+
+def _record(cell: Cell, st: _SeedState, env, schedule, task, started: str, eval_time_s: float, detail: str | None = None) -> dict[str, Any]:
+    identity = cell.identity(st.seed)
+    metrics: dict[str, Any] = {}
+    budget: dict[str, Any] = {}
+    if schedule is not None and task is not None:
+        metrics = summarize(st.curve, fit_threshold=task.fit_threshold, target=task.target, steps_per_epoch=schedule.steps_per_epoch)
+        budget = {
+            "budget_steps": schedule.max_steps,
+            "budget_epochs": schedule.max_steps / schedule.steps_per_epoch,
+            "steps_per_epoch": schedule.steps_per_epoch,
+            "eval_every": schedule.eval_every,
+            "batch_size": schedule.batch_size,
+            "target": task.target,
+        }
+    return {
+        "key": identity_key(identity),
+        "identity": identity,
+        "environment": {**env, "batched_seeds": len(cell.seeds)},
+        "status": st.status,
+        "error": st.error,
+        "error_detail": detail if st.status == "error" else None,
+        "metrics": metrics,
+        "budget": budget,
+        "curve": st.curve,
+        "eval_time_s": eval_time_s,
+        "started_at": started,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "grokbench_version": __version__,
+    }

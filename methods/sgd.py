@@ -1,0 +1,29 @@
+"""Plain SGD with *coupled* weight decay, as the sparse-parity reference protocol trains.
+
+    p <- p - lr * (g + weight_decay * p)
+
+where g is the (possibly transformed) loss gradient: accelerators transform the loss
+gradient, decay is added after. Computed as p * (1 - lr*wd) - lr*g (same update).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from grokbench import Optimizer, register
+
+
+@register
+class SGD(Optimizer):
+    name = "sgd"
+    description = "SGD, coupled weight decay: p -= lr*(g + wd*p) (sparse-parity reference)"
+    defaults = {"lr": 0.1, "weight_decay": 0.0, "warmup_steps": 0}
+
+    def step(self, params, grads, state, step):
+        lr = self.lr_at(step)
+        ps = list(params.values())
+        gs = [grads[k] for k in params]
+        with torch.no_grad():
+            if self.weight_decay:
+                torch._foreach_mul_(ps, 1.0 - lr * self.weight_decay)
+            torch._foreach_add_(ps, gs, alpha=-lr)

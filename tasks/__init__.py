@@ -1,0 +1,1 @@
+"""Built-in tasks and their models, one module each; installed as ``grokbench.tasks``."""

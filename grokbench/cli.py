@@ -1,4 +1,4 @@
-"""grokbench's command line: run | list | report.
+"""grokbench's command line: run | list | report | leaderboard.
 
 Every user mistake becomes one line on stderr and exit status 2 (UserError); results
 already on disk are never touched by a failed command.
@@ -41,6 +41,21 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="train up to S seeds of a cell in one batched model (default 64)")
     run.add_argument("--no-batch", action="store_true", help="train one seed at a time (same as --batch-seeds 1)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    ex = run.add_argument_group("executors (docs/parallel.md)")
+    ex.add_argument("--executor", choices=("local", "process", "ray"), default="local",
+                    help="local: in this process (default); process: a pool of -j worker processes; "
+                         "ray: Ray tasks (pip install 'grokbench[ray]')")
+    ex.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                    help="worker processes of --executor process (default: the number of cores)")
+    ex.add_argument("--ray-address", default=None, metavar="ADDR",
+                    help="Ray cluster to join: auto, HOST:PORT or ray://HOST:PORT (default: a local Ray instance)")
+    ex.add_argument("--cpus-per-trial", type=float, default=None, metavar="C",
+                    help="Ray CPUs per task (default 1); torch uses max(1, floor(C)) threads")
+    ex.add_argument("--gpus-per-trial", type=float, default=None, metavar="G",
+                    help="Ray GPUs per task, fractions allowed (0.25: four tasks share a GPU; default 0)")
+    ex.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
+                    help="end a trial after SECONDS of wall time (x the seeds trained together in one cell) "
+                         "with status 'timeout'")
 
     lst = sub.add_parser("list", help="tasks (presets, defaults) and methods (defaults)")
     lst.add_argument("--plugin", action="append", default=[], metavar="FILE")
@@ -48,6 +63,13 @@ def _build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="one row per trial of a results folder")
     rep.add_argument("dir", help="results folder")
     rep.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+    lb = sub.add_parser("leaderboard", help="significance tests, tables and figures of a results folder -> markdown")
+    lb.add_argument("dir", help="results folder")
+    lb.add_argument("-o", "--out", default=None, metavar="OUTDIR",
+                    help="where README.md and its figures go (default: DIR/leaderboard)")
+    lb.add_argument("--no-figures", action="store_true", help="tables only")
+    lb.add_argument("--quiet", action="store_true", help="do not print the tables")
     return parser
 
 
@@ -71,47 +93,106 @@ def _device_name(name: str) -> str:
     raise UserError(f"--device {name!r} is not one of auto, cpu, cuda[:N]")
 
 
+def _make_executor(args: argparse.Namespace):
+    """--executor and its options -> an executor; options of another executor are errors."""
+    from .executors import LocalExecutor, ProcessExecutor
+
+    if args.trial_timeout is not None and not args.trial_timeout > 0:
+        raise UserError("--trial-timeout must be > 0 seconds")
+    own = {"process": ["jobs"], "ray": ["ray_address", "cpus_per_trial", "gpus_per_trial"]}
+    for name, options in own.items():
+        for option in options:
+            if getattr(args, option) is not None and args.executor != name:
+                flag = "-j" if option == "jobs" else "--" + option.replace("_", "-")
+                raise UserError(f"{flag} applies to --executor {name}, not --executor {args.executor}")
+    if args.executor == "process":
+        if args.jobs is not None and args.jobs < 1:
+            raise UserError("-j must be >= 1")
+        return ProcessExecutor(workers=args.jobs, timeout_s=args.trial_timeout)
+    if args.executor == "ray":
+        from .executors.ray_executor import RayExecutor
+
+        return RayExecutor(
+            address=args.ray_address,
+            cpus_per_trial=1.0 if args.cpus_per_trial is None else args.cpus_per_trial,
+            gpus_per_trial=0.0 if args.gpus_per_trial is None else args.gpus_per_trial,
+            timeout_s=args.trial_timeout,
+        )
+    return LocalExecutor(timeout_s=args.trial_timeout)
+
+
+def _run_device(args: argparse.Namespace) -> str:
+    """--device for the executor: Ray workers, not this driver, must have the GPU."""
+    if args.executor != "ray":
+        return _device_name(args.device)
+    gpus = args.gpus_per_trial or 0
+    if args.device == "auto":
+        return "cuda" if gpus > 0 else "cpu"
+    if args.device.startswith("cuda") and gpus <= 0:
+        raise UserError(f"--device {args.device} with --executor ray needs --gpus-per-trial > 0")
+    if args.device != "cpu" and not args.device.startswith("cuda"):
+        raise UserError(f"--device {args.device!r} is not one of auto, cpu, cuda[:N]")
+    return args.device
+
+
+def _resume_keys(store, trial_timeout: float | None) -> set[str]:
+    """Trials not to run again: final statuses (store.done_keys), plus ``timeout`` records
+    whose limit was at least the current --trial-timeout. A timeout is final for the limit
+    it ran under; raising the limit (or dropping it) retries it. ``error`` is always retried."""
+    keys = store.done_keys()
+    if trial_timeout is not None:
+        for r in store.records():
+            limit = r.get("trial_timeout_s")
+            if r.get("status") == "timeout" and limit is not None and limit >= trial_timeout:
+                keys.add(r["key"])
+    return keys
+
+
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .executors import LocalExecutor
     from .plan import build_plan
     from .progress import PlainProgress, make_progress
-    from .report import summary_rows
     from .spec import parse_overrides
     from .store import Store, load_frame
 
     _load_plugins(args.plugin)
-    device = _device_name(args.device)
+    device = _run_device(args)
     if args.batch_seeds < 1:
         raise UserError("--batch-seeds must be >= 1")
     plan = build_plan(
         args.tasks, args.methods, args.seeds, parse_overrides(args.set),
         after_solve=args.after_solve, device=device, plugin_files=tuple(registry.plugin_files()),
     )
+    executor = _make_executor(args)
     store = Store(args.out, create=True)
-    done = store.done_keys()
+    done = _resume_keys(store, args.trial_timeout)
     cells = plan.cells(done, 1 if args.no_batch else args.batch_seeds)
     remaining = sum(len(c.seeds) for c in cells)
     store.log_run(["grokbench", *argv], {"version": __version__, "trials": plan.n_trials, "to_run": remaining})
     progress = PlainProgress(plan.n_trials, plan.n_trials - remaining, stream=open("/dev/null", "w")) if args.quiet \
         else make_progress(plan.n_trials, plan.n_trials - remaining)
-    executor = LocalExecutor()
+    workers = getattr(executor, "workers", 1)
+    if 0 < len(cells) < workers and not args.quiet:
+        print(f"note: {len(cells)} cell(s) of seeds for {workers} workers; a smaller --batch-seeds spreads "
+              f"the seeds over more workers", file=sys.stderr)
     interrupted = False
+    records = executor.run(cells, progress.on_eval)
     try:
-        for record in executor.run(cells, progress.on_eval):
+        for record in records:
             store.write(record)
             progress.on_record(record)
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        records.close()  # stops the executor's workers
         progress.close()
     if interrupted:
         print(f"interrupted: finished trials are kept in {store.root}; re-run the same command to resume",
               file=sys.stderr)
         return 130
-    frame = load_frame(store.root)
+    frame = load_frame(store.root, with_curves=True)
     keys = {c.key(s) for t, m in plan.pairs for c in [_probe(plan, t, m)] for s in plan.seeds}
     frame = frame[frame["key"].isin(keys)] if not frame.empty else frame
-    _print_summary(summary_rows(frame))
+    _end_of_run(store, frame)
     print(f"results: {store.root}", file=sys.stderr)
     return 0
 
@@ -122,18 +203,20 @@ def _probe(plan, task, method):
     return Cell(task, method, (), plan.after_solve, plan.device, plan.plugin_files)
 
 
-def _print_summary(tables: dict[str, list[dict[str, str]]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _end_of_run(store, frame) -> None:
+    """This run's leaderboard tables in the terminal; the folder's markdown leaderboard
+    (exactly what `grokbench leaderboard DIR` writes) in DIR/leaderboard/. The records are
+    already safe on disk, so a failure here is a warning, not a failed run."""
+    from .leaderboard import print_tables, write_leaderboard
+    from .stats import analyze
 
-    console = Console()
-    for task_label, rows in tables.items():
-        table = Table(title=task_label, title_justify="left")
-        for column in rows[0]:
-            table.add_column(column, justify="left" if column in ("method", "other") else "right")
-        for row in rows:
-            table.add_row(*row.values())
-        console.print(table)
+    try:
+        print_tables(analyze(frame))
+        readme = write_leaderboard(store.root)
+    except Exception as exc:
+        print(f"warning: leaderboard not written: {type(exc).__name__}: {exc}", file=sys.stderr)
+    else:
+        print(f"leaderboard: {readme}", file=sys.stderr)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -176,6 +259,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from .leaderboard import write_leaderboard
+
+    readme = write_leaderboard(args.dir, args.out, figures=not args.no_figures, show=not args.quiet)
+    print(f"leaderboard: {readme}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -187,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "leaderboard":
+            return cmd_leaderboard(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

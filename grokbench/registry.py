@@ -13,6 +13,7 @@ A plugin module registers its classes with the ``@register`` decorator.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import pkgutil
@@ -98,14 +99,14 @@ def load_builtins() -> None:
     _load_entry_points("grokbench.methods")
 
 
-def load_plugin_file(path: str | Path) -> None:
-    """Import a one-off plugin file; its @register decorators add its plugins."""
+def load_plugin_file(path: str | Path) -> ModuleType:
+    """Import a one-off plugin file (once); its @register decorators add its plugins."""
     path = Path(path).resolve()
     if not path.is_file():
         raise UserError(f"plugin file {path} does not exist")
-    module_name = f"grokbench_plugin_{abs(hash(str(path)))}"
+    module_name = "grokbench_plugin_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
     if module_name in sys.modules:
-        return
+        return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise UserError(f"plugin file {path} is not a Python file")
@@ -120,6 +121,7 @@ def load_plugin_file(path: str | Path) -> None:
         raise UserError(f"plugin file {path} failed to import: {type(exc).__name__}: {exc}") from exc
     if str(path) not in _plugin_files:
         _plugin_files.append(str(path))
+    return module
 
 
 def plugin_files() -> list[str]:

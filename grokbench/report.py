@@ -1,4 +1,5 @@
-"""Per-trial reports (table/json/csv) and the per-task summary printed after a run."""
+"""Per-trial reports (table/json/csv). The per-task tables printed after a run and the
+markdown leaderboard live in grokbench.leaderboard (statistics in grokbench.stats)."""
 
 from __future__ import annotations
 
@@ -29,31 +30,6 @@ def _fmt(value: Any, digits: int = 1) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
-
-
-def summary_rows(frame) -> dict[str, list[dict[str, str]]]:
-    """Per task label: per method, solved k/n, median epochs and seconds to target."""
-    out: dict[str, list[dict[str, str]]] = {}
-    if frame.empty:
-        return out
-    for task_label, by_task in frame.groupby("task_label", sort=True):
-        rows = []
-        for method, group in by_task.groupby("method", sort=False):
-            solved = int((group["status"] == "solved").sum())
-            epochs = censored_median([None if s != "solved" else e for s, e in zip(group["status"], group["solve_epoch"])])
-            seconds = censored_median([None if s != "solved" else t for s, t in zip(group["status"], group["time_to_target_s"])])
-            budget = group["budget_epochs"].max() if "budget_epochs" in group else None
-            other = group["status"].value_counts().drop(labels=["solved", "unsolved"], errors="ignore")
-            rows.append({
-                "method": method,
-                "solved": f"{solved}/{len(group)}",
-                "median epochs to target": _fmt(epochs) if epochs is not None else f"> {_fmt(budget, 0)}",
-                "median s to target": _fmt(seconds, 2) if seconds is not None else "-",
-                "other": ", ".join(f"{k} {v}" for k, v in other.items()) or "",
-            })
-        rows.sort(key=lambda r: (float(r["median epochs to target"]) if r["median epochs to target"][0].isdigit() else math.inf))
-        out[str(task_label)] = rows
-    return out
 
 
 def report_rows(frame) -> list[dict[str, Any]]:

@@ -25,6 +25,10 @@ def init_mlp(n: int, hidden: int, gen: torch.Generator) -> dict[str, Tensor]:
 
 
 def mlp_forward(params: dict[str, Tensor], x: Tensor) -> Tensor:
-    """x (S, B, n) -> scalar outputs (S, B)."""
-    hidden = torch.baddbmm(params["b1"].unsqueeze(1), x, params["W1"].transpose(1, 2)).relu_()
-    return torch.baddbmm(params["b2"].reshape(-1, 1, 1), hidden, params["W2"].transpose(1, 2)).squeeze(-1)
+    """x (S, B, n) -> scalar outputs (S, B).
+
+    The hidden layer is computed as W1 @ x^T, laid out (S, h, B): measured 1.3-1.5x faster
+    per training step than x @ W1^T on a 2-core CPU at S = 256 (benchmarks/README.md).
+    """
+    hidden = torch.baddbmm(params["b1"].unsqueeze(2), params["W1"], x.transpose(1, 2)).relu_()
+    return torch.baddbmm(params["b2"].reshape(-1, 1, 1), params["W2"], hidden).squeeze(1)

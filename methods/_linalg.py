@@ -1,0 +1,216 @@
+"""Shared pieces of the EGD family (egd, sketched_egd): per-seed orthogonalization and
+the choice of which parameters a transform treats.
+
+Every function takes tensors with a leading seed axis S and acts on each seed's slice:
+a matrix gradient is (S, m, n), a batch of S matrices; nothing mixes seeds, so a stack of
+seeds gives the same result as seed by seed (up to floating-point reassociation).
+
+Orthogonalization of G = U diag(s) V^T (thin SVD), with a spectral map f:
+
+    f(s) = 1                  ->  U V^T = (G G^T)^(-1/2) G          (EGD, "all")
+    f(s) = s / max(s, eps)    ->  U diag(1/max(s, eps)) U^T G       (EGD paper code, "first")
+
+Routes (all exact up to rounding):
+- ``svd``: torch.linalg.svd, batched.
+- ``gram``: for a tall G (m >= n), G^T G = V diag(s^2) V^T from eigh of the n x n Gram
+  matrix, and U diag(f(s)) V^T = G V diag(f(s)/s) V^T. A wide G is handled transposed.
+  It squares the condition number, so a seed whose Gram matrix is ill-conditioned
+  (lambda_min < gram_tol * lambda_max) is redone by SVD.
+- a single row or column (min dim 1) is G / ||G||: its only singular direction.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+import torch
+from torch import Tensor
+
+# Below this norm a vector gradient is left as is (the sparse-parity log's threshold).
+VECTOR_EPS = 1e-8
+
+
+# -- which parameters ---------------------------------------------------------------------
+
+
+def patterns(text: str) -> list[str]:
+    """``"*mlp*, W1"`` -> ``["*mlp*", "W1"]``."""
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def match(names: list[str], pats: list[str]) -> list[str]:
+    """Names matching any fnmatch pattern (case-sensitive), in dict order."""
+    return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in pats)]
+
+
+def first_matrix(params: dict[str, Tensor]) -> list[str]:
+    """The first parameter whose per-seed shape has >= 2 dims, in dict order (the first layer)."""
+    for name, p in params.items():
+        if p.dim() >= 3:
+            return [name]
+    return []
+
+
+# -- shapes ---------------------------------------------------------------------------------
+
+
+def as_matrices(t: Tensor) -> Tensor:
+    """(S, a, b, c, ...) -> (S, a, b*c*...): a per-seed tensor of >= 2 dims as one matrix."""
+    return t.reshape(t.shape[0], t.shape[1], -1)
+
+
+def normalize_vectors(g: Tensor, eps: float = VECTOR_EPS) -> Tensor:
+    """Per seed g / ||g||, and g unchanged where ||g|| < eps."""
+    flat = g.reshape(g.shape[0], -1)
+    norm = flat.norm(dim=1, keepdim=True)
+    out = torch.where(norm >= eps, flat / norm.clamp_min(eps), flat)
+    return out.reshape(g.shape)
+
+
+def egd_elementary(g: Tensor) -> Tensor:
+    """EGD's rule for a parameter that is no matrix: vectors normalized, scalars to sign."""
+    if g.dim() == 1:  # a scalar per seed
+        return torch.sign(g)
+    return normalize_vectors(g)
+
+
+# -- exact orthogonalization --------------------------------------------------------------
+
+
+def _spectral(s: Tensor, eps: float | None) -> Tensor:
+    """f(s): 1 for U V^T (eps None), s / max(s, eps) for whitening."""
+    if eps is None:
+        return torch.ones_like(s)
+    return s / s.clamp_min(eps)
+
+
+def orth_svd(G: Tensor, eps: float | None = None) -> Tensor:
+    """U diag(f(s)) V^T by batched thin SVD. G: (S, m, n)."""
+    U, s, Vh = torch.linalg.svd(G, full_matrices=False)
+    return (U * _spectral(s, eps).unsqueeze(-2)) @ Vh
+
+
+def orth_gram(G: Tensor, eps: float | None = None, tol: float = 1e-3) -> tuple[Tensor, Tensor]:
+    """U diag(f(s)) V^T through eigh of the small Gram matrix; G: (S, m, n).
+
+    Returns (result, ok): ok[i] is False where seed i's Gram matrix had
+    lambda_min < tol * lambda_max (its result is then not to be trusted).
+    """
+    tall = G.shape[-2] >= G.shape[-1]
+    X = G if tall else G.mT
+    lam, V = torch.linalg.eigh(X.mT @ X)  # ascending eigenvalues, (S, n), (S, n, n)
+    lam_max = lam[..., -1:]
+    ok = (lam[..., 0] > tol * lam_max[..., 0]) & (lam_max[..., 0] > 0)
+    s = lam.clamp_min(torch.finfo(lam.dtype).tiny).sqrt()
+    scale = _spectral(s, eps) / s  # f(s)/s
+    out = X @ ((V * scale.unsqueeze(-2)) @ V.mT)
+    return (out if tall else out.mT), ok
+
+
+def orthogonalize(G: Tensor, solver: str = "auto", eps: float | None = None, gram_tol: float = 1e-3) -> Tensor:
+    """U diag(f(s)) V^T for each seed's matrix of G (S, m, n); see the module docstring.
+
+    solver: ``svd``; ``gram`` (falls back to SVD per ill-conditioned seed); ``auto`` =
+    ``gram`` when the matrix is at least twice as long as it is wide (there the Gram
+    matrix is small and the route ~2x faster than SVD on a CPU), else ``svd``.
+    """
+    m, n = G.shape[-2], G.shape[-1]
+    if min(m, n) == 1:  # one singular direction: G / ||G|| (as is when ~0)
+        return normalize_vectors(G) if eps is None else _whiten_rank1(G, eps)
+    if solver == "auto":
+        solver = "gram" if max(m, n) >= 2 * min(m, n) else "svd"
+    if solver == "svd":
+        return orth_svd(G, eps)
+    out, ok = orth_gram(G, eps, gram_tol)
+    if not bool(ok.all()):  # a data-dependent branch: one sync on CUDA, free on CPU
+        bad = (~ok).nonzero().squeeze(1)
+        out = out.clone()
+        out[bad] = orth_svd(G[bad], eps)
+    return out
+
+
+def _whiten_rank1(G: Tensor, eps: float) -> Tensor:
+    norm = G.reshape(G.shape[0], -1).norm(dim=1).reshape(-1, 1, 1)
+    return G / norm.clamp_min(eps)
+
+
+# -- approximate orthogonalization --------------------------------------------------------
+
+QUINTIC = (3.4445, -4.7750, 2.0315)  # Muon's coefficients (REFERENCES.md)
+CUBIC = (1.5, -0.5, 0.0)  # the classic iteration; converges to U V^T
+
+
+def newton_schulz(G: Tensor, steps: int = 5, coeffs: tuple[float, float, float] = QUINTIC, dtype: torch.dtype | None = None) -> Tensor:
+    """Polar factor approximation by Newton-Schulz, per seed. G: (S, m, n).
+
+    X <- G / (||G||_F + 1e-7), transposed if tall so that A = X X^T is the small side;
+    then ``steps`` times X <- a X + (b A + c A^2) X. Computed in ``dtype`` (bfloat16 on a
+    GPU), returned in G's dtype.
+    """
+    X = G.to(dtype) if dtype is not None else G
+    tall = X.shape[-2] > X.shape[-1]
+    if tall:
+        X = X.mT
+    norm = X.reshape(X.shape[0], -1).norm(dim=1).reshape(-1, 1, 1)
+    X = X / (norm + 1e-7)
+    a, b, c = coeffs
+    for _ in range(steps):
+        A = X @ X.mT
+        B = b * A + c * (A @ A)
+        X = a * X + B @ X
+    if tall:
+        X = X.mT
+    return X.to(G.dtype)
+
+
+def randomized_orth(G: Tensor, rank: int, oversample: int, power_iters: int, omega_fn) -> Tensor:
+    """Rank-r EGD update U_r V_r^T from a randomized SVD (Halko, Martinsson, Tropp 2011).
+
+    Omega: Gaussian (n, l) per seed with l = rank + oversample (at most min(m, n)), drawn by
+    ``omega_fn(n, l)`` -> (S, n, l). Y = G Omega; ``power_iters`` rounds of
+    Q = qr(Y), Z = qr(G^T Q), Y = G Z; then Q = qr(Y), B = Q^T G = Ub diag(s) V^T and
+    the update is (Q Ub)_r V_r^T, the top ``rank`` directions.
+    """
+    m, n = G.shape[-2], G.shape[-1]
+    k = min(m, n)
+    r = max(1, min(rank, k))
+    l = max(r, min(rank + oversample, k))
+    omega = omega_fn(n, l).to(G.dtype)
+    Y = G @ omega
+    for _ in range(power_iters):
+        Q = torch.linalg.qr(Y).Q
+        Z = torch.linalg.qr(G.mT @ Q).Q
+        Y = G @ Z
+    Q = torch.linalg.qr(Y).Q  # (S, m, l)
+    B = Q.mT @ G  # (S, l, n)
+    Ub, s, Vh = torch.linalg.svd(B, full_matrices=False)
+    return (Q @ Ub[..., :r]) @ Vh[..., :r, :]
+
+
+# -- the EGD family's default parameter selection ----------------------------------------
+
+# A transformer's MLP parameters, what the EGD paper treats on transformers: tasks/
+# transformer.py names them h{i}.w_in, h{i}.b_in, h{i}.w_out, h{i}.b_out; "*mlp*" covers
+# other naming. Matched against parameter names; a model with none of them (the sparse
+# tasks' MLP: W1, b1, W2, b2) is treated as a plain MLP.
+MLP_PATTERNS = ("*mlp*", "*.w_in", "*.b_in", "*.w_out", "*.b_out")
+
+
+def select(params: dict[str, Tensor], include: str, matrices_only: bool) -> list[str]:
+    """Names of the parameters an EGD-family transform treats, in dict order.
+
+    include: comma-separated fnmatch patterns, or ``auto``: the transformer MLP
+    parameters (MLP_PATTERNS) when the model has any, else every parameter
+    (``matrices_only`` False) or the first matrix, i.e. the first layer (True).
+    With ``matrices_only`` the result keeps only parameters of >= 2 per-seed dims.
+    """
+    names = list(params)
+    if include.strip().lower() == "auto":
+        chosen = match(names, list(MLP_PATTERNS))
+        if not chosen:
+            chosen = first_matrix(params) if matrices_only else names
+    else:
+        chosen = match(names, patterns(include))
+    if matrices_only:
+        chosen = [n for n in chosen if params[n].dim() >= 3]
+    return chosen

@@ -1,0 +1,54 @@
+"""Grokfast, moving-average (windowed mean) filter (arXiv 2405.20233).
+
+Between backward and the optimizer step, on the raw gradients g of every parameter: keep
+the last w gradients, the current one included; once the window is full,
+
+    g_t' = g_t + lamb * mean(g_{t-w+1}, ..., g_t)
+
+and before that (the first w-1 steps) g_t' = g_t, unchanged (the reference code's
+default warm-up). Defaults w 100, lamb 5.0 (the paper's). The window holds w copies of
+every gradient (memory: w x the model, per seed); it is a ring buffer of shape
+(S, w, ...) per parameter (the seed axis first, as the engine's batch compaction expects),
+so the mean is one reduction per tensor.
+
+Base optimizer and weight decay: the published MA runs paired the filter with weight
+decay 0.01 while the baseline had none. ``paper_decay=false`` (default) keeps the task's
+weight decay (equal-decay comparison); ``paper_decay=true`` sets the base optimizer's
+weight_decay to 0.01 (``--set grokfast_ma.paper_decay=true``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from grokbench import Transform, register
+
+
+@register
+class GrokfastMA(Transform):
+    name = "grokfast_ma"
+    description = "Grokfast-MA (arXiv 2405.20233): g + lamb*mean(last w grads), once the window is full"
+    defaults = {"window": 100, "lamb": 5.0, "paper_decay": False}
+    paper_weight_decay = 0.01
+
+    @property
+    def optimizer_overrides(self):
+        return {"weight_decay": self.paper_weight_decay} if self.paper_decay else {}
+
+    def init(self, params, ctx):
+        if self.window < 1:
+            raise ValueError(f"grokfast_ma.window must be >= 1, got {self.window}")
+        return {"buf": None, "count": 0}
+
+    def update(self, grads, params, state, ctx):
+        w = self.window
+        with torch.no_grad():
+            if state["buf"] is None:
+                state["buf"] = {n: g.new_zeros((g.shape[0], w, *g.shape[1:])) for n, g in grads.items()}
+            slot = state["count"] % w
+            for n, g in grads.items():
+                state["buf"][n][:, slot].copy_(g)
+            state["count"] += 1
+            if state["count"] < w:
+                return dict(grads)
+            return {n: g + self.lamb * state["buf"][n].mean(dim=1) for n, g in grads.items()}

@@ -1,0 +1,175 @@
+"""Modular arithmetic with a transformer: predict (a OP b) mod p from the tokens of a and b.
+
+Data (per seed): every pair (a, b) with a in [0, p) and b in [b_min, p), its answer
+c = (a OP b) mod p in [0, p); the pairs are shuffled with the seed's data stream and the
+first round(train_frac * n_pairs) form the training set, the rest the test set (so the test
+set is every pair not trained on). OP is ``op``: add a+b, sub a-b, mul a*b, sq_sub a*a-b
+(NeuralGrok's four). Tokens are ``[a, b, =]`` (vocabulary p+1, ``=`` is token p) or, with
+``op_token``, ``[a, op, b, =]`` (vocabulary p+2: op is token p, ``=`` token p+1).
+
+Model: tasks/transformer.py (read it top to bottom); the logits of the p answers come from
+the last position; loss: cross-entropy, mean over the batch; accuracy: argmax == c.
+``impl="reference"`` trains through the straightforward implementation (all positions
+through every layer) instead of the efficient one; same math, slower.
+
+Units: ``batch_size`` 0 = full batch (then one step = one epoch); ``eval_every`` and
+``max_epochs`` in epochs; ``max_steps`` > 0 replaces the budget by a number of steps (the
+paper presets state theirs in steps).
+
+The default parameters are the **CPU profile**, made for a 2-core CPU: (a + b) mod 31,
+half of the 961 pairs for training, one layer, d_model 64, 4 heads of 16, MLP 256 with
+ReLU, no LayerNorm, full batch; AdamW lr 3e-3, weight decay 1.0, betas (0.9, 0.98),
+10-step warm-up. The Nanda setup shrunk (p 113 -> 31, d 128 -> 64, 30% -> 50% train,
+lr 1e-3 -> 3e-3) so that it groks in minutes on a CPU and still shows a real plateau.
+Target: test accuracy 0.99, (almost) the whole test set: with only 481 test pairs a 0.95
+target would call a model solved with 24 pairs still wrong, in the middle of the
+steep climb, while 0.99 marks the end of the grokking transition that the plateau measures.
+MEASURED (see benchmarks/README.md, "Tasks"): CPU_PROFILE_MEASURED below.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from grokbench import Preset, Split, Task, register
+from grokbench.errors import UserError
+from grokbench.task import Schedule
+
+from . import transformer
+
+OPS = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "sq_sub": lambda a, b: a * a - b,
+}
+
+PAPER_MODEL = {"d_model": 128, "n_heads": 4, "d_mlp": 512}
+
+
+@register
+class ModularAddition(Task):
+    name = "modular_addition"
+    description = "(a OP b) mod p from tokens [a, (op,) b, =]; small transformer, answer read at the last position"
+    defaults = {
+        "p": 31,
+        "op": "add",
+        "b_min": 0,
+        "op_token": False,
+        "train_frac": 0.5,
+        "n_layers": 1,
+        "d_model": 64,
+        "n_heads": 4,
+        "d_mlp": 256,
+        "act": "relu",
+        "norm": "none",
+        "causal": True,
+        "impl": "fast",
+        "batch_size": 0,
+        "eval_every": 50.0,
+        "max_epochs": 20000,
+        "max_steps": 0,
+        "target": 0.99,
+        "fit_threshold": 0.99,
+    }
+    choices = {
+        "op": tuple(OPS),
+        "act": ("relu", "gelu"),
+        "norm": ("none", "layernorm"),
+        "impl": ("fast", "reference"),
+    }
+    presets = {
+        "nanda": Preset(
+            "Nanda et al. (progress measures): (a+b) mod 113, 30% train, 1 layer d128 4 heads MLP 512 ReLU, "
+            "no norm, full batch, AdamW lr 1e-3 wd 1.0 betas (0.9,0.98) warm-up 10; budget 40k steps (ours), target 0.99 (ours)",
+            {"p": 113, "train_frac": 0.3, **PAPER_MODEL, "eval_every": 100.0, "max_epochs": 40000},
+            optimizer={"adamw": {"lr": 1e-3, "weight_decay": 1.0, "betas": (0.9, 0.98), "warmup_steps": 10}},
+            base_optimizer="adamw",
+        ),
+        "grokfast": Preset(
+            "Grokfast headline: (x*y) mod 97, y in [1,97), tokens [x,op,y,=], 2 layers d128 4 heads MLP 512 GELU "
+            "LayerNorm, 50% train, batch 512, Adam lr 1e-3 betas (0.9,0.98) warm-up 10, no decay; 3e5 steps, target 0.95",
+            {"p": 97, "op": "mul", "b_min": 1, "op_token": True, "n_layers": 2, **PAPER_MODEL, "act": "gelu",
+             "norm": "layernorm", "batch_size": 512, "eval_every": 10.0, "max_steps": 300_000, "target": 0.95},
+            optimizer={"adam": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10, "weight_decay": 0.0}},
+            base_optimizer="adam",
+        ),
+        "neuralgrok": Preset(
+            "NeuralGrok: (a+b) mod 97 (op= sub|mul|sq_sub for its other tasks), tokens [a,op,b,=], 2 layers d128 4 heads, "
+            "50% train, batch 512, Adam lr 1e-3 betas (0.9,0.98) L2 wd 1e-3; GELU/LayerNorm and 1e5-step budget ours; target 0.95",
+            {"p": 97, "op_token": True, "n_layers": 2, **PAPER_MODEL, "act": "gelu", "norm": "layernorm",
+             "batch_size": 512, "eval_every": 10.0, "max_steps": 100_000, "target": 0.95},
+            optimizer={"adam": {"lr": 1e-3, "betas": (0.9, 0.98), "weight_decay": 1e-3}},
+            base_optimizer="adam",
+        ),
+    }
+    leaderboard_presets = (None,)  # the CPU profile; the paper presets need a GPU
+    base_optimizer = "adamw"
+    optimizer_defaults = {
+        "adamw": {"lr": 3e-3, "weight_decay": 1.0, "betas": (0.9, 0.98), "warmup_steps": 10},
+        "adam": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10, "weight_decay": 0.0},
+        # Not from a reference (none trains this model with SGD); a plain working default.
+        "sgd": {"lr": 0.1, "weight_decay": 0.0},
+    }
+
+    def __init__(self, **overrides) -> None:
+        super().__init__(**overrides)
+        if not 0 <= self.b_min < self.p or not 0.0 < self.train_frac < 1.0:
+            raise UserError(f"need 0 <= b_min < p and 0 < train_frac < 1; got b_min {self.b_min}, train_frac {self.train_frac}")
+        self.config = transformer.TransformerConfig(
+            vocab=self.p + (2 if self.op_token else 1),
+            n_ctx=4 if self.op_token else 3,
+            n_out=self.p,
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            d_mlp=self.d_mlp,
+            n_layers=self.n_layers,
+            act=self.act,
+            norm=self.norm,
+            causal=self.causal,
+        )
+
+    # -- per seed -------------------------------------------------------------------------
+    def all_pairs(self) -> tuple[Tensor, Tensor]:
+        """Every example in a fixed order: tokens (n_pairs, T) long, answers (n_pairs,) long."""
+        a = torch.arange(self.p).repeat_interleave(self.p - self.b_min)
+        b = torch.arange(self.b_min, self.p).repeat(self.p)
+        answer = torch.remainder(OPS[self.op](a, b), self.p)
+        equals = torch.full_like(a, self.config.vocab - 1)
+        if self.op_token:
+            tokens = torch.stack([a, torch.full_like(a, self.p), b, equals], dim=1)
+        else:
+            tokens = torch.stack([a, b, equals], dim=1)
+        return tokens, answer
+
+    def make_data(self, gen: torch.Generator) -> Split:
+        tokens, answer = self.all_pairs()
+        perm = torch.randperm(len(answer), generator=gen)
+        n_train = round(self.train_frac * len(answer))
+        train, test = perm[:n_train], perm[n_train:]
+        return Split(tokens[train], answer[train], tokens[test], answer[test])
+
+    def init_params(self, gen: torch.Generator) -> dict[str, Tensor]:
+        return transformer.init_params(self.config, gen)
+
+    # -- batched over seeds --------------------------------------------------------------------
+    def forward(self, params: dict[str, Tensor], x: Tensor) -> Tensor:
+        """Tokens (S, B, T) -> answer logits (S, B, p)."""
+        fn = transformer.forward if self.impl == "fast" else transformer.forward_reference
+        return fn(params, x, self.config)
+
+    def loss(self, out: Tensor, y: Tensor) -> Tensor:
+        s, b, p = out.shape
+        return F.cross_entropy(out.reshape(s * b, p), y.reshape(s * b), reduction="none").reshape(s, b).mean(dim=1)
+
+    def correct(self, out: Tensor, y: Tensor) -> Tensor:
+        return out.argmax(dim=-1) == y
+
+    def schedule(self, n_train: int) -> Schedule:
+        """As Task.schedule; ``max_steps`` > 0 replaces the budget ``max_epochs``."""
+        base = super().schedule(n_train)
+        if self.max_steps > 0:
+            return Schedule(base.batch_size, base.steps_per_epoch, base.eval_every, self.max_steps)
+        return base

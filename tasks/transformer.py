@@ -1,0 +1,197 @@
+"""A small decoder-style transformer over a leading seed axis, read top to bottom.
+
+The model of the modular-arithmetic tasks: a sequence of T tokens (e.g. ``[a, b, =]``)
+goes in, the logits of the answer come out of the *last* position. Every parameter has a
+leading seed axis S (one independent model per seed, never mixed); tokens are (S, B, T).
+
+    h = wte[tokens] + wpe                               token + position embedding (S, B, T, d)
+    for each block:                                     (pre-norm when norm="layernorm")
+        h = h + attn(norm(h)) @ wo                      multi-head, causal or full
+        h = h + act(norm(h) @ w_in + b_in) @ w_out + b_out
+    logits = norm(h[:, :, -1]) @ w_u                    answer position only -> (S, B, n_out)
+
+Shapes per seed (no seed axis): wte (vocab, d), wpe (T, d), wq/wk/wv/wo (d, d),
+w_in (d, d_mlp), b_in (d_mlp,), w_out (d_mlp, d), b_out (d,), w_u (d, n_out); with
+LayerNorm also ln1/ln2/lnf gains and biases (d,). Attention has no biases, the MLP has.
+Initialization (our choice; the references do not pin one down): embeddings and w_u
+N(0, 1/d), every other matrix N(0, 1/fan_in), biases 0, LayerNorm gains 1.
+
+Two implementations of the same math:
+
+- ``forward`` (the one tasks train with) computes only what the loss needs: the unembedding
+  reads the answer position only, and the last block runs its attention *query*, output
+  projection and MLP for that position only (keys and values still cover all positions).
+  Attention uses torch's fused ``scaled_dot_product_attention``.
+- ``forward_reference`` runs every position through every layer with explicit
+  softmax(q k^T / sqrt(dh)) attention, then reads the last position: the straightforward
+  implementation, kept as the check of the fast one (tests) and the baseline of
+  benchmarks/transformer_step.py.
+
+Determinism on CPU with several threads: the token embedding is ``F.embedding`` (fixed-order
+backward), not advanced indexing (whose backward adds atomically in parallel); see
+``embed`` and benchmarks/README.md ("Tasks") for the experiment behind this choice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+Params = dict[str, Tensor]
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Shape of the model. vocab: input tokens; n_ctx: sequence length T; n_out: classes."""
+
+    vocab: int
+    n_ctx: int
+    n_out: int
+    d_model: int = 128
+    n_heads: int = 4
+    d_mlp: int = 512
+    n_layers: int = 1
+    act: str = "relu"  # relu | gelu
+    norm: str = "none"  # none | layernorm (pre-norm, and a final norm before the unembedding)
+    causal: bool = True
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        if self.act not in ("relu", "gelu") or self.norm not in ("none", "layernorm"):
+            raise ValueError(f"act must be relu|gelu and norm none|layernorm; got {self.act}, {self.norm}")
+
+
+# -- parameters (one seed, no seed axis) ----------------------------------------------------
+def init_params(cfg: TransformerConfig, gen: torch.Generator) -> Params:
+    """One seed's parameters, drawn from ``gen`` in a fixed order."""
+    d = cfg.d_model
+
+    def normal(*shape: int, fan_in: int) -> Tensor:
+        return torch.randn(*shape, generator=gen) / math.sqrt(fan_in)
+
+    p: Params = {"wte": normal(cfg.vocab, d, fan_in=d), "wpe": normal(cfg.n_ctx, d, fan_in=d)}
+    for i in range(cfg.n_layers):
+        for name in ("wq", "wk", "wv", "wo"):
+            p[f"h{i}.{name}"] = normal(d, d, fan_in=d)
+        p[f"h{i}.w_in"] = normal(d, cfg.d_mlp, fan_in=d)
+        p[f"h{i}.b_in"] = torch.zeros(cfg.d_mlp)
+        p[f"h{i}.w_out"] = normal(cfg.d_mlp, d, fan_in=cfg.d_mlp)
+        p[f"h{i}.b_out"] = torch.zeros(d)
+        if cfg.norm == "layernorm":
+            for ln in ("ln1", "ln2"):
+                p[f"h{i}.{ln}.g"], p[f"h{i}.{ln}.b"] = torch.ones(d), torch.zeros(d)
+    if cfg.norm == "layernorm":
+        p["lnf.g"], p["lnf.b"] = torch.ones(d), torch.zeros(d)
+    p["w_u"] = normal(d, cfg.n_out, fan_in=d)
+    return p
+
+
+# -- building blocks, batched over seeds ------------------------------------------------------
+def _per_seed(v: Tensor, like: Tensor) -> Tensor:
+    """A per-seed vector (S, k) shaped to broadcast against like (S, ..., k)."""
+    return v.reshape(v.shape[0], *([1] * (like.dim() - 2)), v.shape[-1])
+
+
+def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
+    """x (S, ..., d_in) @ w (S, d_in, d_out) [+ b (S, d_out)], as one batched matmul per seed."""
+    out = torch.bmm(x.reshape(x.shape[0], -1, x.shape[-1]), w).reshape(*x.shape[:-1], w.shape[-1])
+    return out if b is None else out + _per_seed(b, out)
+
+
+def embed(wte: Tensor, tokens: Tensor) -> Tensor:
+    """Token embedding: wte (S, V, d), tokens (S, B, T) -> (S, B, T, d).
+
+    One ``F.embedding`` over the seeds' tables laid end to end (seed s's token t is row
+    s*V + t). Its CPU backward accumulates in a fixed order, so it is deterministic with
+    any thread count; the obvious ``wte[s, tokens]`` is not: its backward is an
+    accumulating ``index_put_`` whose parallel atomic adds made same-seed gradients differ
+    in 19 of 30 repeats with 2 threads (benchmarks/README.md, "Tasks").
+    """
+    s, v, d = wte.shape
+    offsets = torch.arange(s, device=tokens.device).reshape(s, *([1] * (tokens.dim() - 1))) * v
+    return F.embedding(tokens + offsets, wte.reshape(s * v, d))
+
+
+def layer_norm(x: Tensor, g: Tensor, b: Tensor) -> Tensor:
+    return F.layer_norm(x, x.shape[-1:]) * _per_seed(g, x) + _per_seed(b, x)
+
+
+def _norm(p: Params, prefix: str, x: Tensor, cfg: TransformerConfig) -> Tensor:
+    return layer_norm(x, p[f"{prefix}.g"], p[f"{prefix}.b"]) if cfg.norm == "layernorm" else x
+
+
+def _heads(x: Tensor, n_heads: int) -> Tensor:
+    """(S, B, T, d) -> (S*B, heads, T, d_head), the layout the attention kernels take."""
+    s, b, t, d = x.shape
+    return x.reshape(s * b, t, n_heads, d // n_heads).transpose(1, 2)
+
+
+def _merge(x: Tensor, s: int) -> Tensor:
+    """(S*B, heads, T, d_head) -> (S, B, T, d)."""
+    sb, h, t, dh = x.shape
+    return x.transpose(1, 2).reshape(s, sb // s, t, h * dh)
+
+
+def mlp(p: Params, i: int, x: Tensor, cfg: TransformerConfig) -> Tensor:
+    hidden = linear(x, p[f"h{i}.w_in"], p[f"h{i}.b_in"])
+    hidden = F.relu(hidden) if cfg.act == "relu" else F.gelu(hidden)
+    return linear(hidden, p[f"h{i}.w_out"], p[f"h{i}.b_out"])
+
+
+def unembed(p: Params, h_last: Tensor, cfg: TransformerConfig) -> Tensor:
+    """Residual stream at the answer position (S, B, d) -> logits (S, B, n_out)."""
+    return linear(_norm(p, "lnf", h_last, cfg), p["w_u"])
+
+
+# -- the efficient forward ----------------------------------------------------------------------
+def forward(p: Params, tokens: Tensor, cfg: TransformerConfig) -> Tensor:
+    """Logits at the answer (last) position, (S, B, n_out), computing only what they need."""
+    s = tokens.shape[0]
+    h = embed(p["wte"], tokens) + p["wpe"].unsqueeze(1)  # (S, B, T, d)
+    last = cfg.n_layers - 1
+    for i in range(cfg.n_layers):
+        x = _norm(p, f"h{i}.ln1", h, cfg)
+        k = _heads(linear(x, p[f"h{i}.wk"]), cfg.n_heads)
+        v = _heads(linear(x, p[f"h{i}.wv"]), cfg.n_heads)
+        if i < last:
+            q = _heads(linear(x, p[f"h{i}.wq"]), cfg.n_heads)
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=cfg.causal)
+            h = h + linear(_merge(att, s), p[f"h{i}.wo"])
+            h = h + mlp(p, i, _norm(p, f"h{i}.ln2", h, cfg), cfg)
+        else:
+            # Last block: only the answer position's query. It sees every key, so no mask
+            # (is_causal with one query would wrongly keep only the first key).
+            q = _heads(linear(x[:, :, -1:], p[f"h{i}.wq"]), cfg.n_heads)
+            att = F.scaled_dot_product_attention(q, k, v)
+            h = h[:, :, -1:] + linear(_merge(att, s), p[f"h{i}.wo"])  # (S, B, 1, d)
+            h = h + mlp(p, i, _norm(p, f"h{i}.ln2", h, cfg), cfg)
+    return unembed(p, h[:, :, -1], cfg)
+
+
+# -- the straightforward forward (reference) --------------------------------------------------
+def attention_reference(q: Tensor, k: Tensor, v: Tensor, causal: bool) -> Tensor:
+    """softmax(q k^T / sqrt(d_head) [+ causal mask]) v, written out."""
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if causal:
+        t = q.shape[-2]
+        mask = torch.ones(t, t, dtype=torch.bool, device=q.device).tril()
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(dim=-1) @ v
+
+
+def forward_reference(p: Params, tokens: Tensor, cfg: TransformerConfig) -> Tensor:
+    """Same math as ``forward``: every position through every layer, then the last one read."""
+    s = tokens.shape[0]
+    h = embed(p["wte"], tokens) + p["wpe"].unsqueeze(1)
+    for i in range(cfg.n_layers):
+        x = _norm(p, f"h{i}.ln1", h, cfg)
+        q, k, v = (_heads(linear(x, p[f"h{i}.{n}"]), cfg.n_heads) for n in ("wq", "wk", "wv"))
+        h = h + linear(_merge(attention_reference(q, k, v, cfg.causal), s), p[f"h{i}.wo"])
+        h = h + mlp(p, i, _norm(p, f"h{i}.ln2", h, cfg), cfg)
+    logits = linear(_norm(p, "lnf", h, cfg), p["w_u"])  # every position, (S, B, T, n_out)
+    return logits[:, :, -1]

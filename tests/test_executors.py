@@ -1,0 +1,345 @@
+"""Executors: process pool and Ray give the local executor's records; faults and resume.
+
+Fault plugins (written to a temporary file and loaded with --plugin):
+- ``killer``  SIGKILLs its own process at step ``at_step`` (a worker dying mid-trial);
+- ``sleeper`` sleeps ``sleep_s`` in every update (an overlong trial).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import read_records, run_cli
+
+from grokbench import registry
+from grokbench.executors import ProcessExecutor, cpu_count
+from grokbench.plan import build_plan
+from grokbench.spec import parse_overrides
+
+PLUGIN = '''
+import os, signal, time
+from grokbench import Transform, register
+
+@register
+class Killer(Transform):
+    name = "killer"
+    description = "test only: SIGKILLs its own process at step at_step"
+    defaults = {"at_step": 3}
+
+    def update(self, grads, params, state, ctx):
+        if ctx.step >= self.at_step:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return grads
+
+@register
+class Sleeper(Transform):
+    name = "sleeper"
+    description = "test only: sleeps sleep_s seconds in every update"
+    defaults = {"sleep_s": 0.01}
+
+    def update(self, grads, params, state, ctx):
+        time.sleep(self.sleep_s)
+        return grads
+'''
+
+# 7 steps per epoch, 5 epochs; a target of 0.5 so that some trials solve (solve steps to compare).
+TINY = [
+    "--tasks", "sparse_parity",
+    "--set", "sparse_parity.n_train=200", "--set", "sparse_parity.n_test=100",
+    "--set", "sparse_parity.max_epochs=5", "--set", "sparse_parity.target=0.5",
+    "--quiet",
+]
+
+
+@pytest.fixture(autouse=True)
+def no_leaderboard(monkeypatch):
+    """These tests read records only; skip the end-of-run leaderboard (seconds per run)."""
+    from grokbench import cli
+
+    monkeypatch.setattr(cli, "_end_of_run", lambda *a, **k: None, raising=False)
+
+
+@pytest.fixture(scope="module")
+def plugin(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("plugin") / "faulty.py"
+    path.write_text(PLUGIN)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def local_records(tmp_path_factory) -> dict[str, dict]:
+    """The reference: sgd and adamw, seeds 0-2, 2 seeds per cell, run by the local executor."""
+    out = tmp_path_factory.mktemp("local")
+    assert run_cli("run", *TINY, "--methods", "sgd,adamw", "--seeds", "3", "--batch-seeds", "2", "--out", str(out)) == 0
+    return {r["key"]: r for r in read_records(out)}
+
+
+def assert_same_results(expected: dict[str, dict], got: dict[str, dict]) -> None:
+    """Same trials, statuses, step metrics and curves (all but the wall-clock columns)."""
+    assert set(got) == set(expected)
+    for key, ref in expected.items():
+        rec = got[key]
+        assert rec["status"] == ref["status"]
+        for m in ("fit_step", "t90_step", "solve_step", "plateau_steps"):
+            assert rec["metrics"][m] == ref["metrics"][m], (key, m)
+        for column, values in ref["curve"].items():
+            if column != "train_time_s":
+                assert rec["curve"][column] == values, (key, column)
+    assert any(r["status"] == "solved" for r in expected.values())  # the comparison has teeth
+
+
+def by_key(out: Path) -> dict[str, dict]:
+    return {r["key"]: r for r in read_records(out)}
+
+
+def last_run(out: Path) -> dict:
+    return json.loads((out / "runs.jsonl").read_text().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- process pool
+
+
+def test_process_pool_matches_local(tmp_path, local_records):
+    out = tmp_path / "out"
+    rc = run_cli("run", *TINY, "--methods", "sgd,adamw", "--seeds", "3", "--batch-seeds", "2",
+                 "--executor", "process", "-j", "2", "--out", str(out))
+    assert rc == 0
+    got = by_key(out)
+    assert_same_results(local_records, got)
+    for r in got.values():
+        env = r["environment"]
+        assert env["executor"] == "process" and env["workers"] == 2
+        assert env["threads"] == max(1, cpu_count() // 2)
+        assert env["host"] and env["pid"] != os.getpid()
+    assert {r["environment"]["executor"] for r in local_records.values()} == {"local"}
+
+
+def test_killed_worker_is_recorded_and_the_plan_completes(tmp_path, plugin):
+    out = tmp_path / "out"
+    argv = ["run", *TINY, "--plugin", plugin, "--methods", "sgd,killer", "--seeds", "2", "--batch-seeds", "1",
+            "--executor", "process", "-j", "2", "--out", str(out)]
+    assert run_cli(*argv) == 0
+    records = read_records(out)
+    assert len(records) == 4
+    status = {(r["identity"]["method"], r["identity"]["seed"]): r for r in records}
+    for seed in (0, 1):
+        killed = status[("killer", seed)]
+        assert killed["status"] == "error"
+        assert "worker process died" in killed["error"] and "SIGKILL" in killed["error"]
+        assert killed["environment"]["executor"] == "process"
+        assert status[("sgd", seed)]["status"] in ("solved", "unsolved")
+    # The next run retries the errors (and only them).
+    assert run_cli(*argv) == 0
+    assert last_run(out)["to_run"] == 2
+    assert len(read_records(out)) == 4
+
+
+def test_dead_worker_keeps_the_seeds_it_had_finished(tmp_path, plugin):
+    """One cell, two seeds trained together: the seed that solves at step 0 (a target
+    between the two seeds' initial test accuracies) is reported before the worker dies,
+    and only the other one becomes an error."""
+    probe = tmp_path / "probe"
+    assert run_cli("run", *TINY, "--methods", "sgd", "--seeds", "4", "--set", "sparse_parity.max_epochs=1",
+                   "--out", str(probe)) == 0
+    acc0 = sorted((r["curve"]["test_acc"][0], r["identity"]["seed"]) for r in read_records(probe))
+    (low_acc, low), (high_acc, high) = acc0[0], acc0[-1]
+    assert high_acc > low_acc
+    registry.load_plugin_file(plugin)
+    overrides = parse_overrides(["sparse_parity.n_train=200", "sparse_parity.n_test=100",
+                                 f"sparse_parity.target={(low_acc + high_acc) / 2}", "killer.at_step=3"])
+    plan = build_plan("sparse_parity", "killer", f"{low},{high}", overrides,
+                      plugin_files=(str(Path(plugin).resolve()),))
+    (cell,) = plan.cells(set(), 2)
+    records = {r["identity"]["seed"]: r for r in ProcessExecutor(workers=1).run([cell])}
+    assert records[high]["status"] == "solved" and records[high]["metrics"]["solve_step"] == 0
+    assert records[low]["status"] == "error" and "SIGKILL" in records[low]["error"]
+    assert records[low]["environment"]["batched_seeds"] == 2
+    assert not multiprocessing.active_children()  # every worker was stopped
+
+
+def test_closing_the_iterator_stops_the_workers(plugin):
+    """What Ctrl-C does in `grokbench run`: the records loop ends, the executor shuts down."""
+    registry.load_plugin_file(plugin)
+    overrides = parse_overrides(["sparse_parity.n_train=200", "sparse_parity.max_epochs=5", "sleeper.sleep_s=0.02"])
+    plan = build_plan("sparse_parity", "sleeper", "6", overrides, plugin_files=(str(Path(plugin).resolve()),))
+    records = ProcessExecutor(workers=2).run(plan.cells(set(), 1))
+    first = next(records)
+    assert first["status"] in ("solved", "unsolved")
+    records.close()
+    assert not multiprocessing.active_children()
+
+
+# ---------------------------------------------------------------- timeouts
+
+
+def test_timeout_status_and_resume_rule(tmp_path, plugin):
+    out = tmp_path / "out"
+    base = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.05",
+            "--seeds", "1", "--out", str(out)]
+    assert run_cli(*base, "--trial-timeout", "0.3") == 0
+    (rec,) = read_records(out)
+    assert rec["status"] == "timeout" and "--trial-timeout 0.3s" in rec["error"]
+    assert rec["trial_timeout_s"] == 0.3
+    assert 1 <= len(rec["curve"]["step"]) < 6  # the curve up to the timeout is kept
+    # Final under the same (or a lower) limit ...
+    assert run_cli(*base, "--trial-timeout", "0.3") == 0
+    assert last_run(out)["to_run"] == 0
+    # ... retried when the limit is raised.
+    assert run_cli(*base, "--trial-timeout", "60") == 0
+    assert last_run(out)["to_run"] == 1
+    (rec,) = read_records(out)
+    assert rec["status"] in ("solved", "unsolved")
+
+
+def test_process_pool_kills_a_trial_stuck_past_its_timeout(plugin):
+    """A trial stuck inside one step never reaches the cooperative check: the pool kills it."""
+    registry.load_plugin_file(plugin)
+    overrides = parse_overrides(["sparse_parity.n_train=200", "sparse_parity.max_epochs=2", "sleeper.sleep_s=60"])
+    plan = build_plan("sparse_parity", "sgd,sleeper", "1", overrides, plugin_files=(str(Path(plugin).resolve()),))
+    t0 = time.monotonic()
+    records = list(ProcessExecutor(workers=2, timeout_s=3, kill_grace_s=0.5).run(plan.cells(set(), 1)))
+    assert time.monotonic() - t0 < 30
+    status = {r["identity"]["method"]: r for r in records}
+    assert status["sleeper"]["status"] == "timeout" and "killed" in status["sleeper"]["error"]
+    assert status["sgd"]["status"] in ("solved", "unsolved")
+
+
+# ---------------------------------------------------------------- the driver dies
+
+
+def _grokbench(*argv: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "grokbench", *argv], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_resume_after_the_driver_is_killed(tmp_path, plugin):
+    out = tmp_path / "out"
+    argv = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.02",
+            "--seeds", "6", "--batch-seeds", "1", "--executor", "process", "-j", "2", "--out", str(out)]
+    proc = _grokbench(*argv)
+    deadline = time.monotonic() + 120
+    while not list((out / "records").glob("*.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.02)
+    proc.kill()  # SIGKILL: no clean-up at all
+    proc.wait()
+    first = read_records(out)
+    assert 1 <= len(first) < 6 and all(r["status"] in ("solved", "unsolved") for r in first)
+    assert run_cli(*argv) == 0
+    assert last_run(out)["to_run"] == 6 - len(first)
+    records = read_records(out)
+    assert len(records) == 6 and len({r["key"] for r in records}) == 6
+    assert sorted(r["identity"]["seed"] for r in records) == list(range(6))
+    assert not list((out / "records").glob(".*.tmp"))
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_finished_records(tmp_path, plugin):
+    out = tmp_path / "out"
+    argv = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.02",
+            "--seeds", "8", "--batch-seeds", "1", "--executor", "process", "-j", "2", "--out", str(out)]
+    proc = _grokbench(*argv, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list((out / "records").glob("*.json")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    kept = read_records(out)
+    assert 1 <= len(kept) <= 8 and all(r["status"] in ("solved", "unsolved") for r in kept)
+    deadline = time.monotonic() + 10
+    while _live_in_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _live_in_group(proc.pid) == []  # no worker outlived the driver
+
+
+def _live_in_group(pgid: int) -> list[int]:
+    """Processes of a process group that are still running (zombies waiting for init to
+    reap them, e.g. multiprocessing's resource tracker, do not count)."""
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc")
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            live.append(int(stat.parent.name))
+    return live
+
+
+# ---------------------------------------------------------------- options and the missing Ray
+
+
+def test_missing_ray_is_one_line_with_the_install_command(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    out = tmp_path / "out"
+    rc = run_cli("run", *TINY, "--methods", "sgd", "--seeds", "1", "--executor", "ray", "--out", str(out))
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1 and "pip install 'grokbench[ray]'" in err
+    assert not (out / "records").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-j", "2"], "-j applies to --executor process"),
+    (["--executor", "process", "-j", "0"], "-j must be >= 1"),
+    (["--gpus-per-trial", "0.5"], "--gpus-per-trial applies to --executor ray"),
+    (["--executor", "process", "--ray-address", "auto"], "--ray-address applies to --executor ray"),
+    (["--trial-timeout", "0"], "--trial-timeout must be > 0"),
+])
+def test_executor_option_errors(tmp_path, capsys, args, message):
+    rc = run_cli("run", *TINY, "--methods", "sgd", "--seeds", "1", "--out", str(tmp_path / "o"), *args)
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- Ray (one local instance, 2 CPUs)
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        import logging
+
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_matches_local(tmp_path, local_records, ray_instance):
+    out = tmp_path / "out"
+    rc = run_cli("run", *TINY, "--methods", "sgd,adamw", "--seeds", "3", "--batch-seeds", "2",
+                 "--executor", "ray", "--out", str(out))
+    assert rc == 0
+    got = by_key(out)
+    assert_same_results(local_records, got)
+    for r in got.values():
+        env = r["environment"]
+        assert env["executor"] == "ray" and env["threads"] == 1 and env["cpus_per_trial"] == 1.0
+    assert ray_instance.is_initialized()  # an instance it did not start is left running
+
+
+def test_ray_killed_worker_is_recorded_and_the_plan_completes(tmp_path, plugin, ray_instance):
+    out = tmp_path / "out"
+    rc = run_cli("run", *TINY, "--plugin", plugin, "--methods", "sgd,killer", "--seeds", "2", "--batch-seeds", "1",
+                 "--executor", "ray", "--out", str(out))
+    assert rc == 0
+    records = read_records(out)
+    assert len(records) == 4
+    for r in records:
+        if r["identity"]["method"] == "killer":
+            assert r["status"] == "error" and "Ray task failed" in r["error"]
+        else:
+            assert r["status"] in ("solved", "unsolved")

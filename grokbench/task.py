@@ -102,6 +102,19 @@ class Task(Plugin):
         """Per-example correctness, bool of shape (S, B)."""
         raise NotImplementedError
 
+    def loss_and_grad(self, params: dict[str, Tensor], x: Tensor, y: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Optional fast path: per-seed losses (S,) and the gradient of their sum, by hand.
+
+        A task that overrides this saves autograd's overhead on every training step; it must
+        equal ``torch.autograd.grad(self.loss(self.forward(params, x), y).sum(), params)``
+        (test it). The engine calls it under ``torch.no_grad()``.
+        """
+        raise NotImplementedError
+
+    @property
+    def has_fast_grad(self) -> bool:
+        return type(self).loss_and_grad is not Task.loss_and_grad
+
     # -- schedule -----------------------------------------------------------------------
     def schedule(self, n_train: int) -> Schedule:
         """Steps per epoch, evaluation period and budget for a training set of n_train."""

@@ -20,6 +20,7 @@ the same rule for every method.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import socket
@@ -233,6 +234,7 @@ def _train(cell, task, transforms, optimizer, device, states, env, started, prog
     t_states = [t.init(params, ctx) for t in transforms]
     opt_state = optimizer.init(params)
     check_each_step = device.type == "cpu"  # free on CPU; on CUDA it would sync every step
+    fast_grad = task.has_fast_grad
     sanitize = False
     eval_time = 0.0
 
@@ -280,7 +282,7 @@ def _train(cell, task, transforms, optimizer, device, states, env, started, prog
 
     def compact() -> None:
         """Drop finished seeds from every seed-axis tensor once enough of them finished."""
-        nonlocal params, t_states, opt_state, live, perm, holdout, seed_index
+        nonlocal params, t_states, opt_state, live, perm, holdout, seed_index, x_epoch, y_epoch
         keep_pos = [pos for pos, i in enumerate(live) if not states[i].finished]
         if not keep_pos or len(live) - len(keep_pos) < max(1, COMPACT_FRACTION * len(live)):
             return
@@ -292,7 +294,8 @@ def _train(cell, task, transforms, optimizer, device, states, env, started, prog
             params = {k: v[keep].detach().requires_grad_() for k, v in params.items()}
         opt_state = _tree_index(opt_state, keep, n_now)
         t_states = [_tree_index(s, keep, n_now) for s in t_states]
-        perm = perm[keep] if perm is not None else None
+        if perm is not None:
+            perm, x_epoch, y_epoch = perm[keep], x_epoch[keep], y_epoch[keep]
         order_gens[:] = [order_gens[p] for p in keep_pos]
         ctx.generators = [ctx.generators[p] for p in keep_pos]
         holdout = (data["x_hold"], data["y_hold"]) if holdouts else None
@@ -302,7 +305,7 @@ def _train(cell, task, transforms, optimizer, device, states, env, started, prog
 
     evaluate(0)
     yield from finish_if_done(0)
-    perm = None
+    perm = x_epoch = y_epoch = None
     seed_index = torch.arange(len(live), device=device).unsqueeze(1)
     _sync(device)
     t0 = time.perf_counter()
@@ -310,19 +313,24 @@ def _train(cell, task, transforms, optimizer, device, states, env, started, prog
         if all(states[i].finished for i in live):
             break
         if deadline is not None and time.monotonic() > deadline:
-            message = f"exceeded --trial-timeout {timeout_s:g}s (x {len(states)} seeds in this cell) at step {step}"
+            per = f" x {len(states)} seeds trained together" if len(states) > 1 else ""
+            message = f"exceeded --trial-timeout {timeout_s:g}s{per}; stopped before step {step}"
             for st in states:
                 if not st.finished:
                     st.status, st.error, st.finished = "timeout", message, True
                     yield _record(cell, st, env, schedule, task, started, eval_time)
             return
         b = step % spe
-        if b == 0:
+        if b == 0:  # one gather per epoch; the batches are then slices (views) of it
             perm = torch.stack([torch.randperm(n_train, generator=g) for g in order_gens]).to(device)
-        idx = perm[:, b * batch : (b + 1) * batch]
-        xb, yb = data["x_train"][seed_index, idx], data["y_train"][seed_index, idx]
-        losses = loss_fn(params, xb, yb)
-        grads = dict(zip(params, torch.autograd.grad(losses.sum(), list(params.values()))))
+            x_epoch, y_epoch = data["x_train"][seed_index, perm], data["y_train"][seed_index, perm]
+        xb, yb = x_epoch[:, b * batch : (b + 1) * batch], y_epoch[:, b * batch : (b + 1) * batch]
+        if fast_grad:
+            with torch.no_grad():
+                losses, grads = task.loss_and_grad(params, xb, yb)
+        else:
+            losses = loss_fn(params, xb, yb)
+            grads = dict(zip(params, torch.autograd.grad(losses.sum(), list(params.values()))))
         if sanitize:
             for g in grads.values():
                 torch.nan_to_num_(g, nan=0.0, posinf=0.0, neginf=0.0)
@@ -334,7 +342,7 @@ def _train(cell, task, transforms, optimizer, device, states, env, started, prog
             transform.after_step(params, state, ctx)
 
         done = step + 1
-        bad = check_each_step and not bool(torch.isfinite(losses).all())
+        bad = check_each_step and not math.isfinite(losses.sum().item())
         if done % schedule.eval_every == 0 or done == schedule.max_steps or bad:
             _sync(device)
             share = (time.perf_counter() - t0) / len(live)

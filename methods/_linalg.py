@@ -10,12 +10,22 @@ Orthogonalization of G = U diag(s) V^T (thin SVD), with a spectral map f:
     f(s) = 1                  ->  U V^T = (G G^T)^(-1/2) G          (EGD, "all")
     f(s) = s / max(s, eps)    ->  U diag(1/max(s, eps)) U^T G       (EGD paper code, "first")
 
-Routes (all exact up to rounding):
+Rank-deficient gradients. Minibatch gradients here are very often rank-deficient (on
+sparse parity the first layer's 200 x 20 gradient has a median condition number ~1e8:
+only the samples inside the hinge margin contribute, and zero gradients happen). For the
+directions with s = 0, "U V^T" of a thin SVD is an arbitrary unit direction chosen by
+LAPACK; we take (G G^T)^(-1/2) as the pseudo-inverse instead, so those directions get
+f = 0: singular values below ``RANK_RTOL * s_max`` count as zero (float32 gradients carry
+no information below ~1e-7 relative). Both routes apply the same cut, so they agree on
+every input; a zero gradient stays zero. (The sparse-parity log's SVD code would put the
+arbitrary directions in; see egd.py's deviations.)
+
+Routes (exact up to rounding):
 - ``svd``: torch.linalg.svd, batched.
 - ``gram``: for a tall G (m >= n), G^T G = V diag(s^2) V^T from eigh of the n x n Gram
   matrix, and U diag(f(s)) V^T = G V diag(f(s)/s) V^T. A wide G is handled transposed.
-  It squares the condition number, so a seed whose Gram matrix is ill-conditioned
-  (lambda_min < gram_tol * lambda_max) is redone by SVD.
+  The Gram matrix squares the condition number, so it is formed and decomposed in float64
+  (eigenvalue noise ~1e-16 lambda_max, i.e. ~1e-8 s_max, below the rank cut).
 - a single row or column (min dim 1) is G / ||G||: its only singular direction.
 """
 
@@ -77,56 +87,46 @@ def egd_elementary(g: Tensor) -> Tensor:
 # -- exact orthogonalization --------------------------------------------------------------
 
 
-def _spectral(s: Tensor, eps: float | None) -> Tensor:
-    """f(s): 1 for U V^T (eps None), s / max(s, eps) for whitening."""
-    if eps is None:
-        return torch.ones_like(s)
-    return s / s.clamp_min(eps)
+# Singular values below RANK_RTOL * s_max count as zero (see the module docstring).
+RANK_RTOL = 1e-6
+
+
+def _spectral(s: Tensor, eps: float | None, s_max: Tensor) -> Tensor:
+    """f(s): 1 for U V^T (eps None), s / max(s, eps) for whitening; 0 below the rank cut."""
+    f = torch.ones_like(s) if eps is None else s / s.clamp_min(eps)
+    return torch.where(s > RANK_RTOL * s_max, f, torch.zeros_like(f))
 
 
 def orth_svd(G: Tensor, eps: float | None = None) -> Tensor:
     """U diag(f(s)) V^T by batched thin SVD. G: (S, m, n)."""
     U, s, Vh = torch.linalg.svd(G, full_matrices=False)
-    return (U * _spectral(s, eps).unsqueeze(-2)) @ Vh
+    return (U * _spectral(s, eps, s[..., :1]).unsqueeze(-2)) @ Vh
 
 
-def orth_gram(G: Tensor, eps: float | None = None, tol: float = 1e-3) -> tuple[Tensor, Tensor]:
-    """U diag(f(s)) V^T through eigh of the small Gram matrix; G: (S, m, n).
-
-    Returns (result, ok): ok[i] is False where seed i's Gram matrix had
-    lambda_min < tol * lambda_max (its result is then not to be trusted).
-    """
+def orth_gram(G: Tensor, eps: float | None = None) -> Tensor:
+    """U diag(f(s)) V^T through eigh of the small Gram matrix, in float64; G: (S, m, n)."""
     tall = G.shape[-2] >= G.shape[-1]
-    X = G if tall else G.mT
+    X = (G if tall else G.mT).double()
     lam, V = torch.linalg.eigh(X.mT @ X)  # ascending eigenvalues, (S, n), (S, n, n)
-    lam_max = lam[..., -1:]
-    ok = (lam[..., 0] > tol * lam_max[..., 0]) & (lam_max[..., 0] > 0)
-    s = lam.clamp_min(torch.finfo(lam.dtype).tiny).sqrt()
-    scale = _spectral(s, eps) / s  # f(s)/s
-    out = X @ ((V * scale.unsqueeze(-2)) @ V.mT)
-    return (out if tall else out.mT), ok
+    s = lam.clamp_min(0.0).sqrt()
+    scale = _spectral(s, eps, s[..., -1:]) / s.clamp_min(torch.finfo(s.dtype).tiny)  # f(s)/s
+    out = (X @ ((V * scale.unsqueeze(-2)) @ V.mT)).to(G.dtype)
+    return out if tall else out.mT
 
 
-def orthogonalize(G: Tensor, solver: str = "auto", eps: float | None = None, gram_tol: float = 1e-3) -> Tensor:
+def orthogonalize(G: Tensor, solver: str = "auto", eps: float | None = None) -> Tensor:
     """U diag(f(s)) V^T for each seed's matrix of G (S, m, n); see the module docstring.
 
-    solver: ``svd``; ``gram`` (falls back to SVD per ill-conditioned seed); ``auto`` =
-    ``gram`` when the matrix is at least twice as long as it is wide (there the Gram
-    matrix is small and the route ~2x faster than SVD on a CPU), else ``svd``.
+    solver: ``svd``; ``gram``; ``auto`` = ``gram`` when the matrix is at least twice as
+    long as it is wide (there the Gram matrix is small and the route cheaper than SVD on
+    a CPU), else ``svd``.
     """
     m, n = G.shape[-2], G.shape[-1]
     if min(m, n) == 1:  # one singular direction: G / ||G|| (as is when ~0)
         return normalize_vectors(G) if eps is None else _whiten_rank1(G, eps)
     if solver == "auto":
         solver = "gram" if max(m, n) >= 2 * min(m, n) else "svd"
-    if solver == "svd":
-        return orth_svd(G, eps)
-    out, ok = orth_gram(G, eps, gram_tol)
-    if not bool(ok.all()):  # a data-dependent branch: one sync on CUDA, free on CPU
-        bad = (~ok).nonzero().squeeze(1)
-        out = out.clone()
-        out[bad] = orth_svd(G[bad], eps)
-    return out
+    return orth_svd(G, eps) if solver == "svd" else orth_gram(G, eps)
 
 
 def _whiten_rank1(G: Tensor, eps: float) -> Tensor:

@@ -27,17 +27,21 @@ comma-separated list of fnmatch patterns on parameter names, e.g. ``include=W1,W
 nothing is an error, not a silent no-op.
 
 Solver (``solver``): ``svd``; ``gram``, the exact route for a tall-skinny G (h x n,
-n << h): G^T G = V diag(s^2) V^T by eigh of the n x n Gram matrix, then
-U diag(f(s)) V^T = G V diag(f(s)/s) V^T; it squares the condition number, so a seed whose
-Gram matrix has lambda_min < gram_tol * lambda_max is redone by SVD; ``auto`` (default)
-uses the Gram route for matrices at least twice as long as wide and SVD for squarish ones.
-A matrix with a single row or column is G / ||G|| (its one direction), no factorization.
-Measured on 2 CPU threads (one thread, seeds batched): 5 seeds of 200 x 20, SVD 520 us,
-Gram 240 us; 5 of 512 x 128, SVD 15 ms, Gram 5.7 ms; agreement ~3e-7.
+n << h): G^T G = V diag(s^2) V^T by eigh of the n x n Gram matrix (in float64, since it
+squares the condition number), then U diag(f(s)) V^T = G V diag(f(s)/s) V^T; ``auto``
+(default) uses the Gram route for matrices at least twice as long as wide and SVD for
+squarish ones. A matrix with a single row or column is G / ||G||, no factorization.
+Both routes agree to ~1e-5 on every input (tests/test_methods.py); speed in
+benchmarks/README.md.
 
 Deviations from the paper's code:
 - It switches back to plain SGD once *test* accuracy passes 0.95; that peeks at the test
   set, so it is not done here (the method runs for the whole trial).
+- Rank-deficient gradients (most minibatch gradients on sparse parity: median condition
+  number ~1e8): directions with singular value below 1e-6 * s_max get 0, the
+  pseudo-inverse reading of (G G^T)^(-1/2) G, where a thin SVD's U V^T would put an
+  arbitrary LAPACK-chosen unit direction (for a zero gradient: a random step of norm
+  sqrt(n)). Deterministic, and the same for every solver (methods/_linalg.py).
 - ``eps`` (whitening floor of scope=first) is 1e-8 here; it only matters for singular
   values below it. Tensors of more than two per-seed dims are treated as the matrix
   (first dim) x (the rest), as Muon does.
@@ -71,7 +75,7 @@ def selected(transform, params) -> list[str]:
 class EGD(Transform):
     name = "egd"
     description = "Egalitarian GD (arXiv 2510.04930): matrix grads -> U V^T (scope=all) or first-layer whitening (scope=first)"
-    defaults = {"scope": "all", "include": "auto", "solver": "auto", "eps": 1e-8, "gram_tol": 1e-3}
+    defaults = {"scope": "all", "include": "auto", "solver": "auto", "eps": 1e-8}
     choices = {"scope": ("all", "first"), "solver": ("auto", "svd", "gram")}
 
     def init(self, params, ctx):
@@ -84,7 +88,7 @@ class EGD(Transform):
             for name in state["names"]:
                 g = grads[name]
                 if g.dim() >= 3:
-                    out[name] = orthogonalize(as_matrices(g), self.solver, eps, self.gram_tol).reshape(g.shape)
+                    out[name] = orthogonalize(as_matrices(g), self.solver, eps).reshape(g.shape)
                 elif self.scope == "all":
                     out[name] = egd_elementary(g)
         return out

@@ -32,3 +32,33 @@ def mlp_forward(params: dict[str, Tensor], x: Tensor) -> Tensor:
     """
     hidden = torch.baddbmm(params["b1"].unsqueeze(2), params["W1"], x.transpose(1, 2)).relu_()
     return torch.baddbmm(params["b2"].reshape(-1, 1, 1), params["W2"], hidden).squeeze(1)
+
+
+def mlp_loss_and_grad(
+    params: dict[str, Tensor], x: Tensor, y: Tensor, loss: "LossWithGrad"
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Per-seed losses (S,) and the gradient of their sum, by hand (no autograd).
+
+    Backward of the forward above, with d = dL/d(out) of shape (S, 1, B):
+      dW2 = d H^T,  db2 = sum(d),  dH = (W2^T d) * [H > 0],  dW1 = dH x,  db1 = sum_B dH.
+    Equal to autograd's gradient (tests/test_tasks_fast_grad.py); about 2x cheaper per step.
+    """
+    hidden = torch.baddbmm(params["b1"].unsqueeze(2), params["W1"], x.transpose(1, 2)).relu_()
+    out = torch.baddbmm(params["b2"].reshape(-1, 1, 1), params["W2"], hidden).squeeze(1)
+    losses, d_out = loss(out, y)
+    d_out = d_out.unsqueeze(1)
+    d_hidden = torch.bmm(params["W2"].transpose(1, 2), d_out).mul_(hidden > 0)
+    grads = {
+        "W1": torch.bmm(d_hidden, x),
+        "b1": d_hidden.sum(dim=2),
+        "W2": torch.bmm(d_out, hidden.transpose(1, 2)),
+        "b2": d_out.sum(dim=(1, 2)),
+    }
+    return losses, grads
+
+
+class LossWithGrad:
+    """Callable protocol: (out (S, B), y (S, B)) -> (per-seed loss (S,), dL/d out (S, B))."""
+
+    def __call__(self, out: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:  # pragma: no cover
+        raise NotImplementedError

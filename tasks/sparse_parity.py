@@ -19,7 +19,7 @@ from torch import Tensor
 
 from grokbench import Preset, Split, Task, register
 
-from .mlp import init_mlp, mlp_forward
+from .mlp import init_mlp, mlp_forward, mlp_loss_and_grad
 
 
 class SparseBitsTask(Task):
@@ -83,3 +83,12 @@ class SparseParity(SparseBitsTask):
 
     def correct(self, out: Tensor, y: Tensor) -> Tensor:
         return torch.sign(out) == y
+
+    def loss_and_grad(self, params: dict[str, Tensor], x: Tensor, y: Tensor):
+        return mlp_loss_and_grad(params, x, y, self._hinge_with_grad)
+
+    @staticmethod
+    def _hinge_with_grad(out: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        margin = 1.0 - y * out
+        active = margin > 0  # relu's gradient at 0 is 0, as autograd's
+        return margin.clamp(min=0.0).mean(dim=-1), torch.where(active, -y, 0.0) / out.shape[-1]

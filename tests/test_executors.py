@@ -220,6 +220,7 @@ def _grokbench(*argv: str, **kw) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
+@pytest.mark.slow
 def test_resume_after_the_driver_is_killed(tmp_path, plugin):
     out = tmp_path / "out"
     argv = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.02",
@@ -241,6 +242,7 @@ def test_resume_after_the_driver_is_killed(tmp_path, plugin):
     assert not list((out / "records").glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_keeps_finished_records(tmp_path, plugin):
     out = tmp_path / "out"
     argv = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.02",
@@ -343,3 +345,17 @@ def test_ray_killed_worker_is_recorded_and_the_plan_completes(tmp_path, plugin, 
             assert r["status"] == "error" and "Ray task failed" in r["error"]
         else:
             assert r["status"] in ("solved", "unsolved")
+
+
+def test_ray_cancels_a_trial_stuck_past_its_timeout(plugin, ray_instance):
+    from grokbench.executors import RayExecutor
+
+    registry.load_plugin_file(plugin)
+    overrides = parse_overrides(["sparse_parity.n_train=200", "sparse_parity.max_epochs=2", "sleeper.sleep_s=60"])
+    plan = build_plan("sparse_parity", "sgd,sleeper", "1", overrides, plugin_files=(str(Path(plugin).resolve()),))
+    t0 = time.monotonic()
+    records = list(RayExecutor(timeout_s=3, kill_grace_s=0.5).run(plan.cells(set(), 1)))
+    assert time.monotonic() - t0 < 30
+    status = {r["identity"]["method"]: r for r in records}
+    assert status["sleeper"]["status"] == "timeout" and "cancelled" in status["sleeper"]["error"]
+    assert status["sgd"]["status"] in ("solved", "unsolved")

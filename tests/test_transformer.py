@@ -17,6 +17,15 @@ CONFIGS = [
 ]
 
 
+@pytest.fixture
+def threads():
+    """At least 2 torch threads for the test (another test module may have set 1), restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(2, before))
+    yield torch.get_num_threads()
+    torch.set_num_threads(before)
+
+
 def stacked_params(cfg, n_seeds: int) -> dict[str, torch.Tensor]:
     per_seed = [T.init_params(cfg, torch.Generator().manual_seed(s)) for s in range(n_seeds)]
     return {k: torch.stack([p[k] for p in per_seed]).requires_grad_() for k in per_seed[0]}
@@ -65,7 +74,7 @@ def test_seeds_do_not_interact():
     torch.testing.assert_close(T.forward(solo, tokens[:1], cfg)[0], before, rtol=1e-6, atol=1e-6)
 
 
-def test_embedding_backward_is_deterministic_with_threads():
+def test_embedding_backward_is_deterministic_with_threads(threads):
     """The op that broke determinism was an indexed lookup's scatter-add backward."""
     wte = torch.randn(3, 40, 32, requires_grad=True)
     tokens = torch.randint(0, 40, (3, 2000, 3))
@@ -81,16 +90,19 @@ def _curve_without_clock(record):
     return {k: v for k, v in record["curve"].items() if k != "train_time_s"}
 
 
-def test_same_seed_same_curve_with_threads():
-    """Two runs of one seed give identical curves with torch.get_num_threads() threads."""
-    assert torch.get_num_threads() >= 1
-    task = spec.resolve_task("modular_addition", {"modular_addition": {"max_epochs": 60, "eval_every": 20.0}})
+def test_same_seed_same_curve_with_threads(threads):
+    """Two runs of the same seeds give identical curves with several threads (CI: 2)."""
+    assert torch.get_num_threads() >= 2
+    task = spec.resolve_task("modular_addition", {"modular_addition": {"max_epochs": 40, "eval_every": 20.0}})
     method = spec.resolve_method("adamw", task, {})
     first, second = (list(run_cell(Cell(task, method, (0, 1)))) for _ in range(2))
     for a, b in zip(first, second):
         assert a["status"] != "error", a["error"]
         assert _curve_without_clock(a) == _curve_without_clock(b)
-    assert first[0]["curve"]["train_acc"][-1] > 0.5  # it did learn something in 60 steps
+    assert first[0]["curve"]["train_acc"][-1] > 0.2  # it learned something in 40 steps (chance: 1/31)
+
+
+SLOW_SEED = 1  # solves at step ~1000, ~10-15 s on 2 cores (measured: benchmarks/README.md, "Tasks")
 
 
 @pytest.mark.slow
@@ -102,5 +114,3 @@ def test_cpu_profile_groks_under_adamw():
     assert record["status"] == "solved", record["status"]
     assert m["plateau_steps"] >= 2 * m["fit_step"], m
 
-
-SLOW_SEED = 1  # solves at step ~1000 (measured: benchmarks/README.md, "Tasks")

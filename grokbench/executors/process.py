@@ -206,7 +206,8 @@ class ProcessExecutor:
                         if failed_starts >= 3 * len(slots):
                             raise RuntimeError(
                                 f"grokbench worker processes keep dying before they start "
-                                f"({describe_exit(slot.proc.exitcode)})"
+                                f"({describe_exit(slot.proc.exitcode)}); from a script of your own, start grokbench "
+                                f"under `if __name__ == '__main__':` (workers are spawned and import the main module)"
                             )
                         start(slot)
                     if slot.conn is not None and slot.ready and not slot.busy and queue:
@@ -228,10 +229,9 @@ class ProcessExecutor:
                             failed_starts += 1
                         yield from reap(slot, "error", "")
                     if slot.conn is not None and slot.deadline is not None and time.monotonic() > slot.deadline:
-                        why = (
-                            f"exceeded --trial-timeout {self.timeout_s:g}s (x {len(slot.cell.seeds)} seeds in this "
-                            f"cell); the worker was killed"
-                        )
+                        n = len(slot.cell.seeds)
+                        per = f" x {n} seeds trained together" if n > 1 else ""
+                        why = f"exceeded --trial-timeout {self.timeout_s:g}s{per}; the worker was killed"
                         yield from reap(slot, "timeout", why)
         finally:
             self._shutdown(slots)

@@ -113,6 +113,7 @@ class RayExecutor:
         started_here = self._init()
         task = ray.remote(
             num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial, max_retries=0,
+            num_returns="streaming",  # the default for generators in recent Ray; explicit for Ray 2.9
         )(_ray_cell)
         plugins = plugin_sources(cells[0].plugin_files)
         threads = max(1, int(self.cpus_per_trial))
@@ -132,8 +133,9 @@ class RayExecutor:
                     for gen, r in list(running.items()):
                         if r.deadline is not None and time.monotonic() > r.deadline:
                             ray.cancel(gen, force=True)
-                            why = (f"exceeded --trial-timeout {self.timeout_s:g}s (x {len(r.cell.seeds)} seeds "
-                                   f"in this cell); the Ray task was cancelled")
+                            n = len(r.cell.seeds)
+                            per = f" x {n} seeds trained together" if n > 1 else ""
+                            why = f"exceeded --trial-timeout {self.timeout_s:g}s{per}; the Ray task was cancelled"
                             yield from self._lost(running.pop(gen), "timeout", why)
         finally:
             for gen in running:

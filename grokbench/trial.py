@@ -35,8 +35,8 @@ import torch
 from torch import Tensor
 
 from . import __version__, seeding
-from .metrics import summarize
 from .method import StepContext
+from .metrics import summarize
 from .spec import MethodSpec, TaskSpec, identity_key, trial_identity
 from .task import Split
 

@@ -166,23 +166,23 @@ def newton_schulz(G: Tensor, steps: int = 5, coeffs: tuple[float, float, float] 
 def randomized_orth(G: Tensor, rank: int, oversample: int, power_iters: int, omega_fn) -> Tensor:
     """Rank-r EGD update U_r V_r^T from a randomized SVD (Halko, Martinsson, Tropp 2011).
 
-    Omega: Gaussian (n, l) per seed with l = rank + oversample (at most min(m, n)), drawn by
-    ``omega_fn(n, l)`` -> (S, n, l). Y = G Omega; ``power_iters`` rounds of
+    Omega: Gaussian (n, width) per seed with width = rank + oversample (at most min(m, n)), drawn by
+    ``omega_fn(n, width)`` -> (S, n, width). Y = G Omega; ``power_iters`` rounds of
     Q = qr(Y), Z = qr(G^T Q), Y = G Z; then Q = qr(Y), B = Q^T G = Ub diag(s) V^T and
     the update is (Q Ub)_r V_r^T, the top ``rank`` directions.
     """
     m, n = G.shape[-2], G.shape[-1]
     k = min(m, n)
     r = max(1, min(rank, k))
-    l = max(r, min(rank + oversample, k))
-    omega = omega_fn(n, l).to(G.dtype)
+    width = max(r, min(rank + oversample, k))
+    omega = omega_fn(n, width).to(G.dtype)
     Y = G @ omega
     for _ in range(power_iters):
         Q = torch.linalg.qr(Y).Q
         Z = torch.linalg.qr(G.mT @ Q).Q
         Y = G @ Z
-    Q = torch.linalg.qr(Y).Q  # (S, m, l)
-    B = Q.mT @ G  # (S, l, n)
+    Q = torch.linalg.qr(Y).Q  # (S, m, width)
+    B = Q.mT @ G  # (S, width, n)
     Ub, s, Vh = torch.linalg.svd(B, full_matrices=False)
     return (Q @ Ub[..., :r]) @ Vh[..., :r, :]
 

@@ -32,7 +32,15 @@ import torch
 
 from grokbench import Transform, register
 
-from ._linalg import CUBIC, QUINTIC, as_matrices, egd_elementary, newton_schulz, normalize_vectors, randomized_orth
+from ._linalg import (
+    CUBIC,
+    QUINTIC,
+    as_matrices,
+    egd_elementary,
+    newton_schulz,
+    normalize_vectors,
+    randomized_orth,
+)
 from .egd import selected
 
 

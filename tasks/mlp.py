@@ -35,7 +35,7 @@ def mlp_forward(params: dict[str, Tensor], x: Tensor) -> Tensor:
 
 
 def mlp_loss_and_grad(
-    params: dict[str, Tensor], x: Tensor, y: Tensor, loss: "LossWithGrad"
+    params: dict[str, Tensor], x: Tensor, y: Tensor, loss: LossWithGrad
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Per-seed losses (S,) and the gradient of their sum, by hand (no autograd).
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
+from helpers import read_records, run_cli
 
 from grokbench import StepContext, registry
 from grokbench.spec import parse_overrides, resolve_method, resolve_task
-from helpers import read_records, run_cli
 
 torch.set_num_threads(1)
 
@@ -339,8 +337,9 @@ def test_neuralgrok_meta_step_changes_amplifier_not_model():
 
 
 def test_neuralgrok_outer_split_is_carved_from_train_and_disjoint_from_test(monkeypatch, tiny_parity):
-    from grokbench import seeding
     from grokbench.methods.neuralgrok import NeuralGrok
+
+    from grokbench import seeding
 
     seen = []
     original = NeuralGrok.meta_step

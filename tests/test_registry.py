@@ -1,12 +1,18 @@
 import textwrap
 
 import pytest
+from helpers import read_records, run_cli
 
 from grokbench import registry
 from grokbench.errors import UserError
 from grokbench.method import Optimizer, Transform
-from grokbench.spec import expand_methods, expand_tasks, parse_overrides, resolve_method, resolve_task
-from helpers import read_records, run_cli
+from grokbench.spec import (
+    expand_methods,
+    expand_tasks,
+    parse_overrides,
+    resolve_method,
+    resolve_task,
+)
 
 PLUGIN = textwrap.dedent(
     '''

@@ -241,15 +241,16 @@ def _train(cell, task, transforms, optimizer, device, states, env, started, prog
     def evaluate(step: int) -> None:
         nonlocal eval_time
         t0 = time.perf_counter()
-        columns: dict[str, list[float]] = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
+        pieces: dict[str, list[Tensor]] = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
         with torch.inference_mode():
             for lo in range(0, len(live), eval_chunk):
                 chunk = {k: v[lo : lo + eval_chunk] for k, v in params.items()}
                 for part in ("train", "test"):
                     x, y = data[f"x_{part}"][lo : lo + eval_chunk], data[f"y_{part}"][lo : lo + eval_chunk]
                     out = task.forward(chunk, x)
-                    columns[f"{part}_loss"] += task.loss(out, y).double().cpu().tolist()
-                    columns[f"{part}_acc"] += (task.correct(out, y).sum(dim=1).double() / y.shape[1]).cpu().tolist()
+                    pieces[f"{part}_loss"].append(task.loss(out, y))
+                    pieces[f"{part}_acc"].append(task.correct(out, y).sum(dim=1).double() / y.shape[1])
+            columns = {k: torch.cat(v).double().cpu().tolist() for k, v in pieces.items()}
         for pos, i in enumerate(live):
             st = states[i]
             if st.finished:

@@ -41,17 +41,20 @@ def mlp_loss_and_grad(
 
     Backward of the forward above, with d = dL/d(out) of shape (S, 1, B):
       dW2 = d H^T,  db2 = sum(d),  dH = (W2^T d) * [H > 0],  dW1 = dH x,  db1 = sum_B dH.
-    Equal to autograd's gradient (tests/test_tasks_fast_grad.py); about 2x cheaper per step.
+    Equal to autograd's gradient (tests/test_fast_grad.py). W2^T d is an outer product,
+    done as a broadcast multiply, and the ReLU mask is applied by the fused
+    threshold_backward kernel (what autograd uses): about 1.4x faster per step than bmm
+    and a separate mask at S = 256 (benchmarks/README.md).
     """
     hidden = torch.baddbmm(params["b1"].unsqueeze(2), params["W1"], x.transpose(1, 2)).relu_()
     out = torch.baddbmm(params["b2"].reshape(-1, 1, 1), params["W2"], hidden).squeeze(1)
     losses, d_out = loss(out, y)
     d_out = d_out.unsqueeze(1)
-    d_hidden = torch.bmm(params["W2"].transpose(1, 2), d_out).mul_(hidden > 0)
+    d_hidden = torch.ops.aten.threshold_backward(params["W2"].transpose(1, 2) * d_out, hidden, 0)
     grads = {
         "W1": torch.bmm(d_hidden, x),
         "b1": d_hidden.sum(dim=2),
-        "W2": torch.bmm(d_out, hidden.transpose(1, 2)),
+        "W2": torch.bmm(hidden, d_out.mT).mT,
         "b2": d_out.sum(dim=(1, 2)),
     }
     return losses, grads

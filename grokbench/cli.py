@@ -233,14 +233,17 @@ def cmd_list(args: argparse.Namespace) -> int:
         variants = ", ".join(name if v is None else f"{name}:{v}" for v in cls.leaderboard_presets)
         print(f"    in 'all': {variants}\n")
     print("METHODS  (BASE | ACC[+ACC...][@BASE]: 'egd' runs on the task's base optimizer,")
-    print("          'egd@adamw' names the base, 'grokfast+egd' applies grokfast then egd;")
-    print("          'all' = every single method below, no combinations)\n")
+    print("          'egd@adamw' names the base, 'grokfast+egd' applies grokfast then egd,")
+    print("          'egd:first' picks a preset; 'all' = every single method below, no")
+    print("          combinations or presets; 'all,grokfast+egd' adds to it)\n")
     for kind, title in (("optimizer", "base optimizers"), ("transform", "accelerators")):
         print(f"  {title}:")
         for name, cls in registry.methods().items():
             if (kind == "optimizer") == issubclass(cls, Optimizer):
                 print(f"    {name}: {cls.summary()}")
                 print(f"      defaults: {_kv(cls.defaults)}")
+                for preset, (text, _) in cls.presets.items():
+                    print(f"      :{preset}  {text}")
         print()
     print("Override any parameter with --set NAME.PARAM=VALUE (e.g. --set sgd.lr=0.05).")
     return 0

@@ -63,9 +63,14 @@ class StepContext:
 
 
 class Method(Plugin):
-    """Base of both method kinds. ``kind`` is "transform" or "optimizer"."""
+    """Base of both method kinds. ``kind`` is "transform" or "optimizer".
+
+    ``presets`` names variants of an accelerator, selectable as ``NAME:PRESET`` (e.g.
+    ``egd:first``): preset name -> (one-line description, parameter values).
+    """
 
     kind: ClassVar[str] = ""
+    presets: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {}
 
 
 class Transform(Method):

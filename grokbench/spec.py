@@ -3,7 +3,8 @@
 Grammar:
   task    NAME or NAME:PRESET                       sparse_parity, sparse_parity:k5
   method  BASE | ACC[+ACC...][@BASE]                sgd, egd, grokfast+egd, egd@adamw
-  --set   NAME.PARAM=VALUE, NAME a task (optionally NAME:PRESET) or a method / optimizer.
+          ACC may name a preset: ACC:PRESET          egd:first, sketched_egd:ns
+  --set   NAME.PARAM=VALUE, NAME a task or method, optionally NAME:PRESET.
 
 An accelerator without ``@BASE`` runs on the task's (or preset's) base optimizer. The base
 optimizer's settings are resolved in this order, later winning: the optimizer's own
@@ -88,10 +89,14 @@ def expand_tasks(arg: str) -> list[str]:
 
 
 def expand_methods(arg: str) -> list[str]:
-    """``all`` -> every registered single method (no combinations); else the listed labels."""
-    if arg.strip() == "all":
-        return list(registry.methods())
-    labels = [s.strip() for s in arg.split(",") if s.strip()]
+    """Labels, where ``all`` stands for every registered single method (no combinations,
+    no presets): ``all,grokfast+egd`` is every method and one stack."""
+    labels: list[str] = []
+    for item in (s.strip() for s in arg.split(",")):
+        if item == "all":
+            labels.extend(registry.methods())
+        elif item:
+            labels.append(item)
     if not labels:
         raise UserError("--methods is empty; give 'all' or method names (see `grokbench list`)")
     return list(dict.fromkeys(labels))
@@ -133,7 +138,7 @@ def resolve_method(label: str, task: TaskSpec, overrides: Overrides) -> MethodSp
     names = [n.strip() for n in chain.split("+")]
     if any(not n for n in names) or (at and not base.strip()):
         raise UserError(f"method {label!r} is malformed; expected BASE or ACC[+ACC...][@BASE]")
-    if not at and len(names) == 1 and issubclass(registry.get_method(names[0]), Optimizer):
+    if not at and len(names) == 1 and issubclass(registry.get_method(names[0].partition(":")[0]), Optimizer):
         names, base = [], names[0]
     elif not at:
         base = _base_optimizer(task)
@@ -142,13 +147,23 @@ def resolve_method(label: str, task: TaskSpec, overrides: Overrides) -> MethodSp
         raise UserError(f"{base!r} in {label!r} is not a base optimizer; bases: {', '.join(optimizer_names())}")
     transforms = []
     opt_values = _optimizer_settings(task, base)
-    for name in names:
+    for written in names:
+        name, _, preset = written.partition(":")
         cls = registry.get_method(name)
         if not issubclass(cls, Transform):
             raise UserError(
                 f"{name!r} in {label!r} is a base optimizer; write it after '@' (e.g. egd@{name})"
             )
-        transform = cls(**overrides.get(name, {}))
+        values: dict = {}
+        if preset:
+            if preset not in cls.presets:
+                valid = ", ".join(cls.presets) or "(none)"
+                raise UserError(f"method {name!r} has no preset {preset!r}; valid: {valid}")
+            values.update(cls.presets[preset][1])
+        values.update(overrides.get(name, {}))
+        if preset:
+            values.update(overrides.get(written, {}))
+        transform = cls(**values)
         transforms.append(ComponentSpec(name, transform.params))
         opt_values.update(transform.optimizer_overrides)
     opt_values.update(overrides.get(base, {}))
@@ -165,7 +180,9 @@ def check_override_names(overrides: Overrides) -> None:
     tasks, methods = registry.tasks(), registry.methods()
     for name in overrides:
         task_name, preset = split_task_label(name)
-        if name in methods or (task_name in tasks and (preset is None or preset in tasks[task_name].presets)):
+        if task_name in methods and (preset is None or preset in methods[task_name].presets):
+            continue
+        if task_name in tasks and (preset is None or preset in tasks[task_name].presets):
             continue
         raise UserError(
             f"--set names {name!r}, which is no task or method; valid: {', '.join([*tasks, *methods])}"

@@ -33,7 +33,6 @@ Routes (exact up to rounding):
 from __future__ import annotations
 
 import fnmatch
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor
@@ -110,7 +109,7 @@ def orth_gram(G: Tensor, eps: float | None = None) -> Tensor:
     tall = G.shape[-2] >= G.shape[-1]
     X = G if tall else G.mT
     X64 = X.double()
-    lam, V = batched_eigh(X64.mT @ X64)  # ascending eigenvalues, (S, n), (S, n, n)
+    lam, V = torch.linalg.eigh(X64.mT @ X64)  # ascending eigenvalues, (S, n), (S, n, n)
     s = lam.clamp_min(0.0).sqrt()
     scale = _spectral(s, eps, s[..., -1:]) / s.clamp_min(torch.finfo(s.dtype).tiny)  # f(s)/s
     # G V has orthogonal columns of norms s: computed in G's precision it carries the same
@@ -118,30 +117,6 @@ def orth_gram(G: Tensor, eps: float | None = None) -> Tensor:
     V = V.to(G.dtype)
     out = ((X @ V) * scale.to(G.dtype).unsqueeze(-2)) @ V.mT
     return out if tall else out.mT
-
-
-_POOL: ThreadPoolExecutor | None = None
-
-
-def batched_eigh(A: Tensor) -> tuple[Tensor, Tensor]:
-    """torch.linalg.eigh over a batch, split across torch's CPU threads.
-
-    On a CPU torch runs a batch of small eigendecompositions one after another on one
-    core; splitting the batch over threads (eigh releases the GIL) uses them all: 1.6x on
-    2 cores at S = 256, 20 x 20 (benchmarks/README.md). Each matrix is decomposed by the
-    same LAPACK call either way, so the result does not depend on the split.
-    """
-    threads = torch.get_num_threads()
-    if A.device.type != "cpu" or threads < 2 or A.shape[0] < 32:
-        return torch.linalg.eigh(A)
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grokbench-eigh")
-    chunks = A.tensor_split(threads)
-    futures = [_POOL.submit(torch.linalg.eigh, c) for c in chunks[1:]]
-    first = torch.linalg.eigh(chunks[0])
-    parts = [first] + [f.result() for f in futures]
-    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
 def orthogonalize(G: Tensor, solver: str = "auto", eps: float | None = None) -> Tensor:

@@ -77,6 +77,7 @@ class EGD(Transform):
     description = "Egalitarian GD (arXiv 2510.04930): matrix grads -> U V^T (scope=all) or first-layer whitening (scope=first)"
     defaults = {"scope": "all", "include": "auto", "solver": "auto", "eps": 1e-8}
     choices = {"scope": ("all", "first"), "solver": ("auto", "svd", "gram")}
+    presets = {"first": ("the paper code's variant: whiten only the first layer's weight gradient", {"scope": "first"})}
 
     def init(self, params, ctx):
         return {"names": selected(self, params)}

@@ -29,6 +29,7 @@ class Grokfast(Transform):
     name = "grokfast"
     description = "Grokfast-EMA (arXiv 2405.20233): g + lamb*EMA_alpha(g); paper_decay=true pairs wd 0.005"
     defaults = {"alpha": 0.98, "lamb": 2.0, "paper_decay": False}
+    presets = {"paper": ("the paper's pairing: base weight decay 0.005", {"paper_decay": True})}
     paper_weight_decay = 0.005
 
     @property

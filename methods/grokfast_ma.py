@@ -29,6 +29,7 @@ class GrokfastMA(Transform):
     name = "grokfast_ma"
     description = "Grokfast-MA (arXiv 2405.20233): g + lamb*mean(last w grads), once the window is full"
     defaults = {"window": 100, "lamb": 5.0, "paper_decay": False}
+    presets = {"paper": ("the paper's pairing: base weight decay 0.01", {"paper_decay": True})}
     paper_weight_decay = 0.01
 
     @property

@@ -124,6 +124,7 @@ class NeuralGrok(Transform):
         "outer_fraction": 0.02,
         "clip": 1.0,
     }
+    presets = {"code": ("its code's defaults: c 0.2, amplifier hidden (128, 128)", {"c": 0.2, "hidden": (128, 128)})}
 
     @property
     def holdout_fraction(self) -> float:

@@ -63,6 +63,7 @@ class SketchedEGD(Transform):
         "iteration": ("quintic", "cubic"),
         "dtype": ("auto", "float32", "bfloat16"),
     }
+    presets = {"ns": ("Newton-Schulz, Muon's quintic, 5 steps (pure matrix products)", {"sketch": "newton_schulz"})}
 
     def init(self, params, ctx):
         return {"names": selected(self, params)}

@@ -90,3 +90,18 @@ def test_entry_point_plugins_are_loaded(monkeypatch):
     registry._load_entry_points("grokbench.tasks")
     assert registry.tasks()["entry_point_task_test"] is EPTask
     del registry._TASKS["entry_point_task_test"]
+
+
+def test_method_presets_and_all_with_extras():
+    task = resolve_task("sparse_parity", {})
+    first = resolve_method("egd:first", task, parse_overrides(["egd.eps=1e-6"]))
+    assert first.label == "egd:first" and first.transforms[0].name == "egd"
+    assert first.transforms[0].params["scope"] == "first" and first.transforms[0].params["eps"] == 1e-6
+    only_preset = resolve_method("egd:first", task, parse_overrides(["egd:first.scope=all"]))
+    assert only_preset.transforms[0].params["scope"] == "all"
+    plain = resolve_method("egd", task, parse_overrides(["egd:first.scope=all"]))
+    assert plain.transforms[0].params["scope"] == "all"
+    with pytest.raises(UserError, match="no preset 'nope'"):
+        resolve_method("egd:nope", task, {})
+    labels = expand_methods("all,grokfast+egd,egd:first")
+    assert labels[-2:] == ["grokfast+egd", "egd:first"] and "sgd" in labels and "egd" in labels

@@ -79,11 +79,22 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
 def environment(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         device_name = torch.cuda.get_device_name(device)
     else:
-        device_name = platform.processor() or platform.machine() or "cpu"
+        device_name = _cpu_name()
     return {
         "device": str(device),
         "device_name": device_name,

@@ -349,9 +349,12 @@ def plot_steps(ts: st.TaskStats, rows_by_method: dict[str, list[dict]], path: Pa
                 values.append(max(s.steps[i], 1))
             else:
                 div = status.get(int(s.seeds[i])) == "diverged"
-                ax.scatter(s.steps_censor[i], y + jitter[i], facecolors="none", edgecolors=color,
-                           marker="x" if div else ">", s=40, zorder=3, linewidths=1.2 if div else 1.0,
-                           **({"facecolors": color} if div else {}))
+                if div:  # "x" is an unfilled marker: its colour is the face colour
+                    ax.scatter(s.steps_censor[i], y + jitter[i], color=color, marker="x", s=40,
+                               zorder=3, linewidths=1.2)
+                else:
+                    ax.scatter(s.steps_censor[i], y + jitter[i], facecolors="none", edgecolors=color,
+                               marker=">", s=40, zorder=3, linewidths=1.0)
                 values.append(s.steps_censor[i])
         med = ts.methods[m].median_steps
         if s.n and med.finite:
@@ -537,7 +540,8 @@ def render(frame, runs: list[dict], results_dir: Path, outdir: Path, figures: bo
         out.append(f"### {label}: wall time")
         out.append("")
         out.append("Do epoch savings survive the per-step cost? Epoch speedup next to wall-time speedup "
-                   "(training seconds to target, baseline / method); \"yes\" when the wall-time CI lies above 1.")
+                   "(training seconds to target, baseline / method); \"yes\"/\"no\" when the wall-time CI lies "
+                   "above/below 1, \"(CI spans 1)\" for the side of the point estimate alone.")
         out.append("")
         out.append(_md_table(walltime_rows(ts)))
     return "\n".join(out) + "\n"

@@ -24,17 +24,24 @@ import torch
 from grokbench import Transform, register
 
 
+class PaperDecayPairing(Transform):
+    """Grokfast's published runs add weight decay the baseline did not have: with
+    ``paper_decay=true`` the base optimizer's weight_decay becomes ``paper_weight_decay``."""
+
+    paper_weight_decay = 0.0
+
+    @property
+    def optimizer_overrides(self):
+        return {"weight_decay": self.paper_weight_decay} if self.paper_decay else {}
+
+
 @register
-class Grokfast(Transform):
+class Grokfast(PaperDecayPairing):
     name = "grokfast"
     description = "Grokfast-EMA (arXiv 2405.20233): g + lamb*EMA_alpha(g); paper_decay=true pairs wd 0.005"
     defaults = {"alpha": 0.98, "lamb": 2.0, "paper_decay": False}
     presets = {"paper": ("the paper's pairing: base weight decay 0.005", {"paper_decay": True})}
     paper_weight_decay = 0.005
-
-    @property
-    def optimizer_overrides(self):
-        return {"weight_decay": self.paper_weight_decay} if self.paper_decay else {}
 
     def init(self, params, ctx):
         return {"mu": None}

@@ -21,20 +21,18 @@ from __future__ import annotations
 
 import torch
 
-from grokbench import Transform, register
+from grokbench import register
+
+from .grokfast import PaperDecayPairing
 
 
 @register
-class GrokfastMA(Transform):
+class GrokfastMA(PaperDecayPairing):
     name = "grokfast_ma"
     description = "Grokfast-MA (arXiv 2405.20233): g + lamb*mean(last w grads), once the window is full"
     defaults = {"window": 100, "lamb": 5.0, "paper_decay": False}
     presets = {"paper": ("the paper's pairing: base weight decay 0.01", {"paper_decay": True})}
     paper_weight_decay = 0.01
-
-    @property
-    def optimizer_overrides(self):
-        return {"weight_decay": self.paper_weight_decay} if self.paper_decay else {}
 
     def init(self, params, ctx):
         if self.window < 1:

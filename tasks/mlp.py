@@ -27,8 +27,8 @@ def init_mlp(n: int, hidden: int, gen: torch.Generator) -> dict[str, Tensor]:
 def mlp_forward(params: dict[str, Tensor], x: Tensor) -> Tensor:
     """x (S, B, n) -> scalar outputs (S, B).
 
-    The hidden layer is computed as W1 @ x^T, laid out (S, h, B): measured 1.3-1.5x faster
-    per training step than x @ W1^T on a 2-core CPU at S = 256 (benchmarks/README.md).
+    The hidden layer is computed as W1 @ x^T, laid out (S, h, B), which was faster per
+    step than x @ W1^T on a 2-core CPU at S = 256.
     """
     hidden = torch.baddbmm(params["b1"].unsqueeze(2), params["W1"], x.transpose(1, 2)).relu_()
     return torch.baddbmm(params["b2"].reshape(-1, 1, 1), params["W2"], hidden).squeeze(1)
@@ -43,8 +43,7 @@ def mlp_loss_and_grad(
       dW2 = d H^T,  db2 = sum(d),  dH = (W2^T d) * [H > 0],  dW1 = dH x,  db1 = sum_B dH.
     Equal to autograd's gradient (tests/test_fast_grad.py). W2^T d is an outer product,
     done as a broadcast multiply, and the ReLU mask is applied by the fused
-    threshold_backward kernel (what autograd uses): about 1.4x faster per step than bmm
-    and a separate mask at S = 256 (benchmarks/README.md).
+    threshold_backward kernel (what autograd uses) rather than a bmm and a separate mask.
     """
     hidden = torch.baddbmm(params["b1"].unsqueeze(2), params["W1"], x.transpose(1, 2)).relu_()
     out = torch.baddbmm(params["b2"].reshape(-1, 1, 1), params["W2"], hidden).squeeze(1)

@@ -3,6 +3,7 @@ to floating-point tolerance over the first epochs."""
 
 import math
 
+import pytest
 import torch
 
 from grokbench import seeding
@@ -70,3 +71,21 @@ def test_dropping_finished_seeds_from_the_batch_changes_no_result(monkeypatch):
         assert compacted[key]["metrics"]["solve_epoch"] == solve_epochs[key]
         for x, y in zip(compacted[key]["curve"]["test_loss"], full[key]["curve"]["test_loss"]):
             assert math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-6)
+
+
+@pytest.mark.slow
+def test_sixteen_seeds_batched_and_one_at_a_time_solve_alike():
+    """The reference preset, 16 seeds: seed-batched and one-seed solve epochs match."""
+    from scipy.stats import CensoredData, logrank
+
+    def solve_epochs(batch):
+        plan = build_plan("sparse_parity", "sgd", "16", parse_overrides([]))
+        return {r["identity"]["seed"]: r["metrics"]["solve_epoch"] for c in plan.cells(set(), batch)
+                for r in run_cell(c)}
+
+    single, batched = solve_epochs(1), solve_epochs(16)
+    assert all(v is not None for v in [*single.values(), *batched.values()])
+    same = sum(single[s] == batched[s] for s in single)
+    assert same >= 12, (single, batched)  # later differences come from summation order only
+    p = logrank(CensoredData(uncensored=list(single.values())), CensoredData(uncensored=list(batched.values()))).pvalue
+    assert p > 0.05

@@ -1,0 +1,79 @@
+"""Where a seed-batched training step spends its time (torch.profiler, CPU).
+
+    python benchmarks/profile_step.py [--method sgd] [--seeds 256] [--epochs 6] [--compile]
+
+Trains ``--seeds`` seeds of the sparse-parity reference preset for ``--epochs`` epochs
+(target out of reach, so every step runs) once to warm up, then again under the
+profiler, and prints the operators by self CPU time. ``--compile`` also times the task's
+hand-written loss-and-gradient step eager vs ``torch.compile``d, with the compile time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from grokbench import seeding
+from grokbench.plan import build_plan
+from grokbench.spec import parse_overrides, resolve_task
+from grokbench.trial import run_cell
+
+
+def profile_training(method: str, seeds: int, epochs: int) -> None:
+    overrides = parse_overrides([f"sparse_parity.max_epochs={epochs}", "sparse_parity.target=1.01"])
+    cell = build_plan("sparse_parity", method, str(seeds), overrides).cells(set(), seeds)[0]
+    list(run_cell(cell))
+    t0 = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        list(run_cell(cell))
+    wall = time.perf_counter() - t0
+    steps = epochs * 32
+    print(f"{method}, S={seeds}, {steps} steps + {epochs + 1} evaluations: {wall:.2f} s under the profiler "
+          f"({wall / steps * 1e3:.2f} ms per step, evaluation included)")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+
+
+def time_compile(seeds: int, reps: int = 50) -> None:
+    task = resolve_task("sparse_parity", {}).build()
+    inits = [task.init_params(seeding.generator("sparse_parity", s, seeding.INIT)) for s in range(seeds)]
+    splits = [task.make_data(seeding.generator("sparse_parity", s, seeding.DATA)) for s in range(seeds)]
+    params = {k: torch.stack([p[k] for p in inits]) for k in inits[0]}
+    x = torch.stack([s.x_train[:32] for s in splits])
+    y = torch.stack([s.y_train[:32] for s in splits])
+
+    def bench(fn) -> float:
+        fn(params, x, y)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn(params, x, y)
+        return (time.perf_counter() - t0) / reps * 1e3
+
+    with torch.no_grad():
+        eager = bench(task.loss_and_grad)
+        t0 = time.perf_counter()
+        compiled = torch.compile(task.loss_and_grad, dynamic=False)
+        compiled(params, x, y)
+        compile_s = time.perf_counter() - t0
+        fast = bench(compiled)
+    print(f"loss_and_grad, S={seeds}: eager {eager:.2f} ms, compiled {fast:.2f} ms "
+          f"({eager / fast:.2f}x), compile time {compile_s:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--method", default="sgd")
+    parser.add_argument("--seeds", type=int, default=256)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--compile", action="store_true")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    profile_training(args.method, args.seeds, args.epochs)
+    if args.compile:
+        time_compile(args.seeds)
+
+
+if __name__ == "__main__":
+    main()

@@ -11,20 +11,16 @@ with (the task's hand-written loss and gradient on a batch of 32).
 from __future__ import annotations
 
 import argparse
-import time
+import sys
+from pathlib import Path
 
 import torch
 
-from grokbench import registry, seeding
-from grokbench.spec import resolve_task
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _parity_batch import parity_batch, time_ms  # noqa: E402
 
-def bench(fn, reps: int) -> float:
-    fn()
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    return (time.perf_counter() - t0) / reps * 1e3
+from grokbench import registry  # noqa: E402
 
 
 def main() -> None:
@@ -39,12 +35,7 @@ def main() -> None:
     G = torch.randn(S, 200, 20, generator=torch.Generator().manual_seed(0))
     X64 = G.double()
     A = X64.mT @ X64
-    task = resolve_task("sparse_parity", {}).build()
-    inits = [task.init_params(seeding.generator("sparse_parity", s, seeding.INIT)) for s in range(S)]
-    splits = [task.make_data(seeding.generator("sparse_parity", s, seeding.DATA)) for s in range(S)]
-    params = {k: torch.stack([p[k] for p in inits]) for k in inits[0]}
-    x = torch.stack([s.x_train[:32] for s in splits])
-    y = torch.stack([s.y_train[:32] for s in splits])
+    task, params, x, y = parity_batch(S)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, S = {S} matrices of 200 x 20")
     rows = [
         ("SVD route (U V^T)", lambda: orth_svd(G)),
@@ -56,7 +47,7 @@ def main() -> None:
     ]
     with torch.no_grad():
         for name, fn in rows:
-            ms = bench(fn, reps)
+            ms = time_ms(fn, reps)
             print(f"{name:34s} {ms:8.2f} ms  ({ms / S * 1e3:6.1f} us per seed)")
 
 

@@ -11,15 +11,20 @@ hand-written loss-and-gradient step eager vs ``torch.compile``d, with the compil
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from grokbench import seeding
-from grokbench.plan import build_plan
-from grokbench.spec import parse_overrides, resolve_task
-from grokbench.trial import run_cell
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _parity_batch import parity_batch, time_ms  # noqa: E402
+
+from grokbench.plan import build_plan  # noqa: E402
+from grokbench.spec import parse_overrides  # noqa: E402
+from grokbench.trial import run_cell  # noqa: E402
 
 
 def profile_training(method: str, seeds: int, epochs: int) -> None:
@@ -31,33 +36,20 @@ def profile_training(method: str, seeds: int, epochs: int) -> None:
         list(run_cell(cell))
     wall = time.perf_counter() - t0
     steps = epochs * 32
-    print(f"{method}, S={seeds}, {steps} steps + {epochs + 1} evaluations: {wall:.2f} s under the profiler "
-          f"({wall / steps * 1e3:.2f} ms per step, evaluation included)")
+    print(f"{method}, S={seeds}, {steps} steps + {epochs + 1} evaluations: {wall:.2f} s wall under the "
+          "profiler (which adds its own overhead; read the shares below)")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 def time_compile(seeds: int, reps: int = 50) -> None:
-    task = resolve_task("sparse_parity", {}).build()
-    inits = [task.init_params(seeding.generator("sparse_parity", s, seeding.INIT)) for s in range(seeds)]
-    splits = [task.make_data(seeding.generator("sparse_parity", s, seeding.DATA)) for s in range(seeds)]
-    params = {k: torch.stack([p[k] for p in inits]) for k in inits[0]}
-    x = torch.stack([s.x_train[:32] for s in splits])
-    y = torch.stack([s.y_train[:32] for s in splits])
-
-    def bench(fn) -> float:
-        fn(params, x, y)
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            fn(params, x, y)
-        return (time.perf_counter() - t0) / reps * 1e3
-
+    task, params, x, y = parity_batch(seeds)
     with torch.no_grad():
-        eager = bench(task.loss_and_grad)
+        eager = time_ms(lambda: task.loss_and_grad(params, x, y), reps)
         t0 = time.perf_counter()
         compiled = torch.compile(task.loss_and_grad, dynamic=False)
         compiled(params, x, y)
         compile_s = time.perf_counter() - t0
-        fast = bench(compiled)
+        fast = time_ms(lambda: compiled(params, x, y), reps)
     print(f"loss_and_grad, S={seeds}: eager {eager:.2f} ms, compiled {fast:.2f} ms "
           f"({eager / fast:.2f}x), compile time {compile_s:.1f} s")
 

@@ -9,9 +9,13 @@ reference). Batched: every parameter gains a leading seed axis S and x is (S, B,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
+
+# (out (S, B), y (S, B)) -> (per-seed loss (S,), dL/d out (S, B))
+LossWithGrad = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
 def init_mlp(n: int, hidden: int, gen: torch.Generator) -> dict[str, Tensor]:
@@ -57,10 +61,3 @@ def mlp_loss_and_grad(
         "b2": d_out.sum(dim=(1, 2)),
     }
     return losses, grads
-
-
-class LossWithGrad:
-    """Callable protocol: (out (S, B), y (S, B)) -> (per-seed loss (S,), dL/d out (S, B))."""
-
-    def __call__(self, out: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:  # pragma: no cover
-        raise NotImplementedError

@@ -32,9 +32,9 @@ inner_lr 1e-3, meta_lr 1e-4, outer_fraction 0.02, clip 1.0. The paper's code def
 differ (c 0.2, hidden 128,128): ``--set neuralgrok.c=0.2 --set neuralgrok.hidden=128,128``.
 
 Deviations / choices not fixed by the paper:
-- The amplifier is initialized Kaiming-normal (fan-in, ReLU gain) with biases 0.01 (as
-  its code), from the trial's method stream, one amplifier per seed (seed axis batched).
-  Its code's dropout (0.1) in the amplifier is left out (a deterministic rescaler).
+- The amplifier is initialized Kaiming-normal (fan-in, ReLU gain) with biases 0.01 (our
+  choice; REFERENCES.md does not fix it), from the trial's method stream, one amplifier
+  per seed (seed axis batched). It has no dropout: a deterministic rescaler.
 - The outer loss is the whole outer split each meta step (it is small), not a minibatch.
 - The look-ahead uses amp(g) before clipping; the amplifier's Adam has torch's default
   betas (0.9, 0.999), eps 1e-8, no weight decay.

@@ -9,11 +9,12 @@ restore the gradient's norm:
 
 then the base optimizer (the paper's perp-AdamW / perp-SGD are this transform in front of
 AdamW / SGD). The update then cannot grow the weights along themselves, the "naive loss
-minimization" direction the paper blames for the delay. eps defaults to 1e-30 (the paper
-code's guard). A parameter with a single entry per seed (a scalar bias) has no direction
-orthogonal to itself: its g_perp is exactly 0 (we set it so, instead of rescaling the
-rounding residue of g - g to the norm of g), unless w = 0, where g_perp = g. The paper's StableMax loss is a task-level option and is not part of this
-transform.
+minimization" direction the paper blames for the delay. eps defaults to 1e-30 (our choice:
+a guard against 0/0 only; the reference does not fix it). A parameter with a single entry
+per seed (a scalar bias) has no direction orthogonal to itself: its g_perp is exactly 0
+(we set it so, instead of rescaling the rounding residue of g - g to the norm of g),
+unless w = 0, where g_perp = g. The paper's StableMax loss would be a task-level option;
+it is not implemented yet.
 """
 
 from __future__ import annotations

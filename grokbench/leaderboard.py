@@ -210,7 +210,10 @@ def walltime_rows(ts: st.TaskStats) -> list[dict[str, str]]:
         cost = ms.step_cost_s
         rel = f"{fmt_num(cost / base_cost)}×" if cost and base_cost else "–"
         survive = "–"
-        if c is not None:
+        if c is not None and base is not None and not base.median_steps.finite:
+            # a baseline that mostly never solves spent no comparable time: no wall-time verdict
+            survive = "n/a (baseline unsolved)"
+        elif c is not None:
             es, ws = c.speedup_steps, c.speedup_time
             if not math.isnan(es.value) and es.value > 1:
                 if ws.ci is not None and ws.ci[0] > 1:

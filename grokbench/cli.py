@@ -7,6 +7,7 @@ already on disk are never touched by a failed command.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Sequence
 
@@ -168,8 +169,9 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     cells = plan.cells(done, 1 if args.no_batch else args.batch_seeds)
     remaining = sum(len(c.seeds) for c in cells)
     store.log_run(["grokbench", *argv], {"version": __version__, "trials": plan.n_trials, "to_run": remaining})
-    progress = PlainProgress(plan.n_trials, plan.n_trials - remaining, stream=open("/dev/null", "w")) if args.quiet \
-        else make_progress(plan.n_trials, plan.n_trials - remaining)
+    skipped = plan.n_trials - remaining
+    progress = PlainProgress(plan.n_trials, skipped, stream=io.StringIO()) if args.quiet \
+        else make_progress(plan.n_trials, skipped)
     workers = getattr(executor, "workers", 1)
     if 0 < len(cells) < workers and not args.quiet:
         print(f"note: {len(cells)} cell(s) of seeds for {workers} workers; a smaller --batch-seeds spreads "
@@ -190,17 +192,10 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
               file=sys.stderr)
         return 130
     frame = load_frame(store.root, with_curves=True)
-    keys = {c.key(s) for t, m in plan.pairs for c in [_probe(plan, t, m)] for s in plan.seeds}
-    frame = frame[frame["key"].isin(keys)] if not frame.empty else frame
+    frame = frame[frame["key"].isin(plan.keys())] if not frame.empty else frame
     _end_of_run(store, frame)
     print(f"results: {store.root}", file=sys.stderr)
     return 0
-
-
-def _probe(plan, task, method):
-    from .trial import Cell
-
-    return Cell(task, method, (), plan.after_solve, plan.device, plan.plugin_files)
 
 
 def _end_of_run(store, frame) -> None:
@@ -274,7 +269,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = _build_parser().parse_args(argv)
-        _load_plugins([]) if args.command != "run" else None
         if args.command == "run":
             return cmd_run(args, argv)
         if args.command == "list":

@@ -52,15 +52,22 @@ class Plan:
     def n_trials(self) -> int:
         return len(self.pairs) * len(self.seeds)
 
+    def _cell(self, task: TaskSpec, method: MethodSpec, seeds: tuple[int, ...] = ()) -> Cell:
+        return Cell(task, method, seeds, self.after_solve, self.device, self.plugin_files)
+
+    def keys(self) -> set[str]:
+        """The resume keys of every trial in the plan."""
+        return {self._cell(t, m).key(s) for t, m in self.pairs for s in self.seeds}
+
     def cells(self, done: set[str], max_batch: int) -> list[Cell]:
         """Cells for the trials not in ``done``; up to ``max_batch`` seeds per cell."""
         out = []
         for task, method in self.pairs:
-            probe = Cell(task, method, (), self.after_solve, self.device, self.plugin_files)
+            probe = self._cell(task, method)
             todo = [s for s in self.seeds if probe.key(s) not in done]
             for i in range(0, len(todo), max(1, max_batch)):
                 chunk = tuple(todo[i : i + max(1, max_batch)])
-                out.append(Cell(task, method, chunk, self.after_solve, self.device, self.plugin_files))
+                out.append(self._cell(task, method, chunk))
         return out
 
 

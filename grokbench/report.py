@@ -11,19 +11,6 @@ from typing import Any
 from .store import SUMMARY_COLUMNS
 
 
-def censored_median(values: list[float | None]) -> float | None:
-    """Median with unreached values (None) ranked above every reached one.
-
-    Returns None when the median falls among the unreached (fewer than half reached).
-    """
-    if not values:
-        return None
-    ranked = sorted(math.inf if v is None else float(v) for v in values)
-    n = len(ranked)
-    mid = ranked[(n - 1) // 2] if n % 2 else (ranked[n // 2 - 1] + ranked[n // 2]) / 2
-    return None if math.isinf(mid) else mid
-
-
 def _fmt(value: Any, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"

@@ -1,7 +1,9 @@
+import math
+
 import pytest
 
 from grokbench.metrics import first_reaching, summarize
-from grokbench.report import censored_median
+from grokbench.stats import censored_median as stats_censored_median
 
 
 def curve(train, test, every=10):
@@ -46,4 +48,6 @@ def test_first_reaching_skips_missing_values():
     [([1, 2, 3], 2), ([1, 2, None], 2), ([1, None, None], None), ([4, 2], 3.0), ([], None)],
 )
 def test_censored_median_ranks_unreached_last(values, expected):
-    assert censored_median(values) == expected
+    """None = not reached; an undetermined median (or no values) gives None."""
+    median = stats_censored_median([math.inf if v is None else v for v in values])
+    assert (None if not math.isfinite(median) else median) == expected

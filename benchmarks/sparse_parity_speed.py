@@ -40,12 +40,12 @@ def time_cells(method: str, seeds: int, batch: int, overrides: list[str]) -> dic
     t0 = time.perf_counter()
     records = [r for cell in cells for r in run_cell(cell)]
     wall = time.perf_counter() - t0
-    solved = [r for r in records if r["status"] == "solved"]
+    solved = [r for r in records if r.status == "solved"]
     return {
         "per_run_s": wall / seeds,
         "solved": f"{len(solved)}/{len(records)}",
-        "median_epochs": statistics.median(r["metrics"]["solve_epoch"] for r in solved) if solved else None,
-        "median_time_to_target_s": statistics.median(r["metrics"]["time_to_target_s"] for r in solved)
+        "median_epochs": statistics.median(r.metrics["solve_epoch"] for r in solved) if solved else None,
+        "median_time_to_target_s": statistics.median(r.metrics["time_to_target_s"] for r in solved)
         if solved else None,
     }
 

@@ -1,7 +1,10 @@
 """Step time of the modular-arithmetic transformer: efficient path vs the reference path.
 
-One training step = forward on the training batch, backward, AdamW update, exactly as the
-engine takes it (seed axis S, full batch for the ``nanda`` and CPU profiles). For each
+One training step = forward on the training batch, backward, the method's update (by
+default the preset's base optimizer alone, e.g. AdamW; ``--method`` names another, e.g.
+``muon`` or ``grokfast``), exactly as the engine takes it: a ``Chain`` whose ``update``
+sets ``ctx.lr`` and calls ``optimizer.step(grads, params, state, ctx)`` (seed axis S, full
+batch for the ``nanda`` and CPU profiles). For each
 preset and each implementation (``impl=fast``: only the answer position is unembedded and
 the last block runs query/MLP for that position only, fused SDPA; ``impl=reference``: every
 position through every layer, explicit softmax attention) it reports the median wall time
@@ -10,6 +13,7 @@ in rounds so that a noisy shared machine hurts both alike.
 
     python benchmarks/transformer_step.py                 # nanda and the CPU profile
     python benchmarks/transformer_step.py --threads 2 --steps 30 --presets default,nanda
+    python benchmarks/transformer_step.py --presets default --method muon
 
 Prints a markdown table (ms per step, speedup) and the machine it ran on.
 """
@@ -24,18 +28,17 @@ import time
 
 import torch
 
-from grokbench import registry, seeding, spec
+from grokbench import StepContext, registry, seeding, spec
 
 
-def make_step(label: str, impl: str, n_seeds: int):
+def make_step(label: str, impl: str, n_seeds: int, method_label: str = ""):
     """A closure doing one engine-style training step of task ``label`` with ``impl``."""
     name = label.split(":")[0]
     task_spec = spec.resolve_task(label, {name: {"impl": impl}})
     task = task_spec.build()
     cls = registry.get_task(name)
     base = (cls.presets[task_spec.preset].base_optimizer if task_spec.preset else None) or cls.base_optimizer
-    opt_spec = spec.resolve_method(base, task_spec, {})
-    optimizer = opt_spec.optimizer.build()
+    chain = spec.resolve_method(method_label or base, task_spec, {}).build()
     splits = [task.make_data(seeding.generator(name, s, seeding.DATA)) for s in range(n_seeds)]
     inits = [task.init_params(seeding.generator(name, s, seeding.INIT)) for s in range(n_seeds)]
     x = torch.stack([s.x_train for s in splits])
@@ -44,14 +47,17 @@ def make_step(label: str, impl: str, n_seeds: int):
     x, y = x[:, :batch], y[:, :batch]
     params = {k: torch.stack([p[k] for p in inits]).requires_grad_() for k in inits[0]}
     names, plist = list(params), list(params.values())
-    state = optimizer.init(params)
-    counter = [0]
+    gens = [seeding.generator(name, s, seeding.METHOD, method_label or base) for s in range(n_seeds)]
+    loss_fn = lambda p, xb, yb: task.loss(task.forward(p, xb), yb)  # noqa: E731
+    ctx = StepContext(0, loss_fn, (x, y), None, gens, torch.device("cpu"))
+    state = chain.init(params, ctx)
 
     def step() -> None:
         losses = task.loss(task.forward(params, x), y)
         grads = dict(zip(names, torch.autograd.grad(losses.sum(), plist)))
-        optimizer.step(params, grads, state, counter[0])
-        counter[0] += 1
+        chain.update(grads, params, state, ctx)  # sets ctx.lr = optimizer.lr_at(ctx.step)
+        chain.after_step(params, state, ctx)
+        ctx.step += 1
 
     return step, tuple(x.shape)
 
@@ -74,6 +80,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=4, help="the timed steps are split into this many interleaved rounds")
     ap.add_argument("--seeds", type=int, default=1, help="seed-axis size S")
+    ap.add_argument("--method", default="", help="method label (default: the preset's base optimizer)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave as is)")
     args = ap.parse_args()
     if args.threads:
@@ -84,7 +91,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for preset in args.presets.split(","):
         label = "modular_addition" if preset == "default" else f"modular_addition:{preset}"
-        steps = {impl: make_step(label, impl, args.seeds) for impl in ("fast", "reference")}
+        steps = {impl: make_step(label, impl, args.seeds, args.method) for impl in ("fast", "reference")}
         times: dict[str, list[float]] = {impl: [] for impl in steps}
         for step, _ in steps.values():
             for _ in range(args.warmup):

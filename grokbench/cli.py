@@ -1,4 +1,4 @@
-"""grokbench's command line: run | list | report | leaderboard.
+"""grokbench's command line: run | list | report | leaderboard | calibrate.
 
 Every user mistake becomes one line on stderr and exit status 2 (UserError); results
 already on disk are never touched by a failed command.
@@ -10,9 +10,15 @@ import argparse
 import io
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__, registry
-from .errors import UserError
+from .api import device_name, load_plugins
+from .errors import UserError, stop_signals
+
+if TYPE_CHECKING:
+    from .executors import Executor
+    from .timeout import TimeoutPolicy
 
 DEFAULT_OUT = "results"
 
@@ -30,7 +36,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="train every task x method x seed and record the results")
     run.add_argument("--tasks", default="sparse_parity", help="'all' or NAME[:PRESET][,...] (default: sparse_parity)")
     run.add_argument("--methods", default="sgd,adamw", help="'all' or METHOD[,...]; METHOD = BASE | ACC[+ACC][@BASE]")
-    run.add_argument("--seeds", default="3", help="N (seeds 0..N-1), A-B (inclusive) or A,B,C (default: 3)")
+    run.add_argument("--seeds", default="10",
+                     help="N (seeds 0..N-1), A-B (inclusive) or A,B,C (default: 10; the paired sign test's smallest "
+                          "p with n seeds is 2/2^n: 0.25 with 3, 0.002 with 10)")
     run.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default: ./{DEFAULT_OUT})")
     run.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
     run.add_argument("--set", action="append", default=[], metavar="NAME.PARAM=VALUE",
@@ -42,6 +50,15 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="train up to S seeds of a cell in one batched model (default 64)")
     run.add_argument("--no-batch", action="store_true", help="train one seed at a time (same as --batch-seeds 1)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--no-baseline", action="store_true",
+                     help="do not add each task's baseline (its base optimizer alone) to --methods")
+    run.add_argument("--compare", choices=("baseline", "all-pairs"), default="baseline",
+                     help="baseline: each method against its task's baseline (default); all-pairs: also the named "
+                          "methods against each other, Holm within that family (on the leaderboard page)")
+    run.add_argument("--tuned", default=None, metavar="DIR",
+                     help="run the configuration `grokbench tune` selected in DIR for each (task, method)")
+    run.add_argument("--no-calibrate", action="store_true",
+                     help="skip the quick step-cost calibration at the end (grokbench calibrate DIR does a full one)")
     ex = run.add_argument_group("executors (docs/parallel.md)")
     ex.add_argument("--executor", choices=("local", "process", "ray"), default="local",
                     help="local: in this process (default); process: a pool of -j worker processes; "
@@ -71,32 +88,53 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="where README.md and its figures go (default: DIR/leaderboard)")
     lb.add_argument("--no-figures", action="store_true", help="tables only")
     lb.add_argument("--quiet", action="store_true", help="do not print the tables")
+
+    cal = sub.add_parser("calibrate", help="measure the cost of one training step of every configuration "
+                                           "in a results folder -> DIR/calibration.json")
+    cal.add_argument("dir", help="results folder")
+    cal.add_argument("--quick", action="store_true", help="a short warm-up and 5 blocks each (what `run` does)")
+    cal.add_argument("--threads", type=int, default=None, metavar="N",
+                     help="torch threads (default: those most of the records ran with)")
+    cal.add_argument("--max-seconds", type=float, default=None, metavar="S",
+                     help="time limit of the measuring rounds (default 120)")
+    cal.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                     help="load plugins the records used from a file")
+    _add_tune_parser(sub)
     return parser
 
 
-def _load_plugins(files: Sequence[str]) -> None:
-    registry.load_builtins()
-    for path in files:
-        registry.load_plugin_file(path)
+def _add_tune_parser(sub) -> None:
+    """``grokbench tune``: K quasi-random configurations per (task, method) on tuning seeds."""
+    tune = sub.add_parser("tune", help="tune every task x method (and each task's baseline) on tuning "
+                                       "seeds -> DIR/tuned.json (then: grokbench run --tuned DIR)")
+    tune.add_argument("--tasks", default="sparse_parity", help="'all' or NAME[:PRESET][,...] (default: sparse_parity)")
+    tune.add_argument("--methods", default="sgd,adamw", help="'all' or METHOD[,...], as for run")
+    tune.add_argument("--trials", type=int, default=8, metavar="K",
+                      help="configurations per (task, method), the same K for every method (default 8)")
+    tune.add_argument("--tune-seeds", default="1000-1002", metavar="SEEDS",
+                      help="seeds every configuration runs on, apart from the report seeds: N (seeds 1000..999+N), "
+                           "A-B or A,B,C (default 1000-1002)")
+    tune.add_argument("--out", default="tuning", help="tuning folder (default: ./tuning)")
+    tune.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
+    tune.add_argument("--set", action="append", default=[], metavar="NAME.PARAM=VALUE",
+                      help="override a task or method parameter (repeatable; give the same to run --tuned)")
+    tune.add_argument("--plugin", action="append", default=[], metavar="FILE", help="load plugins from a file")
+    tune.add_argument("--batch-seeds", type=int, default=64, metavar="S",
+                      help="train up to S seeds of a cell in one batched model (default 64)")
+    tune.add_argument("--quiet", action="store_true", help="no progress output")
+    tune.add_argument("--executor", choices=("local", "process", "ray"), default="local", help="as for run")
+    tune.add_argument("-j", "--jobs", type=int, default=None, metavar="N", help="as for run")
+    tune.add_argument("--ray-address", default=None, metavar="ADDR", help="as for run")
+    tune.add_argument("--cpus-per-trial", type=float, default=None, metavar="C", help="as for run")
+    tune.add_argument("--gpus-per-trial", type=float, default=None, metavar="G", help="as for run")
+    tune.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS", help="as for run")
 
 
-def _device_name(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cpu":
-        return name
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError(f"--device {name}: CUDA is not available on this machine; use cpu or auto")
-        return name
-    raise UserError(f"--device {name!r} is not one of auto, cpu, cuda[:N]")
-
-
-def _make_executor(args: argparse.Namespace):
-    """--executor and its options -> an executor; options of another executor are errors."""
+def _make_executor(args: argparse.Namespace) -> Executor:
+    """--executor and its options -> an executor enforcing the --trial-timeout policy
+    (``executor.timeout``, which resume uses too); options of another executor are errors."""
     from .executors import LocalExecutor, ProcessExecutor
+    from .timeout import TimeoutPolicy
 
     if args.trial_timeout is not None and not args.trial_timeout > 0:
         raise UserError("--trial-timeout must be > 0 seconds")
@@ -106,10 +144,11 @@ def _make_executor(args: argparse.Namespace):
             if getattr(args, option) is not None and args.executor != name:
                 flag = "-j" if option == "jobs" else "--" + option.replace("_", "-")
                 raise UserError(f"{flag} applies to --executor {name}, not --executor {args.executor}")
+    timeout = TimeoutPolicy(args.trial_timeout)
     if args.executor == "process":
         if args.jobs is not None and args.jobs < 1:
             raise UserError("-j must be >= 1")
-        return ProcessExecutor(workers=args.jobs, timeout_s=args.trial_timeout)
+        return ProcessExecutor(workers=args.jobs, timeout=timeout)
     if args.executor == "ray":
         from .executors.ray_executor import RayExecutor
 
@@ -117,15 +156,15 @@ def _make_executor(args: argparse.Namespace):
             address=args.ray_address,
             cpus_per_trial=1.0 if args.cpus_per_trial is None else args.cpus_per_trial,
             gpus_per_trial=0.0 if args.gpus_per_trial is None else args.gpus_per_trial,
-            timeout_s=args.trial_timeout,
+            timeout=timeout,
         )
-    return LocalExecutor(timeout_s=args.trial_timeout)
+    return LocalExecutor(timeout=timeout)
 
 
 def _run_device(args: argparse.Namespace) -> str:
     """--device for the executor: Ray workers, not this driver, must have the GPU."""
     if args.executor != "ray":
-        return _device_name(args.device)
+        return device_name(args.device)
     gpus = args.gpus_per_trial or 0
     if args.device == "auto":
         return "cuda" if gpus > 0 else "cpu"
@@ -136,78 +175,126 @@ def _run_device(args: argparse.Namespace) -> str:
     return args.device
 
 
-def _resume_keys(store, trial_timeout: float | None) -> set[str]:
-    """Trials not to run again: final statuses (store.done_keys), plus ``timeout`` records
-    whose limit was at least the current --trial-timeout. A timeout is final for the limit
-    it ran under; raising the limit (or dropping it) retries it. ``error`` is always retried."""
-    keys = store.done_keys()
-    if trial_timeout is not None:
-        for r in store.records():
-            limit = r.get("trial_timeout_s")
-            if r.get("status") == "timeout" and limit is not None and limit >= trial_timeout:
-                keys.add(r["key"])
-    return keys
+def _resume_keys(store, timeout: TimeoutPolicy | float | None) -> set[str]:
+    """Keys of the trials not to run again under ``timeout`` (``TimeoutPolicy.is_final``:
+    final statuses, and ``timeout`` records whose limit was at least this one's; ``error``
+    is always retried). A bare --trial-timeout number is accepted until every caller
+    passes ``executor.timeout``."""
+    from .timeout import TimeoutPolicy
+
+    policy = timeout if isinstance(timeout, TimeoutPolicy) else TimeoutPolicy(timeout)
+    return {r.key for r in store.records() if policy.is_final(r)}
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .plan import build_plan
+    from . import api
     from .progress import PlainProgress, make_progress
-    from .spec import parse_overrides
-    from .store import Store, load_frame
 
-    _load_plugins(args.plugin)
     device = _run_device(args)
     if args.batch_seeds < 1:
         raise UserError("--batch-seeds must be >= 1")
-    plan = build_plan(
-        args.tasks, args.methods, args.seeds, parse_overrides(args.set),
-        after_solve=args.after_solve, device=device, plugin_files=tuple(registry.plugin_files()),
-    )
     executor = _make_executor(args)
-    store = Store(args.out, create=True)
+    plan, store = api.prepare(args.tasks, args.methods, args.seeds, args.out, overrides=args.set,
+                              device=device, after_solve=args.after_solve, plugins=args.plugin, tuned=args.tuned,
+                              baseline=not args.no_baseline)
     done = _resume_keys(store, args.trial_timeout)
-    cells = plan.cells(done, 1 if args.no_batch else args.batch_seeds)
-    remaining = sum(len(c.seeds) for c in cells)
-    store.log_run(["grokbench", *argv], {"version": __version__, "trials": plan.n_trials, "to_run": remaining})
-    skipped = plan.n_trials - remaining
+    batch = 1 if args.no_batch else args.batch_seeds
+    skipped = len(plan.keys() & done)
     progress = PlainProgress(plan.n_trials, skipped, stream=io.StringIO()) if args.quiet \
         else make_progress(plan.n_trials, skipped)
+    n_cells = len(plan.cells(done, max(1, batch)))
     workers = getattr(executor, "workers", 1)
-    if 0 < len(cells) < workers and not args.quiet:
-        print(f"note: {len(cells)} cell(s) of seeds for {workers} workers; a smaller --batch-seeds spreads "
+    if 0 < n_cells < workers and not args.quiet:
+        print(f"note: {n_cells} cell(s) of seeds for {workers} workers; a smaller --batch-seeds spreads "
               f"the seeds over more workers", file=sys.stderr)
-    interrupted = False
-    records = executor.run(cells, progress.on_eval)
     try:
-        for record in records:
-            store.write(record)
-            progress.on_record(record)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        records.close()  # stops the executor's workers
-        progress.close()
-    if interrupted:
+        completed = api.execute(plan, store, executor, done, batch_seeds=batch, progress=progress,
+                                command=["grokbench", *argv])
+    except api.RecordWriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not completed:
         print(f"interrupted: finished trials are kept in {store.root}; re-run the same command to resume",
               file=sys.stderr)
         return 130
-    frame = load_frame(store.root, with_curves=True)
-    frame = frame[frame["key"].isin(plan.keys())] if not frame.empty else frame
-    _end_of_run(store, frame)
+    if not args.no_calibrate:
+        _calibrate_after_run(store, args.quiet)
+    _end_of_run(store, plan)
     print(f"results: {store.root}", file=sys.stderr)
     return 0
 
 
-def _end_of_run(store, frame) -> None:
+def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Train every proposal on the tuning seeds (resuming), then select and write DIR/tuned.json."""
+    from . import api
+    from .progress import PlainProgress, make_progress
+    from .tuning.driver import conclude
+
+    device = _run_device(args)
+    if args.batch_seeds < 1:
+        raise UserError("--batch-seeds must be >= 1")
+    executor = _make_executor(args)
+    study, store = api.prepare_tuning(args.tasks, args.methods, args.trials, args.tune_seeds, args.out,
+                                      overrides=args.set, device=device, plugins=args.plugin)
+    done = _resume_keys(store, args.trial_timeout)
+    plan = study.plan
+    skipped = len(plan.keys() & done)
+    progress = PlainProgress(plan.n_trials, skipped, stream=io.StringIO()) if args.quiet \
+        else make_progress(plan.n_trials, skipped)
+    try:
+        completed = api.execute(plan, store, executor, done, batch_seeds=args.batch_seeds, progress=progress,
+                                command=["grokbench", *argv])
+    except api.RecordWriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not completed:
+        print(f"interrupted: finished trials are kept in {store.root}; re-run the same command to resume",
+              file=sys.stderr)
+        return 130
+    data = conclude(study, store)
+    for entry in data["selected"]:
+        print(f"{entry['task']} / {entry['method']}: {entry['config']} (configuration {entry['index']}, "
+              f"{entry['solved']}/{entry['seeds']} solved)")
+    print(f"tuned: {store.root / 'tuned.json'} (every configuration: {store.root / 'tuning.md'}); "
+          f"run it with `grokbench run --tuned {store.root} ...` on other seeds", file=sys.stderr)
+    return 0
+
+
+def _calibrate_after_run(store, quiet: bool) -> None:
+    """A quick calibration of the folder when it has configurations its calibration lacks;
+    a failure is a warning (the records are safe)."""
+    from .calibrate import QUICK, calibrate_folder
+
+    try:
+        done = calibrate_folder(store.root, QUICK, only_missing=True, log=(lambda _: None) if quiet else _note)
+    except Exception as exc:
+        print(f"warning: step costs not calibrated: {type(exc).__name__}: {exc}", file=sys.stderr)
+    else:
+        if done is not None and not quiet:
+            print(f"step costs: {done.path} (quick; `grokbench calibrate {store.root}` measures carefully)",
+                  file=sys.stderr)
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _end_of_run(store, plan) -> None:
     """This run's leaderboard tables in the terminal; the folder's markdown leaderboard
     (exactly what `grokbench leaderboard DIR` writes) in DIR/leaderboard/. The records are
     already safe on disk, so a failure here is a warning, not a failed run."""
-    from .leaderboard import print_tables, write_leaderboard
-    from .stats import analyze
+    from .leaderboard import (
+        load_leaderboard_frame,
+        print_tables,
+        run_and_folder_analyses,
+        write_leaderboard,
+    )
 
     try:
-        print_tables(analyze(frame))
-        readme = write_leaderboard(store.root)
+        folder = load_leaderboard_frame(store.root)
+        run_analysis, folder_analysis = run_and_folder_analyses(folder, plan.keys())
+        print_tables(run_analysis)
+        readme = write_leaderboard(store.root, frame=folder, analysis=folder_analysis)
     except Exception as exc:
         print(f"warning: leaderboard not written: {type(exc).__name__}: {exc}", file=sys.stderr)
     else:
@@ -217,7 +304,7 @@ def _end_of_run(store, frame) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     from .method import Optimizer
 
-    _load_plugins(args.plugin)
+    load_plugins(args.plugin)
     print("TASKS  (--tasks NAME or NAME:PRESET; 'all' = every task's leaderboard variants)\n")
     for name, cls in registry.tasks().items():
         print(f"  {name}: {cls.summary()}")
@@ -253,8 +340,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .store import load_frame
 
     frame = load_frame(args.dir)
-    print(render_report(frame, args.format))
+    _emit(render_report(frame, args.format))
     return 0
+
+
+def _emit(text: str) -> None:
+    """Print ``text`` to stdout; an output that cannot take it (a full disk, /dev/full) is
+    one line of error, not a traceback at exit."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except OSError as exc:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        if isinstance(exc, BrokenPipeError):  # a reader that stopped early (| head): not an error
+            raise
+        raise UserError(f"cannot write the report to standard output: {exc.strerror or exc}") from None
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -265,24 +367,55 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = _build_parser().parse_args(argv)
-        if args.command == "run":
-            return cmd_run(args, argv)
-        if args.command == "list":
-            return cmd_list(args)
-        if args.command == "report":
-            return cmd_report(args)
-        if args.command == "leaderboard":
-            return cmd_leaderboard(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        return 0
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .calibrate import FULL, QUICK, calibrate_folder
+
+    if args.threads is not None and args.threads < 1:
+        raise UserError("--threads must be >= 1")
+    if args.max_seconds is not None and not args.max_seconds > 0:
+        raise UserError("--max-seconds must be > 0")
+    load_plugins(args.plugin)
+    settings = QUICK if args.quick else FULL
+    if args.max_seconds is not None:
+        settings = replace(settings, max_seconds=args.max_seconds)
+    done = calibrate_folder(args.dir, settings, threads=args.threads, log=_note)
+    _emit(_calibration_table(done))
+    print(f"step costs: {done.path}", file=sys.stderr)
     return 0
+
+
+def _calibration_table(done) -> str:
+    from tabulate import tabulate
+
+    rows = [[c.task_label, c.method, c.layout, f"{c.step_cost_s * 1e3:.3f}", f"{c.seed_step_cost_s * 1e3:.4f}",
+             f"{c.iqr_over_median:.0%}", f"{c.rel_se:.1%}", c.rounds, c.block_steps] for c in done.costs]
+    head = ["task", "method", "seeds/batch", "ms/step", "ms/seed-step", "IQR/median", "rel. SE", "rounds", "steps/block"]
+    lines = [tabulate(rows, head)]
+    lines += [f"not calibrated: {s['task']} / {s['method']}: {s['reason']}" for s in done.skipped]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The CLI. Exit status: 0 done, 2 bad input (one line on stderr), 130 Ctrl-C, 143
+    SIGTERM (a run stops as on Ctrl-C: workers stopped, finished records kept)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"run": lambda a: cmd_run(a, argv), "list": cmd_list, "report": cmd_report,
+                "leaderboard": cmd_leaderboard, "calibrate": cmd_calibrate, "tune": lambda a: cmd_tune(a, argv)}
+    with stop_signals() as signals:
+        try:
+            args = _build_parser().parse_args(argv)
+            status = commands[args.command](args)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except BrokenPipeError:
+            return 0
+        except KeyboardInterrupt:
+            print("terminated" if signals.terminated else "interrupted", file=sys.stderr)
+            status = 130
+    return 143 if signals.terminated and status == 130 else status
 
 
 if __name__ == "__main__":

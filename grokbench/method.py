@@ -1,35 +1,38 @@
 """The Method contract: gradient transforms chained in front of a base optimizer.
 
-Modelled on optax. A method is one of two kinds:
+Modelled on optax; both kinds share one calling convention, ``(grads, params, state, ctx)``:
 
 - ``Transform`` (an accelerator): ``init(params, ctx) -> state`` and
-  ``update(grads, params, state, ctx) -> grads``. It runs between backward and the
-  optimizer step, may keep state (mutated in place), and may need more than gradients:
-  ``ctx`` gives it the step index, a loss closure, the current batch, an optional held-out
-  slice of the *training* data (``holdout_fraction``) and its own random stream. It never
-  sees the test split. An optional ``after_step`` hook runs after the optimizer update
+  ``update(grads, params, state, ctx) -> grads``, between backward and the optimizer step.
+- ``Optimizer`` (a base): ``init(params, ctx) -> state`` and
+  ``step(grads, params, state, ctx)``, which updates ``params`` in place at ``ctx.lr``.
+- Both may define ``after_step(params, state, ctx)``, run after the optimizer update
   (NeuralGrok's meta step lives there).
-- ``Optimizer`` (a base): ``init(params) -> state`` and ``step(params, grads, state, step)``,
-  updating the parameters in place.
 
-Seed axis: every parameter, gradient and state tensor has a leading seed axis S. A
-transform acts per seed on the remaining dimensions (norms, SVDs and filters over the
-last dimensions), so it gives the same result on a stack of seeds as seed by seed.
+``grokbench.chain.Chain`` composes them: transforms in order, then the base optimizer.
 
-Composition (parsed in grokbench.spec): ``egd`` runs EGD on the task's base optimizer,
-``egd@adamw`` names the base, ``grokfast+egd`` applies grokfast then egd.
+State: ``None`` or nested dicts / lists / tuples, mutated in place. **Every tensor leaf of
+a state carries the leading seed axis**: when seeds leave the batch, the engine re-indexes
+exactly those leaves; any other leaf (counters, names, helper objects) is shared by all
+seeds and left alone.
+
+Seed axis: every parameter and gradient has a leading seed axis S. A method acts per seed
+on the remaining dimensions (norms, SVDs and filters over the last dimensions), so it gives
+the same result on a stack of seeds as seed by seed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
+from .params import Constraint, each, nonnegative, positive, unit_open
 from .plugin import Plugin
+from .preset import Preset
 
 Params = dict[str, Tensor]
 LossFn = Callable[[Params, Tensor, Tensor], Tensor]
@@ -44,7 +47,7 @@ class StepContext:
     batch: the (x, y) of this step, shapes (S, B, ...).
     holdout: (x, y) carved from the training data when the method asked for it, else None.
     generators: one CPU torch.Generator per seed, the method's own random stream.
-    lr: the base optimizer's learning rate at this step.
+    lr: the base optimizer's learning rate at this step (warm-up applied).
     """
 
     step: int
@@ -54,7 +57,6 @@ class StepContext:
     generators: list[torch.Generator]
     device: torch.device
     lr: float = 0.0
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def randn(self, *shape: int, dtype: torch.dtype = torch.float32) -> Tensor:
         """Standard normals of shape (S, *shape), each seed's drawn from its own stream."""
@@ -65,12 +67,18 @@ class StepContext:
 class Method(Plugin):
     """Base of both method kinds. ``kind`` is "transform" or "optimizer".
 
-    ``presets`` names variants of an accelerator, selectable as ``NAME:PRESET`` (e.g.
-    ``egd:first``): preset name -> (one-line description, parameter values).
+    ``presets`` names variants, selectable as ``NAME:PRESET`` (e.g. ``egd:first``).
     """
 
     kind: ClassVar[str] = ""
-    presets: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {}
+    presets: ClassVar[dict[str, Preset]] = {}
+
+    def init(self, params: Params, ctx: StepContext) -> Any:
+        """This method's state for ``params`` (see the module docstring for its shape)."""
+        return None
+
+    def after_step(self, params: Params, state: Any, ctx: StepContext) -> None:
+        """Runs after the optimizer has updated ``params`` (timed, like the step itself)."""
 
 
 class Transform(Method):
@@ -88,20 +96,20 @@ class Transform(Method):
         """Base-optimizer settings this method's protocol pairs it with (e.g. weight decay)."""
         return {}
 
-    def init(self, params: Params, ctx: StepContext) -> Any:
-        return None
-
     def update(self, grads: Params, params: Params, state: Any, ctx: StepContext) -> Params:
+        """The transformed gradients (a new dict; ``grads`` may be reused)."""
         raise NotImplementedError
-
-    def after_step(self, params: Params, state: Any, ctx: StepContext) -> None:
-        """Runs after the optimizer has updated ``params`` (timed, like the step itself)."""
 
 
 class Optimizer(Method):
-    """A base optimizer. Common parameters: ``lr`` and ``warmup_steps`` (linear warm-up)."""
+    """A base optimizer. Common parameters: ``lr`` (> 0) and ``warmup_steps`` (linear
+    warm-up, >= 0); the bounds of the common ones are in ``constraints``."""
 
     kind: ClassVar[str] = "optimizer"
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "lr": positive, "weight_decay": nonnegative, "warmup_steps": nonnegative, "eps": positive,
+        "momentum": unit_open, "betas": each(unit_open, length=2),
+    }
 
     def lr_at(self, step: int) -> float:
         """Learning rate for 0-based step ``step``: linear warm-up over warmup_steps."""
@@ -110,10 +118,8 @@ class Optimizer(Method):
             return self.lr * (step + 1) / warmup
         return self.lr
 
-    def init(self, params: Params) -> Any:
-        return None
-
-    def step(self, params: Params, grads: Params, state: Any, step: int) -> None:
+    def step(self, grads: Params, params: Params, state: Any, ctx: StepContext) -> None:
+        """Update ``params`` in place with ``grads`` at learning rate ``ctx.lr``."""
         raise NotImplementedError
 
 

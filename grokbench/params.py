@@ -8,6 +8,8 @@ same way, so a preset cannot smuggle in a wrong type either.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 from .errors import UserError
@@ -98,3 +100,62 @@ def resolve(
                 f"{owner}.{key} must be one of {', '.join(map(str, allowed))}; got {resolved.get(key)!r}"
             )
     return resolved
+
+
+# ---------------------------------------------------------------------------- constraints
+#
+# A plugin declares ``constraints = {"lr": positive, "k": at_least(1), "betas": each(unit)}``
+# (checked after coercion, at plan time, so an impossible value exits 2 before anything
+# trains) and may define ``validate(self)`` for relations between parameters (``k <= n``).
+# Every number must be finite: NaN and infinity are refused for every parameter.
+
+Constraint = Callable[[Any], "str | None"]  # value -> None if fine, else what it must be
+
+
+def _number_rule(test: Callable[[float], bool], wording: str) -> Constraint:
+    def check(value: Any) -> str | None:
+        if value is None:
+            return None
+        return None if test(value) else wording
+    return check
+
+
+positive = _number_rule(lambda v: v > 0, "> 0")
+nonnegative = _number_rule(lambda v: v >= 0, ">= 0")
+unit_open = _number_rule(lambda v: 0 <= v < 1, "in [0, 1)")
+fraction = _number_rule(lambda v: 0 < v <= 1, "in (0, 1]")
+
+
+def at_least(lo: float) -> Constraint:
+    return _number_rule(lambda v: v >= lo, f">= {lo:g}")
+
+
+def between(lo: float, hi: float) -> Constraint:
+    """Inclusive on both ends."""
+    return _number_rule(lambda v: lo <= v <= hi, f"in [{lo:g}, {hi:g}]")
+
+
+def each(rule: Constraint, length: int | None = None) -> Constraint:
+    """A tuple whose every item satisfies ``rule`` (and of ``length`` items, if given)."""
+    def check(value: Any) -> str | None:
+        if length is not None and len(value) != length:
+            return f"a list of {length} values"
+        bad = next((why for why in map(rule, value) if why), None)
+        return None if bad is None else f"a list of values {bad}"
+    return check
+
+
+def _non_finite(value: Any) -> bool:
+    items = value if isinstance(value, tuple) else (value,)
+    return any(isinstance(v, float) and not math.isfinite(v) for v in items)
+
+
+def check_constraints(owner: str, values: dict[str, Any], constraints: dict[str, Constraint]) -> None:
+    """Raise UserError naming the first value that is non-finite or breaks its constraint."""
+    for key, value in values.items():
+        if _non_finite(value):
+            raise UserError(f"{owner}.{key} must be a finite number; got {value!r}")
+        rule = constraints.get(key)
+        why = rule(value) if rule is not None else None
+        if why:
+            raise UserError(f"{owner}.{key} must be {why}; got {value!r}")

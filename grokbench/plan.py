@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import UserError
 from .spec import (
@@ -11,33 +12,66 @@ from .spec import (
     Overrides,
     TaskSpec,
     check_override_names,
+    check_overrides_used,
     expand_methods,
     expand_tasks,
+    identity_key,
     resolve_method,
     resolve_task,
+    trial_identity,
 )
-from .trial import Cell
+
+MAX_SEEDS = 100_000  # more seeds than any study needs; a larger count is a typo
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (task, method) pair and the seeds to train together: the unit an executor runs.
+    Picklable (it crosses to worker processes)."""
+
+    task: TaskSpec
+    method: MethodSpec
+    seeds: tuple[int, ...]
+    after_solve: int = 0
+    device: str = "cpu"
+    plugin_files: tuple[str, ...] = field(default=())
+
+    @property
+    def label(self) -> str:
+        return f"{self.task.label} / {self.method.label}"
+
+    def identity(self, seed: int) -> dict[str, Any]:
+        return trial_identity(self.task, self.method, seed, self.after_solve)
+
+    def key(self, seed: int) -> str:
+        return identity_key(self.identity(seed))
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``5`` -> 0..4; ``A-B`` -> A..B inclusive; ``A,B,C`` -> that list."""
-    text = text.strip()
-    try:
-        if re.fullmatch(r"\d+", text):
-            count = int(text)
-            if count < 1:
-                raise ValueError
-            return list(range(count))
-        if m := re.fullmatch(r"(\d+)-(\d+)", text):
-            lo, hi = int(m.group(1)), int(m.group(2))
-            if hi < lo:
-                raise ValueError
-            return list(range(lo, hi + 1))
-        if re.fullmatch(r"\d+(,\d+)+,?", text):
-            return list(dict.fromkeys(int(s) for s in text.split(",") if s))
-    except ValueError:
-        pass
-    raise UserError(f"--seeds {text!r} is malformed; expected N (>= 1), A-B (A <= B) or A,B,C")
+    """``5`` -> 0..4; ``A-B`` -> A..B inclusive; ``A,B,C`` -> that list (at most MAX_SEEDS)."""
+    text = str(text).strip()
+    seeds = _seed_list(text)
+    if seeds is None:
+        raise UserError(f"--seeds {text[:40]!r} is malformed; expected N (>= 1), A-B (A <= B) or A,B,C")
+    return seeds
+
+
+def _seed_list(text: str) -> list[int] | None:
+    too_many = UserError(f"--seeds {text[:40]!r} asks for more than {MAX_SEEDS:,} seeds")
+    if re.fullmatch(r"\d{1,30}", text):
+        if int(text) > MAX_SEEDS:
+            raise too_many
+        return list(range(int(text))) if int(text) >= 1 else None
+    if m := re.fullmatch(r"(\d{1,30})-(\d{1,30})", text):
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if hi - lo + 1 > MAX_SEEDS:
+            raise too_many
+        return list(range(lo, hi + 1)) if hi >= lo else None
+    if re.fullmatch(r"\d{1,30}(,\d{1,30})*,?", text):  # a single N was taken above
+        if text.count(",") > MAX_SEEDS:
+            raise too_many
+        return list(dict.fromkeys(int(s) for s in text.split(",") if s))
+    return None
 
 
 @dataclass(frozen=True)
@@ -79,12 +113,31 @@ def build_plan(
     after_solve: int = 0,
     device: str = "cpu",
     plugin_files: tuple[str, ...] = (),
+    baseline: bool = False,
 ) -> Plan:
-    """Resolve every name and parameter up front, so bad input fails before any training."""
+    """Resolve every name and parameter up front, so bad input fails before any training.
+    ``baseline``: also train each task's baseline (its base optimizer alone) where the
+    methods do not name it, first, so that every method has its reference."""
     if after_solve < 0:
         raise UserError("--after-solve must be >= 0")
     check_override_names(overrides)
     task_specs = [resolve_task(label, overrides) for label in expand_tasks(tasks)]
     method_labels = expand_methods(methods)
-    pairs = tuple((t, resolve_method(m, t, overrides)) for t in task_specs for m in method_labels)
-    return Plan(pairs, tuple(parse_seeds(seeds)), after_solve, device, plugin_files)
+    pairs = []
+    for task in task_specs:
+        specs = [resolve_method(m, task, overrides) for m in method_labels]
+        reference = specs[0].baseline if specs else ""
+        if baseline and reference and reference not in method_labels:
+            specs.insert(0, resolve_method(reference, task, overrides))
+        pairs += [(task, spec) for spec in specs]
+    check_overrides_used(overrides, task_specs, [m for _, m in pairs])
+    return Plan(_distinct(tuple(pairs)), tuple(parse_seeds(seeds)), after_solve, device, plugin_files)
+
+
+def _distinct(pairs: tuple[tuple[TaskSpec, MethodSpec], ...]) -> tuple[tuple[TaskSpec, MethodSpec], ...]:
+    """The pairs with each (task, canonical method label) once: ``sgd[lr=.2]`` and
+    ``sgd[lr=0.2]`` are one variant."""
+    seen: dict[tuple[str, str], tuple[TaskSpec, MethodSpec]] = {}
+    for task, method in pairs:
+        seen.setdefault((task.label, method.label), (task, method))
+    return tuple(seen.values())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
 
-from .trial import Cell
+from .plan import Cell
+from .record import Record
 
 
 class PlainProgress:
@@ -29,15 +29,14 @@ class PlainProgress:
             best = max(accs)
             self._print(f"  {cell.label} seeds {_seeds(cell)}: step {step}/{max_steps}, best test acc {best:.3f}")
 
-    def on_record(self, record: dict[str, Any]) -> None:
+    def on_record(self, record: Record) -> None:
         self.done += 1
-        ident, m = record["identity"], record.get("metrics") or {}
+        m = record.metrics
         where = f"epoch {m['solve_epoch']:g}" if m.get("solve_epoch") is not None else ""
-        extra = f" ({record['error']})" if record.get("error") else ""
+        extra = f" ({record.error})" if record.error else ""
         self._print(
-            f"[{self.done}/{self.total}] {ident['task']}{':' + ident['preset'] if ident['preset'] else ''} "
-            f"{ident['method']} seed {ident['seed']}: {record['status']} {where} "
-            f"{m.get('train_time_s', 0.0):.2f}s{extra}".rstrip()
+            f"[{self.done}/{self.total}] {record.task_label} {record.identity['method']} seed {record.seed}: "
+            f"{record.status} {where} {m.get('train_time_s', 0.0):.2f}s{extra}".rstrip()
         )
 
     def close(self) -> None:
@@ -76,7 +75,7 @@ class RichProgress(PlainProgress):
             description=f"{cell.label} seeds {_seeds(cell)}  test acc (best) {best:.3f}",
         )
 
-    def on_record(self, record: dict[str, Any]) -> None:
+    def on_record(self, record: Record) -> None:
         super().on_record(record)
         self.progress.update(self.trials, completed=self.done)
 

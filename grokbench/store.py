@@ -9,23 +9,33 @@ A record file appears only complete: it is written to a temporary file in the sa
 flushed and fsynced, then renamed over the final name (atomic on POSIX), and the folder is
 fsynced. A process killed at any moment leaves finished records intact and at most a
 stray temporary file, which is ignored and cleaned up. Records with status ``error`` are
-kept for inspection but do not count as done: the next run retries them.
+kept for inspection but do not count as done: the next run retries them. Files are created
+with the user's umask (as ``open`` would), so a shared folder stays readable.
+
+Concurrent runs into one folder: before training, a run *claims* each trial it is about to
+train with a lock file ``records/<key>.lock`` (created exclusively, so the claim is atomic,
+also on a file system shared between machines) and releases it when the run ends. A
+second run skips the trials another live run has claimed and says so; a later re-run
+picks up whatever the first one did not finish. A lock left by a process that died is
+taken over when that process ran on this host and is gone; a lock from another host is
+honoured until it is deleted by hand.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import tempfile
+import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-
-FINAL_STATUSES = frozenset({"solved", "unsolved", "diverged"})
+from .record import BadRecord, Record, rows
 
 
 def _fsync_dir(path: Path) -> None:
@@ -41,10 +51,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _file_mode() -> int:
+    """0o666 less the process's umask: the mode ``open()`` would create a file with."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -73,90 +91,126 @@ class Store:
                 probe.unlink()
             except OSError as exc:
                 raise UserError(f"cannot write results folder {self.root}: {exc.strerror or exc}") from exc
-            for stale in self.records_dir.glob(".*.tmp"):
-                stale.unlink(missing_ok=True)
+            self._remove_stale_temporaries()
         elif not self.records_dir.is_dir():
             raise UserError(f"{self.root} is not a grokbench results folder (no records/ inside)")
+
+    def _remove_stale_temporaries(self, age_s: float = 600.0) -> None:
+        """Temporary files of writes that were killed (a live write takes milliseconds)."""
+        for stale in self.records_dir.glob(".*.tmp"):
+            try:
+                if time.time() - stale.stat().st_mtime > age_s:
+                    stale.unlink()
+            except OSError:
+                pass
 
     def path(self, key: str) -> Path:
         return self.records_dir / f"{key}.json"
 
-    def write(self, record: dict[str, Any]) -> None:
-        atomic_write_text(self.path(record["key"]), json.dumps(record, default=str))
+    def write(self, record: Record) -> None:
+        atomic_write_text(self.path(record.key), json.dumps(record.to_json(), default=str))
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[Record]:
+        """Every readable record; a file that is not one is skipped with a warning naming it."""
         out = []
         for path in sorted(self.records_dir.glob("*.json")):
             try:
-                out.append(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, json.JSONDecodeError) as exc:
-                print(f"warning: skipping unreadable record {path}: {exc}", file=sys.stderr)
+                out.append(Record.from_json(json.loads(path.read_bytes().decode("utf-8"))))
+            except (OSError, UnicodeDecodeError, ValueError) as exc:  # BadRecord and JSON errors
+                reason = exc if isinstance(exc, BadRecord) else f"{type(exc).__name__}: {exc}"
+                print(f"warning: skipping {path}: not a readable grokbench record ({reason})", file=sys.stderr)
         return out
 
     def done_keys(self) -> set[str]:
         """Keys of trials with a final status (errors are not final: they are retried)."""
-        return {r["key"] for r in self.records() if r.get("status") in FINAL_STATUSES}
+        return {r.key for r in self.records() if r.is_final}
 
     def log_run(self, argv: Iterable[str], extra: dict[str, Any] | None = None) -> None:
+        """Append one line to runs.jsonl; a folder where that fails is refused (UserError)."""
         line = {
             "command": " ".join(argv),
             "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **(extra or {}),
         }
-        with open(self.root / "runs.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(line) + "\n")
+        path = self.root / "runs.jsonl"
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(line) + "\n")
+        except OSError as exc:
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
     def runs(self) -> list[dict[str, Any]]:
-        path = self.root / "runs.jsonl"
-        if not path.exists():
+        """The lines of runs.jsonl that are JSON objects (others are skipped)."""
+        try:
+            text = (self.root / "runs.jsonl").read_bytes().decode("utf-8", errors="replace")
+        except OSError:
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        out = []
+        for line in text.splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict):
+                out.append(item)
+        return out
 
+    # -- claims: concurrent runs into one folder (see the module docstring) ----------------
 
-SUMMARY_COLUMNS = [
-    "task", "preset", "method", "seed", "status",
-    "fit_step", "t90_step", "solve_step", "fit_epoch", "t90_epoch", "solve_epoch",
-    "plateau_steps", "plateau_epochs", "train_time_s", "time_to_target_s",
-]
+    def claim(self, keys: Iterable[str]) -> tuple[set[str], dict[str, str]]:
+        """Try to claim each key; returns (claimed, {key: who holds it}) for the others."""
+        me = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()})
+        claimed, held = set(), {}
+        for key in keys:
+            lock = self.records_dir / f"{key}.lock"
+            for _ in range(2):
+                try:
+                    fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _file_mode())
+                except FileExistsError:
+                    if self._take_over_if_dead(lock):
+                        continue
+                    held[key] = self._holder(lock)
+                    break
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(me)
+                claimed.add(key)
+                break
+        return claimed, held
 
+    def release(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            (self.records_dir / f"{key}.lock").unlink(missing_ok=True)
 
-def flatten(record: dict[str, Any]) -> dict[str, Any]:
-    """One record -> one flat row: identity, status, metrics, budget, parameters."""
-    ident = record["identity"]
-    metrics = record.get("metrics") or {}
-    row: dict[str, Any] = {
-        "task": ident["task"],
-        "preset": ident["preset"],
-        "task_label": f"{ident['task']}:{ident['preset']}" if ident["preset"] else ident["task"],
-        "method": ident["method"],
-        "seed": ident["seed"],
-        "status": record["status"],
-    }
-    for column in SUMMARY_COLUMNS[5:]:
-        row[column] = metrics.get(column)
-    row.update(record.get("budget") or {})
-    row["error"] = record.get("error")
-    row["task_params"] = ident["task_params"]
-    row["optimizer"] = ident["optimizer"]["name"]
-    row["optimizer_params"] = ident["optimizer"]["params"]
-    row["transforms"] = ident["transforms"]
-    row["device_name"] = record.get("environment", {}).get("device_name")
-    row["key"] = record["key"]
-    return row
+    @staticmethod
+    def _holder(lock: Path) -> str:
+        try:
+            info = json.loads(lock.read_text(encoding="utf-8"))
+            return f"pid {info['pid']} on {info['host']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "another run"
+
+    @staticmethod
+    def _take_over_if_dead(lock: Path) -> bool:
+        """Remove ``lock`` if it was made by a process of this host that no longer exists."""
+        try:
+            info = json.loads(lock.read_text(encoding="utf-8"))
+            if info["host"] != socket.gethostname():
+                return False
+            os.kill(int(info["pid"]), 0)
+            return False
+        except ProcessLookupError:
+            lock.unlink(missing_ok=True)
+            return True
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
 
 
 def load_frame(root: str | Path, with_curves: bool = False):
-    """Every record of a results folder as one pandas DataFrame, a row per trial."""
+    """Every record of a results folder as one pandas DataFrame, a row per trial
+    (columns: :func:`grokbench.record.to_row`; ``with_curves`` adds ``curve``)."""
     import pandas as pd
 
-    records = Store(root).records()
-    rows = []
-    for r in records:
-        row = flatten(r)
-        if with_curves:
-            row["curve"] = r.get("curve")
-        rows.append(row)
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows(Store(root).records(), with_curves))
     if not frame.empty:
         frame = frame.sort_values(["task_label", "method", "seed"], kind="stable").reset_index(drop=True)
     return frame

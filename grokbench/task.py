@@ -16,23 +16,15 @@ respect to seed s's parameters is seed s's own gradient.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
+from .params import Constraint, at_least, fraction, nonnegative, positive
 from .plugin import Plugin
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named protocol: parameter values, and optimizer settings per base optimizer."""
-
-    description: str
-    params: dict[str, Any] = field(default_factory=dict)
-    optimizer: dict[str, dict[str, Any]] = field(default_factory=dict)
-    base_optimizer: str | None = None
+from .preset import Preset
 
 
 @dataclass
@@ -70,10 +62,16 @@ class Task(Plugin):
       base_optimizer: the optimizer of the task's reference protocol.
       optimizer_defaults: per base optimizer, the task's hyperparameters for it.
 
-    Parameters every task has (in ``defaults``): ``batch_size`` (0 = full batch),
-    ``eval_every`` (in epochs), ``max_epochs`` (the budget), ``target`` (test accuracy that
-    counts as solved), ``fit_threshold`` (train accuracy that counts as fitted).
+    Parameters every task has (in ``defaults``): ``batch_size`` (examples per step; 0 =
+    full batch), ``eval_every`` (in epochs, > 0), ``max_epochs`` (the budget, >= 1),
+    ``target`` (test accuracy that counts as solved, in (0, 1]), ``fit_threshold`` (train
+    accuracy that counts as fitted, in (0, 1]). Their bounds are in ``constraints``.
     """
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "batch_size": nonnegative, "eval_every": positive, "max_epochs": at_least(1),
+        "target": fraction, "fit_threshold": fraction,
+    }
 
     presets: ClassVar[dict[str, Preset]] = {}
     leaderboard_presets: ClassVar[tuple[str | None, ...]] = (None,)

@@ -1,5 +1,5 @@
-"""Shared pieces of the EGD family (egd, sketched_egd): per-seed orthogonalization and
-the choice of which parameters a transform treats.
+"""Shared pieces of the EGD family (egd, sketched_egd) and Muon: per-seed orthogonalization
+and the choice of which parameters a method treats.
 
 Every function takes tensors with a leading seed axis S and acts on each seed's slice:
 a matrix gradient is (S, m, n), a batch of S matrices; nothing mixes seeds, so a stack of
@@ -10,29 +10,38 @@ Orthogonalization of G = U diag(s) V^T (thin SVD), with a spectral map f:
     f(s) = 1                  ->  U V^T = (G G^T)^(-1/2) G          (EGD, "all")
     f(s) = s / max(s, eps)    ->  U diag(1/max(s, eps)) U^T G       (EGD paper code, "first")
 
-Rank-deficient gradients. Minibatch gradients here are very often rank-deficient (on
-sparse parity the first layer's 200 x 20 gradient has a median condition number ~1e8:
-only the samples inside the hinge margin contribute, and zero gradients happen). For the
-directions with s = 0, "U V^T" of a thin SVD is an arbitrary unit direction chosen by
-LAPACK; we take (G G^T)^(-1/2) as the pseudo-inverse instead, so those directions get
-f = 0: singular values below ``RANK_RTOL * s_max`` count as zero (float32 gradients carry
-no information below ~1e-7 relative). Both routes apply the same cut, so they agree on
-every input; a zero gradient stays zero. (The sparse-parity log's SVD code would put the
-arbitrary directions in; see egd.py's deviations.)
+The spectral rule, the same for every exact and sketched solver: a direction whose singular
+value is at most ``rtol * s_max`` gets f = 0 (the pseudo-inverse reading of
+(G G^T)^(-1/2) G), every other direction gets f(s). ``rank_rtol=None`` (the default) is
+the numerical-zero level of the gradient's dtype, ``max(m, n) * eps(dtype)`` (numpy's
+``matrix_rank`` tolerance, and torch.linalg.pinv's default; 2.4e-5 for a float32 200 x 20
+matrix): only directions indistinguishable from zero are dropped, so every real direction
+keeps weight 1, as in the EGD paper's code. A zero gradient gives a zero step, and a
+rank-k gradient a rank-k step, with every solver. (Without a cut a thin SVD's U V^T would
+give the zero directions arbitrary unit directions chosen by LAPACK.)
 
 Routes (exact up to rounding):
 - ``svd``: torch.linalg.svd, batched.
 - ``gram``: for a tall G (m >= n), G^T G = V diag(s^2) V^T from eigh of the n x n Gram
   matrix, and U diag(f(s)) V^T = G V diag(f(s)/s) V^T. A wide G is handled transposed.
   The Gram matrix squares the condition number, so it is formed and decomposed in float64
-  (eigenvalue noise ~1e-16 lambda_max, i.e. ~1e-8 s_max, below the rank cut); G V and the
-  product with V^T are taken in G's precision, as accurate as an SVD in that precision.
+  (eigenvalue noise ~1e-16 lambda_max, i.e. ~1e-8 s_max, below the float32 rank cut); G V
+  and the product with V^T are taken in G's precision, as accurate as an SVD in that
+  precision. It cannot resolve singular values below sqrt(max(m, n) * eps64) s_max
+  (~2e-7 at 200 x 20), so it cuts there at least: for float32 gradients the rule is
+  unchanged; for float64 ones ``auto`` takes the SVD.
 - a single row or column (min dim 1) is G / ||G||: its only singular direction.
+- ``randomized_orth`` (rSVD) applies the same cut to the singular values of its sketch.
+- ``newton_schulz`` has no hard cut: it applies an odd polynomial p with p(0) = 0, so exact
+  null directions (and a zero gradient) stay exactly zero, and a direction with s well
+  below ||G||_F / 500 stays small (5 quintic steps raise it by at most 3.4445^5 ~ 480x).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -85,33 +94,48 @@ def egd_elementary(g: Tensor) -> Tensor:
     return normalize_vectors(g)
 
 
+# -- the spectral rule --------------------------------------------------------------------
+
+
+def numerical_zero_rtol(shape: tuple[int, ...] | torch.Size, dtype: torch.dtype) -> float:
+    """max(m, n) * eps(dtype): below this fraction of s_max a singular value is a numerical zero."""
+    return max(shape[-2:]) * torch.finfo(dtype).eps
+
+
+def _keep(s: Tensor, s_max: Tensor, rtol: float) -> Tensor:
+    """Bool mask of the directions the spectral rule keeps: s > rtol * s_max (never s = 0)."""
+    return (s > rtol * s_max) & (s > 0)
+
+
+def _spectral(s: Tensor, eps: float | None, s_max: Tensor, rtol: float) -> Tensor:
+    """f(s): 1 for U V^T (eps None), s / max(s, eps) for whitening; 0 where the rule drops s."""
+    f = torch.ones_like(s) if eps is None else s / s.clamp_min(eps)
+    return torch.where(_keep(s, s_max, rtol), f, torch.zeros_like(f))
+
+
+def _rtol(G: Tensor, rank_rtol: float | None) -> float:
+    return numerical_zero_rtol(G.shape, G.dtype) if rank_rtol is None else rank_rtol
+
+
 # -- exact orthogonalization --------------------------------------------------------------
 
 
-# Singular values below RANK_RTOL * s_max count as zero (see the module docstring).
-RANK_RTOL = 1e-6
-
-
-def _spectral(s: Tensor, eps: float | None, s_max: Tensor) -> Tensor:
-    """f(s): 1 for U V^T (eps None), s / max(s, eps) for whitening; 0 below the rank cut."""
-    f = torch.ones_like(s) if eps is None else s / s.clamp_min(eps)
-    return torch.where(s > RANK_RTOL * s_max, f, torch.zeros_like(f))
-
-
-def orth_svd(G: Tensor, eps: float | None = None) -> Tensor:
+def orth_svd(G: Tensor, eps: float | None = None, rank_rtol: float | None = None) -> Tensor:
     """U diag(f(s)) V^T by batched thin SVD. G: (S, m, n)."""
     U, s, Vh = torch.linalg.svd(G, full_matrices=False)
-    return (U * _spectral(s, eps, s[..., :1]).unsqueeze(-2)) @ Vh
+    return (U * _spectral(s, eps, s[..., :1], _rtol(G, rank_rtol)).unsqueeze(-2)) @ Vh
 
 
-def orth_gram(G: Tensor, eps: float | None = None) -> Tensor:
+def orth_gram(G: Tensor, eps: float | None = None, rank_rtol: float | None = None) -> Tensor:
     """U diag(f(s)) V^T through eigh of the small Gram matrix, in float64; G: (S, m, n)."""
     tall = G.shape[-2] >= G.shape[-1]
     X = G if tall else G.mT
     X64 = X.double()
     lam, V = torch.linalg.eigh(X64.mT @ X64)  # ascending eigenvalues, (S, n), (S, n, n)
     s = lam.clamp_min(0.0).sqrt()
-    scale = _spectral(s, eps, s[..., -1:]) / s.clamp_min(torch.finfo(s.dtype).tiny)  # f(s)/s
+    resolution = math.sqrt(numerical_zero_rtol(G.shape, torch.float64))
+    f = _spectral(s, eps, s[..., -1:], max(_rtol(G, rank_rtol), resolution))
+    scale = f / s.clamp_min(torch.finfo(s.dtype).tiny)  # f(s)/s
     # G V has orthogonal columns of norms s: computed in G's precision it carries the same
     # rounding as G itself (as accurate as a float32 SVD), at float32 matmul speed.
     V = V.to(G.dtype)
@@ -119,19 +143,22 @@ def orth_gram(G: Tensor, eps: float | None = None) -> Tensor:
     return out if tall else out.mT
 
 
-def orthogonalize(G: Tensor, solver: str = "auto", eps: float | None = None) -> Tensor:
+def orthogonalize(G: Tensor, solver: str = "auto", eps: float | None = None, rank_rtol: float | None = None) -> Tensor:
     """U diag(f(s)) V^T for each seed's matrix of G (S, m, n); see the module docstring.
 
     solver: ``svd``; ``gram``; ``auto`` = ``gram`` when the matrix is at least twice as
     long as it is wide (there the Gram matrix is small and the route cheaper than SVD on
-    a CPU), else ``svd``.
+    a CPU) and not float64, else ``svd``. rank_rtol: the spectral rule's cut (None:
+    numerical zeros).
     """
     m, n = G.shape[-2], G.shape[-1]
     if min(m, n) == 1:  # one singular direction: G / ||G|| (as is when ~0)
         return normalize_vectors(G) if eps is None else _whiten_rank1(G, eps)
     if solver == "auto":
-        solver = "gram" if max(m, n) >= 2 * min(m, n) else "svd"
-    return orth_svd(G, eps) if solver == "svd" else orth_gram(G, eps)
+        skinny = max(m, n) >= 2 * min(m, n) and G.dtype != torch.float64
+        solver = "gram" if skinny else "svd"
+    route = orth_svd if solver == "svd" else orth_gram
+    return route(G, eps, rank_rtol)
 
 
 def _whiten_rank1(G: Tensor, eps: float) -> Tensor:
@@ -141,40 +168,54 @@ def _whiten_rank1(G: Tensor, eps: float) -> Tensor:
 
 # -- approximate orthogonalization --------------------------------------------------------
 
-QUINTIC = (3.4445, -4.7750, 2.0315)  # Muon's coefficients (REFERENCES.md)
+QUINTIC = (3.4445, -4.7750, 2.0315)  # Muon's coefficients
 CUBIC = (1.5, -0.5, 0.0)  # the classic iteration; converges to U V^T
+NS_EPS = 1e-7  # torch.optim.Muon's normalization floor
 
 
-def newton_schulz(G: Tensor, steps: int = 5, coeffs: tuple[float, float, float] = QUINTIC, dtype: torch.dtype | None = None) -> Tensor:
-    """Polar factor approximation by Newton-Schulz, per seed. G: (S, m, n).
+def newton_schulz(
+    G: Tensor,
+    steps: int = 5,
+    coeffs: tuple[float, float, float] = QUINTIC,
+    dtype: torch.dtype | None = None,
+    eps: float = NS_EPS,
+) -> Tensor:
+    """Polar factor approximation by Newton-Schulz, per seed, as torch.optim.Muon. G: (S, m, n).
 
-    X <- G / (||G||_F + 1e-7), transposed if tall so that A = X X^T is the small side;
-    then ``steps`` times X <- a X + (b A + c A^2) X. Computed in ``dtype`` (bfloat16 on a
-    GPU), returned in G's dtype.
+    In ``dtype`` (G's when None): X = G, transposed if tall so that A = X X^T is the small
+    side, X <- X / max(||X||_F, eps); then ``steps`` times X <- a X + (b A + c A^2) X, each
+    bracket one fused multiply-add (baddbmm, as torch's addmm). Returned in G's dtype (a
+    bfloat16 result is exactly representable in float32).
     """
     X = G.to(dtype) if dtype is not None else G
     tall = X.shape[-2] > X.shape[-1]
     if tall:
         X = X.mT
     norm = X.reshape(X.shape[0], -1).norm(dim=1).reshape(-1, 1, 1)
-    X = X / (norm + 1e-7)
+    X = X / norm.clamp_min(eps)
     a, b, c = coeffs
     for _ in range(steps):
         A = X @ X.mT
-        B = b * A + c * (A @ A)
-        X = a * X + B @ X
-    if tall:
-        X = X.mT
-    return X.to(G.dtype)
+        B = torch.baddbmm(A, A, A, beta=b, alpha=c)
+        X = torch.baddbmm(X, B, X, beta=a)
+    return (X.mT if tall else X).to(G.dtype)
 
 
-def randomized_orth(G: Tensor, rank: int, oversample: int, power_iters: int, omega_fn) -> Tensor:
+def randomized_orth(
+    G: Tensor,
+    rank: int,
+    oversample: int,
+    power_iters: int,
+    omega_fn: Callable[[int, int], Tensor],
+    rank_rtol: float | None = None,
+) -> Tensor:
     """Rank-r EGD update U_r V_r^T from a randomized SVD (Halko, Martinsson, Tropp 2011).
 
     Omega: Gaussian (n, width) per seed with width = rank + oversample (at most min(m, n)), drawn by
     ``omega_fn(n, width)`` -> (S, n, width). Y = G Omega; ``power_iters`` rounds of
     Q = qr(Y), Z = qr(G^T Q), Y = G Z; then Q = qr(Y), B = Q^T G = Ub diag(s) V^T and
-    the update is (Q Ub)_r V_r^T, the top ``rank`` directions.
+    the update is (Q Ub)_r diag(f) V_r^T over the top ``rank`` directions, f the spectral
+    rule of the module docstring (relative to G's shape and dtype).
     """
     m, n = G.shape[-2], G.shape[-1]
     k = min(m, n)
@@ -189,7 +230,8 @@ def randomized_orth(G: Tensor, rank: int, oversample: int, power_iters: int, ome
     Q = torch.linalg.qr(Y).Q  # (S, m, width)
     B = Q.mT @ G  # (S, width, n)
     Ub, s, Vh = torch.linalg.svd(B, full_matrices=False)
-    return (Q @ Ub[..., :r]) @ Vh[..., :r, :]
+    f = _spectral(s[..., :r], None, s[..., :1], _rtol(G, rank_rtol))
+    return ((Q @ Ub[..., :r]) * f.unsqueeze(-2)) @ Vh[..., :r, :]
 
 
 # -- the EGD family's default parameter selection ----------------------------------------
@@ -199,6 +241,11 @@ def randomized_orth(G: Tensor, rank: int, oversample: int, power_iters: int, ome
 # other naming. Matched against parameter names; a model with none of them (the sparse
 # tasks' MLP: W1, b1, W2, b2) is treated as a plain MLP.
 MLP_PATTERNS = ("*mlp*", "*.w_in", "*.b_in", "*.w_out", "*.b_out")
+
+
+def is_transformer(params: dict[str, Tensor]) -> bool:
+    """Whether the model has transformer MLP parameters (MLP_PATTERNS)."""
+    return bool(match(list(params), list(MLP_PATTERNS)))
 
 
 def select(params: dict[str, Tensor], include: str, matrices_only: bool) -> list[str]:

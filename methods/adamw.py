@@ -14,24 +14,26 @@ from typing import Any
 import torch
 
 from grokbench import Optimizer, register
+from grokbench.tuning import Log
 
 
 @register
 class AdamW(Optimizer):
     name = "adamw"
     description = "AdamW, decoupled weight decay (as torch.optim.AdamW), optional linear warm-up"
+    search_space = {"lr": Log(1e-4, 0.1), "weight_decay": Log(1e-3, 3.0, zero=0.25)}
     defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01, "warmup_steps": 0}
     coupled_decay = False
 
-    def init(self, params) -> dict[str, Any]:
+    def init(self, params, ctx) -> dict[str, Any]:
         return {
             "t": 0,
             "m": [torch.zeros_like(p) for p in params.values()],
             "v": [torch.zeros_like(p) for p in params.values()],
         }
 
-    def step(self, params, grads, state, step):
-        lr = self.lr_at(step)
+    def step(self, grads, params, state, ctx):
+        lr = ctx.lr
         b1, b2 = self.betas
         ps = list(params.values())
         gs = [grads[k] for k in params]

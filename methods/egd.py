@@ -16,35 +16,31 @@ The transformed gradient then goes to the base optimizer (the task's: SGD at the
 on sparse parity; Adam/AdamW on the transformer, as the paper feeds the whitened MLP
 weight gradients into Adam).
 
+Rank (``rank_rtol``): directions with singular value at most rank_rtol * s_max get no
+step. None (default) drops only numerical zeros, max(m, n) * eps(dtype) relative to s_max,
+i.e. every real direction keeps weight 1 as in the paper's code (``(U / s) @ U.T``, no
+floor); a zero gradient gives a zero step. Preset ``pinv``: a fixed cut at 1e-6, the
+pseudo-inverse this harness used before (methods/_linalg.py states the rule).
+
 Which parameters (``include``): ``auto`` (default) picks, on a transformer, its MLP
 weights, the matrices the paper whitens (tasks/transformer.py's h{i}.w_in / h{i}.w_out,
 or names matching ``*mlp*``; with scope=all their biases h{i}.b_in / h{i}.b_out are
-normalized too; attention, embeddings and unembedding keep their plain gradient); on a model with no such names (the MLPs of
-the sparse tasks), every parameter for scope=all and the first 2-D parameter in the
-model's parameter order (the first layer, W1) for scope=first. Otherwise a
-comma-separated list of fnmatch patterns on parameter names, e.g. ``include=W1,W2``
-(with scope=first every matching matrix is whitened). A pattern list that matches
-nothing is an error, not a silent no-op.
+normalized too; attention, embeddings and unembedding keep their plain gradient); on a
+model with no such names (the MLPs of the sparse tasks), every parameter for scope=all and
+the first 2-D parameter in the model's parameter order (the first layer, W1) for
+scope=first. Otherwise a comma-separated list of fnmatch patterns on parameter names,
+e.g. ``include=W1,W2`` (with scope=first every matching matrix is whitened). A pattern
+list that matches nothing is an error, not a silent no-op.
 
 Solver (``solver``): ``svd``; ``gram``, the exact route for a tall-skinny G (h x n,
-n << h): G^T G = V diag(s^2) V^T by eigh of the n x n Gram matrix (in float64, since it
-squares the condition number), then U diag(f(s)) V^T = G V diag(f(s)/s) V^T; ``auto``
-(default) uses the Gram route for matrices at least twice as long as wide and SVD for
-squarish ones. A matrix with a single row or column is G / ||G||, no factorization.
-Both routes agree to ~1e-5 on every input (tests/test_methods.py); speed in
-benchmarks/README.md.
+n << h) through eigh of the n x n Gram matrix in float64; ``auto`` (default) uses the Gram
+route for matrices at least twice as long as wide and SVD for squarish ones. A matrix with
+a single row or column is G / ||G||, no factorization. All routes apply the same rank rule.
 
-Deviations from the paper's code:
-- It switches back to plain SGD once *test* accuracy passes 0.95; that peeks at the test
-  set, so it is not done here (the method runs for the whole trial).
-- Rank-deficient gradients (most minibatch gradients on sparse parity: median condition
-  number ~1e8): directions with singular value below 1e-6 * s_max get 0, the
-  pseudo-inverse reading of (G G^T)^(-1/2) G, where a thin SVD's U V^T would put an
-  arbitrary LAPACK-chosen unit direction (for a zero gradient: a random step of norm
-  sqrt(n)). Deterministic, and the same for every solver (methods/_linalg.py).
-- ``eps`` (whitening floor of scope=first) is 1e-8 here; it only matters for singular
-  values below it. Tensors of more than two per-seed dims are treated as the matrix
-  (first dim) x (the rest), as Muon does.
+Deviations from the paper's code, each ours:
+- No switch back to plain SGD once *test* accuracy passes 0.95 (that peeks at the test set).
+- The sparse-parity protocol (hinge loss, coupled decay) is the log's, not the paper code's MSE + L2.
+- ``eps`` (whitening floor of scope=first) is 1e-8; tensors of > 2 per-seed dims are (first dim) x (rest).
 
 Seed axis: all of it is batched over the leading seed axis (batched SVD / eigh / matmul);
 nothing mixes seeds.
@@ -52,14 +48,18 @@ nothing mixes seeds.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from grokbench import Transform, register
+from grokbench import Preset, Transform, register
+from grokbench.errors import UserError
+from grokbench.tuning import Choice
 
 from ._linalg import as_matrices, egd_elementary, orthogonalize, select
 
 
-def selected(transform, params) -> list[str]:
+def selected(transform: Transform, params: dict[str, torch.Tensor]) -> list[str]:
     """The names an EGD-family transform treats; raises if an explicit pattern matches none."""
     matrices_only = getattr(transform, "scope", "all") == "first"
     names = select(params, transform.include, matrices_only)
@@ -71,13 +71,29 @@ def selected(transform, params) -> list[str]:
     return names
 
 
+def check_rank_rtol(owner: str, value: Any) -> None:
+    """``rank_rtol`` must be None (numerical zeros) or a number in [0, 1)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise UserError(f"{owner}.rank_rtol must be none or a number in [0, 1); got {value!r}")
+
+
 @register
 class EGD(Transform):
     name = "egd"
     description = "Egalitarian GD (arXiv 2510.04930): matrix grads -> U V^T (scope=all) or first-layer whitening (scope=first)"
-    defaults = {"scope": "all", "include": "auto", "solver": "auto", "eps": 1e-8}
+    search_space = {"rank_rtol": Choice((None, 1e-6, 1e-3))}
+    defaults = {"scope": "all", "include": "auto", "solver": "auto", "eps": 1e-8, "rank_rtol": None}
     choices = {"scope": ("all", "first"), "solver": ("auto", "svd", "gram")}
-    presets = {"first": ("the paper code's variant: whiten only the first layer's weight gradient", {"scope": "first"})}
+    presets = {
+        "first": Preset("the paper code's variant: whiten only the first layer's weight gradient", {"scope": "first"}),
+        "pinv": Preset("directions below 1e-6 s_max get no step (a fixed pseudo-inverse cut)", {"rank_rtol": 1e-6}),
+    }
+
+    def __init__(self, **overrides: Any) -> None:
+        super().__init__(**overrides)
+        check_rank_rtol(self.name, self.rank_rtol)
 
     def init(self, params, ctx):
         return {"names": selected(self, params)}
@@ -89,7 +105,7 @@ class EGD(Transform):
             for name in state["names"]:
                 g = grads[name]
                 if g.dim() >= 3:
-                    out[name] = orthogonalize(as_matrices(g), self.solver, eps).reshape(g.shape)
+                    out[name] = orthogonalize(as_matrices(g), self.solver, eps, self.rank_rtol).reshape(g.shape)
                 elif self.scope == "all":
                     out[name] = egd_elementary(g)
         return out

@@ -10,38 +10,37 @@ Between backward and the optimizer step, on the raw gradients g of every paramet
 so the first step's output is (1 + lamb) g_0. Defaults alpha 0.98, lamb 2.0 (the paper's).
 The EMA is per tensor and per seed (elementwise, so a seed axis is just a batch axis).
 
-Base optimizer and weight decay: the published runs pair the filter with weight decay
-0.005 while the baseline had none. ``paper_decay=false`` (default) leaves the base
-optimizer's weight decay as the task sets it, for equal-decay comparisons with the
-baseline; ``paper_decay=true`` sets the base optimizer's weight_decay to 0.005, the
-paper's pairing (``--set grokfast.paper_decay=true``).
+Base optimizer and weight decay: ``grokfast`` runs on the task's base optimizer with the
+task's weight decay (an equal-decay comparison with the baseline). Preset ``paper`` is the
+published pairing: Adam with *coupled* L2 weight decay 0.005 (torch.optim.Adam's
+weight_decay), whatever the task's base; the published baseline had no decay.
 """
 
 from __future__ import annotations
 
 import torch
 
-from grokbench import Transform, register
+from grokbench import Preset, Transform, register
+from grokbench.tuning import Linear, Log
 
 
-class PaperDecayPairing(Transform):
-    """Grokfast's published runs add weight decay the baseline did not have: with
-    ``paper_decay=true`` the base optimizer's weight_decay becomes ``paper_weight_decay``."""
-
-    paper_weight_decay = 0.0
-
-    @property
-    def optimizer_overrides(self):
-        return {"weight_decay": self.paper_weight_decay} if self.paper_decay else {}
+def paper_pairing(weight_decay: float) -> Preset:
+    """Grokfast's published pairing: Adam with coupled L2 ``weight_decay``."""
+    return Preset(
+        f"the paper's pairing: Adam with coupled L2 weight decay {weight_decay} (the baseline had none)",
+        {},
+        optimizer={"adam": {"weight_decay": weight_decay}},
+        base_optimizer="adam",
+    )
 
 
 @register
-class Grokfast(PaperDecayPairing):
+class Grokfast(Transform):
     name = "grokfast"
-    description = "Grokfast-EMA (arXiv 2405.20233): g + lamb*EMA_alpha(g); paper_decay=true pairs wd 0.005"
-    defaults = {"alpha": 0.98, "lamb": 2.0, "paper_decay": False}
-    presets = {"paper": ("the paper's pairing: base weight decay 0.005", {"paper_decay": True})}
-    paper_weight_decay = 0.005
+    description = "Grokfast-EMA (arXiv 2405.20233): g + lamb*EMA_alpha(g); :paper = Adam, L2 0.005"
+    search_space = {"alpha": Linear(0.8, 0.99), "lamb": Log(0.1, 10.0)}
+    defaults = {"alpha": 0.98, "lamb": 2.0}
+    presets = {"paper": paper_pairing(0.005)}
 
     def init(self, params, ctx):
         return {"mu": None}

@@ -11,28 +11,27 @@ every gradient (memory: w x the model, per seed); it is a ring buffer of shape
 (S, w, ...) per parameter (the seed axis first, as the engine's batch compaction expects),
 so the mean is one reduction per tensor.
 
-Base optimizer and weight decay: the published MA runs paired the filter with weight
-decay 0.01 while the baseline had none. ``paper_decay=false`` (default) keeps the task's
-weight decay (equal-decay comparison); ``paper_decay=true`` sets the base optimizer's
-weight_decay to 0.01 (``--set grokfast_ma.paper_decay=true``).
+Base optimizer and weight decay: as ``grokfast``; preset ``paper`` is the published MA
+pairing, Adam with coupled L2 weight decay 0.01, whatever the task's base.
 """
 
 from __future__ import annotations
 
 import torch
 
-from grokbench import register
+from grokbench import Transform, register
+from grokbench.tuning import Log
 
-from .grokfast import PaperDecayPairing
+from .grokfast import paper_pairing
 
 
 @register
-class GrokfastMA(PaperDecayPairing):
+class GrokfastMA(Transform):
     name = "grokfast_ma"
     description = "Grokfast-MA (arXiv 2405.20233): g + lamb*mean(last w grads), once the window is full"
-    defaults = {"window": 100, "lamb": 5.0, "paper_decay": False}
-    presets = {"paper": ("the paper's pairing: base weight decay 0.01", {"paper_decay": True})}
-    paper_weight_decay = 0.01
+    search_space = {"window": Log(10, 200, integer=True), "lamb": Log(0.1, 10.0)}
+    defaults = {"window": 100, "lamb": 5.0}
+    presets = {"paper": paper_pairing(0.01)}
 
     def init(self, params, ctx):
         if self.window < 1:

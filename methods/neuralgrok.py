@@ -28,46 +28,67 @@ the default 0.02. The outer split is carved from training data only; the test sp
 never seen.
 
 Defaults are the paper's: c = 1, one hidden layer of 32, T = 4 (binary operations),
-inner_lr 1e-3, meta_lr 1e-4, outer_fraction 0.02, clip 1.0. The paper's code defaults
-differ (c 0.2, hidden 128,128): ``--set neuralgrok.c=0.2 --set neuralgrok.hidden=128,128``.
+inner_lr 1e-3 (the run's lr), meta_lr 1e-4, outer_fraction 0.02, clip 1.0. Preset ``code``:
+its code's defaults c 0.2, hidden (128, 128).
 
-Deviations / choices not fixed by the paper:
-- The amplifier is initialized Kaiming-normal (fan-in, ReLU gain) with biases 0.01 (our
-  choice; REFERENCES.md does not fix it), from the trial's method stream, one amplifier
-  per seed (seed axis batched). It has no dropout: a deterministic rescaler.
-- The outer loss is the whole outer split each meta step (it is small), not a minibatch.
-- The look-ahead uses amp(g) before clipping; the amplifier's Adam has torch's default
-  betas (0.9, 0.999), eps 1e-8, no weight decay.
-- A tensor whose gradient is exactly zero stays zero (no division by ||s*g|| = 0).
-- Cost: per step one extra amplifier pass over every gradient entry; per meta step one
-  extra forward/backward of the model on the inner batch, one forward/backward of the
-  look-ahead on the outer split, and the amplifier's backward.
+From its code: the amplifier keeps PyTorch's default nn.Linear initialization (weights
+kaiming_uniform(a=sqrt(5)), i.e. U(+-1/sqrt(fan_in)), biases U(+-1/sqrt(fan_in))), drawn
+per seed from the trial's method stream (ctx.generators), one amplifier per seed (seed axis
+batched), no dropout; the amplifier's optimizer is Adam (lr meta_lr, betas (0.9, 0.98),
+eps 1e-8, coupled L2 ``meta_weight_decay``), without warm-up. The run's warm-up (10 steps)
+and Adam settings belong to the task preset ``modular_addition:neuralgrok``.
+
+A tensor whose gradient is exactly zero stays zero (no division by ||s*g|| = 0).
+Cost: per step one extra amplifier pass over every gradient entry; per meta step one extra
+forward/backward of the model on the inner batch, one forward/backward of the look-ahead
+on the outer split, and the amplifier's backward.
+
+As in its code, the look-ahead uses amp(g) unclipped, and the outer loss is the mean over
+the whole outer split (one batch at the paper's sizes).
+
+Deviation, ours: ``meta_weight_decay`` is a parameter (default 1e-3, the paper's run decay), not read from the base.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 from torch import Tensor
 
-from grokbench import Transform, register
+from grokbench import Preset, Transform, register
+from grokbench.tuning import Choice, Log
 
 from .adam import Adam
+
+META_BETAS = (0.9, 0.98)  # its code: the run's Adam betas
+
+
+def torch_linear_init(fan_in: int, fan_out: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    """nn.Linear(fan_in, fan_out)'s default initialization, drawn from ``gen`` in its order:
+    weight (fan_out, fan_in) by kaiming_uniform(a=sqrt(5)), then bias U(+-1/sqrt(fan_in))."""
+    weight = torch.empty(fan_out, fan_in)
+    torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
+    bound = 1 / math.sqrt(fan_in)
+    bias = torch.empty(fan_out).uniform_(-bound, bound, generator=gen)
+    return weight, bias
 
 
 def init_amplifier(hidden: tuple[int, ...], generators: list[torch.Generator], device) -> dict[str, Tensor]:
     """Per-seed amplifier weights, stacked: {"W0": (S, 1, h1), "b0": (S, 1, h1), ..., "bL": (S, 1, 1)}.
 
-    Plain tensors with the seed axis first (so the engine can drop finished seeds from them);
-    the meta step makes differentiable leaves of them when it needs gradients.
+    Each seed's layers are PyTorch's default nn.Linear initialization from that seed's
+    generator, layer by layer; W{i} is stored (fan_in, fan_out), the transpose of
+    nn.Linear's weight. Plain tensors with the seed axis first (so the engine can drop
+    finished seeds from them); the meta step makes differentiable leaves of them.
     """
     widths = (1, *hidden, 1)
+    per_seed = [[torch_linear_init(i, o, g) for i, o in zip(widths[:-1], widths[1:])] for g in generators]
     amp = {}
-    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
-        W = torch.stack([torch.randn(fan_in, fan_out, generator=g) for g in generators]) * math.sqrt(2.0 / fan_in)
-        amp[f"W{i}"] = W.to(device)
-        amp[f"b{i}"] = torch.full((len(generators), 1, fan_out), 0.01, device=device)
+    for i in range(len(widths) - 1):
+        amp[f"W{i}"] = torch.stack([layers[i][0].mT for layers in per_seed]).to(device)
+        amp[f"b{i}"] = torch.stack([layers[i][1].unsqueeze(0) for layers in per_seed]).to(device)
     return amp
 
 
@@ -115,6 +136,7 @@ def clip_per_seed(grads: dict[str, Tensor], max_norm: float) -> dict[str, Tensor
 class NeuralGrok(Transform):
     name = "neuralgrok"
     description = "NeuralGrok (arXiv 2504.17243): learned per-entry amplifier, meta-trained on an outer split"
+    search_space = {"c": Log(0.05, 2.0), "meta_lr": Log(1e-5, 1e-3), "T": Choice((1, 4, 16))}
     defaults = {
         "c": 1.0,
         "hidden": (32,),
@@ -123,8 +145,9 @@ class NeuralGrok(Transform):
         "meta_lr": 1e-4,
         "outer_fraction": 0.02,
         "clip": 1.0,
+        "meta_weight_decay": 1e-3,
     }
-    presets = {"code": ("its code's defaults: c 0.2, amplifier hidden (128, 128)", {"c": 0.2, "hidden": (128, 128)})}
+    presets = {"code": Preset("its code's defaults: c 0.2, amplifier hidden (128, 128)", {"c": 0.2, "hidden": (128, 128)})}
 
     @property
     def holdout_fraction(self) -> float:
@@ -134,8 +157,8 @@ class NeuralGrok(Transform):
         if not 0 < self.outer_fraction < 1:
             raise ValueError(f"neuralgrok.outer_fraction must be in (0, 1), got {self.outer_fraction}")
         amp = init_amplifier(tuple(self.hidden), ctx.generators, ctx.device)
-        meta_opt = Adam(lr=self.meta_lr, weight_decay=0.0)
-        return {"amp": amp, "meta_opt": meta_opt, "meta_state": meta_opt.init(amp), "meta_steps": 0}
+        meta_opt = Adam(lr=self.meta_lr, betas=META_BETAS, weight_decay=self.meta_weight_decay)
+        return {"amp": amp, "meta_opt": meta_opt, "meta_state": meta_opt.init(amp, ctx), "meta_steps": 0}
 
     def update(self, grads, params, state, ctx):
         with torch.no_grad():
@@ -164,5 +187,7 @@ class NeuralGrok(Transform):
             outer = ctx.loss_fn(look, x_out, y_out).sum()  # seeds independent: per-seed grads
             amp_grads = torch.autograd.grad(outer, list(amp.values()))
         # in place on the stored tensors (amp's leaves share their storage)
-        state["meta_opt"].step(state["amp"], dict(zip(amp, amp_grads)), state["meta_state"], state["meta_steps"])
+        meta = state["meta_opt"]
+        meta_ctx = replace(ctx, step=state["meta_steps"], lr=meta.lr_at(state["meta_steps"]))
+        meta.step(dict(zip(amp, amp_grads)), state["amp"], state["meta_state"], meta_ctx)
         state["meta_steps"] += 1

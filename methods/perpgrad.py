@@ -7,29 +7,45 @@ restore the gradient's norm:
     g_perp = g - (w . g) / (w . w + eps) * w
     g'     = g_perp * ||g|| / (||g_perp|| + eps)
 
-then the base optimizer (the paper's perp-AdamW / perp-SGD are this transform in front of
-AdamW / SGD). The update then cannot grow the weights along themselves, the "naive loss
-minimization" direction the paper blames for the delay. eps defaults to 1e-30 (our choice:
-a guard against 0/0 only; the reference does not fix it). A parameter with a single entry
-per seed (a scalar bias) has no direction orthogonal to itself: its g_perp is exactly 0
-(we set it so, instead of rescaling the rounding residue of g - g to the norm of g),
-unless w = 0, where g_perp = g. The paper's StableMax loss would be a task-level option;
-it is not implemented yet.
+then the base optimizer (the paper's perp-SGD / perp-Adam / perp-AdamW are this transform
+in front of SGD / Adam / AdamW). The update then cannot grow the weights along themselves,
+the "naive loss minimization" direction the paper blames for the delay. A parameter with a
+single entry per seed (a scalar bias) has no direction orthogonal to itself: its g_perp is
+exactly 0 (not the rounding residue of g - g rescaled to the norm of g), unless w = 0,
+where g_perp = g.
+
+Preset ``paper``: the paper code's pairing, the task's base optimizer with weight decay 0
+(coupled decay would fight the projection: the radial gradient that opposes the decay is
+removed); its runs use cross-entropy losses. The paper's StableMax loss is a task option
+(``modular_addition.loss=stablemax``).
+
+Deviation, ours: eps defaults to 1e-30, a guard against 0/0 only (the paper does not fix it).
 """
 
 from __future__ import annotations
 
 import torch
 
-from grokbench import Transform, register
+from grokbench import Preset, Transform, register
 from grokbench.method import per_seed_dot, per_seed_norm
+
+NO_DECAY = {"weight_decay": 0.0}
 
 
 @register
 class PerpGrad(Transform):
     name = "perpgrad"
     description = "Orthogonal gradient (arXiv 2501.04697): drop g's component along w, keep ||g||"
+    search_space = {}
     defaults = {"eps": 1e-30}
+    presets = {
+        "paper": Preset(
+            "the paper code's pairing: the base optimizer without weight decay",
+            {},
+            optimizer={"sgd": NO_DECAY, "adam": NO_DECAY, "adamw": NO_DECAY,
+                       "muon": {**NO_DECAY, "adamw_weight_decay": 0.0}},
+        ),
+    }
 
     def update(self, grads, params, state, ctx):
         out = {}

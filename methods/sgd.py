@@ -11,16 +11,18 @@ from __future__ import annotations
 import torch
 
 from grokbench import Optimizer, register
+from grokbench.tuning import Log
 
 
 @register
 class SGD(Optimizer):
     name = "sgd"
     description = "SGD, coupled weight decay: p -= lr*(g + wd*p) (sparse-parity reference)"
+    search_space = {"lr": Log(1e-3, 1.0), "weight_decay": Log(1e-4, 0.1, zero=0.25)}
     defaults = {"lr": 0.1, "weight_decay": 0.0, "warmup_steps": 0}
 
-    def step(self, params, grads, state, step):
-        lr = self.lr_at(step)
+    def step(self, grads, params, state, ctx):
+        lr = ctx.lr
         ps = list(params.values())
         gs = [grads[k] for k in params]
         with torch.no_grad():

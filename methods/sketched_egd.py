@@ -8,19 +8,25 @@ sketch=rsvd (default): randomized SVD (Halko, Martinsson & Tropp 2011, arXiv 090
     min(m, n)); Y = G Omega; ``power_iters`` rounds of re-orthonormalized power iteration
     (Q = qr(Y), Z = qr(G^T Q), Y = G Z); Q = qr(Y); B = Q^T G = Ub diag(s) V^T; the update is
     the rank-r EGD direction U_r V_r^T with U = Q Ub. At r >= min(m, n) it is exact EGD; at
-    lower rank the gradient's smaller directions get no step at all.
-    Defaults rank 10, oversample 5, power_iters 2 (the paper's code uses ranks 10-40 on
-    parity, 64/128 on MLP modular addition, 36 on the transformer).
+    lower rank the gradient's smaller directions get no step at all. The rank rule is
+    egd's (``rank_rtol``, None = only numerical zeros dropped): a zero gradient gives a
+    zero step and a rank-3 gradient a rank-3 step, whatever r.
+    ``rank`` 0 (default) is the paper code's rank for the model: 36 on a transformer (a
+    model with MLP parameters h{i}.w_in / *mlp*), 10 otherwise (its parity runs use 10-40).
+    Defaults oversample 5, power_iters 2.
     Randomness: Omega comes from ctx.randn, i.e. one generator per seed in the trial's own
     ``method`` stream, never the data/init/order streams.
 
-sketch=newton_schulz: the polar iteration of the Muon optimizer. X = G / (||G||_F + 1e-7),
-    transposed if tall, then ``steps`` times X <- a X + (b A + c A^2) X with A = X X^T.
-    iteration=quintic (default): (a, b, c) = (3.4445, -4.7750, 2.0315), 5 steps; it gives
-    U S' V^T with S' roughly in [0.5, 1.5], not exactly U V^T. iteration=cubic:
-    (1.5, -0.5, 0), which converges to U V^T, slowly for small singular values (give it
-    more steps). dtype=auto computes in bfloat16 on CUDA (as Muon does) and float32 on
-    the CPU; float32 / bfloat16 force one.
+sketch=newton_schulz: the polar iteration of torch.optim.Muon, on the raw gradient (no
+    momentum): X = G / max(||G||_F, 1e-7), transposed if tall, then ``steps`` times
+    X <- a X + (b A + c A^2) X with A = X X^T. iteration=quintic (default):
+    (a, b, c) = (3.4445, -4.7750, 2.0315), 5 steps; it gives U S' V^T with S' roughly in
+    [0.5, 1.5], not exactly U V^T. iteration=cubic: (1.5, -0.5, 0), which converges to
+    U V^T, slowly for small singular values (give it more steps). It has no hard rank cut:
+    null directions stay exactly zero, tiny ones stay small (methods/_linalg.py).
+    dtype=auto computes in bfloat16 on CUDA (as Muon does) and float32 on the CPU;
+    float32 / bfloat16 force one. ``muon`` is this orthogonalization applied to a Nesterov
+    momentum instead of the raw gradient: the pair separates momentum from orthogonalization.
 
 Parameters are chosen as in ``egd`` scope=all (``include``; ``auto`` = a transformer's
 MLP parameters, else all). A matrix with a single row or column is G / ||G|| exactly.
@@ -28,31 +34,42 @@ MLP parameters, else all). A matrix with a single row or column is G / ||G|| exa
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from grokbench import Transform, register
+from grokbench import Preset, Transform, register
+from grokbench.errors import UserError
+from grokbench.tuning import Log
 
 from ._linalg import (
     CUBIC,
     QUINTIC,
     as_matrices,
     egd_elementary,
+    is_transformer,
     newton_schulz,
     normalize_vectors,
     randomized_orth,
 )
-from .egd import selected
+from .egd import check_rank_rtol, selected
+
+# The EGD paper code's sketch ranks: its transformer, and the low end of its parity runs.
+TRANSFORMER_RANK = 36
+MLP_RANK = 10
 
 
 @register
 class SketchedEGD(Transform):
     name = "sketched_egd"
-    description = "EGD with a sketched U V^T: randomized SVD of rank r, or Newton-Schulz (Muon's quintic)"
+    description = "EGD with a sketched U V^T: randomized SVD of rank r (auto: 36 transformer, 10 MLP), or Newton-Schulz"
+    search_space = {"rank": Log(2, 64, integer=True)}
     defaults = {
         "sketch": "rsvd",
-        "rank": 10,
+        "rank": 0,
         "oversample": 5,
         "power_iters": 2,
+        "rank_rtol": None,
         "steps": 5,
         "iteration": "quintic",
         "dtype": "auto",
@@ -63,10 +80,17 @@ class SketchedEGD(Transform):
         "iteration": ("quintic", "cubic"),
         "dtype": ("auto", "float32", "bfloat16"),
     }
-    presets = {"ns": ("Newton-Schulz, Muon's quintic, 5 steps (pure matrix products)", {"sketch": "newton_schulz"})}
+    presets = {"ns": Preset("Newton-Schulz, Muon's quintic, 5 steps (pure matrix products)", {"sketch": "newton_schulz"})}
+
+    def __init__(self, **overrides: Any) -> None:
+        super().__init__(**overrides)
+        check_rank_rtol(self.name, self.rank_rtol)
+        if self.rank < 0:
+            raise UserError(f"sketched_egd.rank must be >= 0 (0: auto); got {self.rank}")
 
     def init(self, params, ctx):
-        return {"names": selected(self, params)}
+        rank = self.rank or (TRANSFORMER_RANK if is_transformer(params) else MLP_RANK)
+        return {"names": selected(self, params), "rank": rank}
 
     def _ns_dtype(self, device: torch.device) -> torch.dtype:
         if self.dtype == "auto":
@@ -81,13 +105,13 @@ class SketchedEGD(Transform):
                 if g.dim() < 3:
                     out[name] = egd_elementary(g)
                     continue
-                G = as_matrices(g)
-                if min(G.shape[-2:]) == 1:
-                    U = normalize_vectors(G)
-                elif self.sketch == "rsvd":
-                    U = randomized_orth(G, self.rank, self.oversample, self.power_iters, ctx.randn)
-                else:
-                    coeffs = QUINTIC if self.iteration == "quintic" else CUBIC
-                    U = newton_schulz(G, self.steps, coeffs, self._ns_dtype(G.device))
-                out[name] = U.reshape(g.shape)
+                out[name] = self._orthogonal_factor(as_matrices(g), state["rank"], ctx).reshape(g.shape)
         return out
+
+    def _orthogonal_factor(self, G: torch.Tensor, rank: int, ctx) -> torch.Tensor:
+        if min(G.shape[-2:]) == 1:
+            return normalize_vectors(G)
+        if self.sketch == "rsvd":
+            return randomized_orth(G, rank, self.oversample, self.power_iters, ctx.randn, self.rank_rtol)
+        coeffs = QUINTIC if self.iteration == "quintic" else CUBIC
+        return newton_schulz(G, self.steps, coeffs, self._ns_dtype(G.device))

@@ -1,6 +1,6 @@
 """Sparse parity: y = prod(x[S]) for a secret set S of k of n bits.
 
-Follows the sparse-parity challenge's EGD experiment log (REFERENCES.md) exactly:
+Follows the sparse-parity challenge's EGD experiment log exactly:
 x uniform in {-1,+1}^n, a secret of k distinct indices per seed; n_train = 1000 and 500
 fresh test samples drawn after the training set (not de-duplicated); one hidden ReLU
 layer of 200 (W1 ~ N(0, 2/n), W2 ~ N(0, 2/h), zero biases), scalar output; hinge loss
@@ -64,8 +64,8 @@ SPARSE_BITS_DEFAULTS = {
 
 SPARSE_BITS_OPTIMIZERS = {
     "sgd": {"lr": 0.1, "weight_decay": 0.01},
-    # Not in the reference (it trains with SGD only): lr 1e-2 was the best of 1e-3, 3e-3,
-    # 1e-2 on seeds 0-2 (solved 0/3, 1/3, 3/3 within 200 epochs).
+    # Not in the reference (it trains with SGD only): ours, chosen by a small sweep
+    # (docs/methods.md), as are adam's and muon's.
     "adamw": {"lr": 1e-2, "weight_decay": 0.01},
     "adam": {"lr": 1e-3, "weight_decay": 0.0},
 }

@@ -1,6 +1,6 @@
 """Sparse sum: y = sum(x[S]) for a secret set S of k of n bits, regressed with MSE.
 
-Follows the sparse-parity challenge's EGD experiment log (REFERENCES.md): the same inputs,
+Follows the sparse-parity challenge's EGD experiment log: the same inputs,
 secret, data sizes and model as ``sparse_parity`` (x uniform in {-1,+1}^n, n_train 1000,
 500 fresh test samples, one hidden ReLU layer of 200, scalar output); the target is the sum
 of the k secret bits (in {-3,-1,1,3} for k=3); loss mean((out - y)^2); accuracy

@@ -6,15 +6,20 @@ leading seed axis S (one independent model per seed, never mixed); tokens are (S
 
     h = wte[tokens] + wpe                               token + position embedding (S, B, T, d)
     for each block:                                     (pre-norm when norm="layernorm")
-        h = h + attn(norm(h)) @ wo                      multi-head, causal or full
-        h = h + act(norm(h) @ w_in + b_in) @ w_out + b_out
-    logits = norm(h[:, :, -1]) @ w_u                    answer position only -> (S, B, n_out)
+        h = h + attn(norm(h)) @ wo^T                    multi-head, causal or full
+        h = h + act(norm(h) @ w_in^T + b_in) @ w_out^T + b_out
+    logits = norm(h[:, :, -1]) @ w_u^T                  answer position only -> (S, B, n_out)
 
-Shapes per seed (no seed axis): wte (vocab, d), wpe (T, d), wq/wk/wv/wo (d, d),
-w_in (d, d_mlp), b_in (d_mlp,), w_out (d_mlp, d), b_out (d,), w_u (d, n_out); with
-LayerNorm also ln1/ln2/lnf gains and biases (d,). Attention has no biases, the MLP has.
-Initialization (our choice; the references do not pin one down): embeddings and w_u
-N(0, 1/d), every other matrix N(0, 1/fan_in), biases 0, LayerNorm gains 1.
+Shapes per seed (no seed axis), weights stored as nn.Linear stores them, (out, in):
+wte (vocab, d), wpe (T, d), wq/wk/wv/wo (d, d), w_in (d_mlp, d), b_in (d_mlp,),
+w_out (d, d_mlp), b_out (d,), w_u (n_out, d); with LayerNorm also ln1/ln2/lnf gains and
+biases (d,). Attention has no biases, the MLP has.
+
+Initialization (``init``), biases 0 and LayerNorm gains 1 in both:
+- ``default`` (ours; the references do not fix one for this model): embeddings and w_u
+  N(0, 1/d), every other matrix N(0, 1/fan_in).
+- ``nanda`` (the progress-measures code): wte, wpe, wq/wk/wv/wo, w_in and w_out
+  N(0, 1/d_model); w_u N(0, 1/d_vocab), d_vocab the input vocabulary.
 
 Two implementations of the same math:
 
@@ -29,7 +34,7 @@ Two implementations of the same math:
 
 Determinism on CPU with several threads: the token embedding is ``F.embedding`` (fixed-order
 backward), not advanced indexing (whose backward adds atomically in parallel); see
-``embed`` and benchmarks/README.md ("Tasks") for the experiment behind this choice.
+``embed`` and docs/methods.md for the experiment behind this choice.
 """
 
 from __future__ import annotations
@@ -58,36 +63,61 @@ class TransformerConfig:
     act: str = "relu"  # relu | gelu
     norm: str = "none"  # none | layernorm (pre-norm, and a final norm before the unembedding)
     causal: bool = True
+    init: str = "default"  # default | nanda (see the module docstring)
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if self.act not in ("relu", "gelu") or self.norm not in ("none", "layernorm"):
             raise ValueError(f"act must be relu|gelu and norm none|layernorm; got {self.act}, {self.norm}")
+        if self.init not in INIT_SCALES:
+            raise ValueError(f"init must be one of {', '.join(INIT_SCALES)}; got {self.init}")
 
 
 # -- parameters (one seed, no seed axis) ----------------------------------------------------
-def init_params(cfg: TransformerConfig, gen: torch.Generator) -> Params:
-    """One seed's parameters, drawn from ``gen`` in a fixed order."""
+def _default_fan_ins(cfg: TransformerConfig) -> dict[str, int]:
     d = cfg.d_model
+    return {"embed": d, "attn": d, "w_in": d, "w_out": cfg.d_mlp, "w_u": d}
 
-    def normal(*shape: int, fan_in: int) -> Tensor:
-        return torch.randn(*shape, generator=gen) / math.sqrt(fan_in)
 
-    p: Params = {"wte": normal(cfg.vocab, d, fan_in=d), "wpe": normal(cfg.n_ctx, d, fan_in=d)}
+def _nanda_fan_ins(cfg: TransformerConfig) -> dict[str, int]:
+    d = cfg.d_model
+    return {"embed": d, "attn": d, "w_in": d, "w_out": d, "w_u": cfg.vocab}
+
+
+# init name -> the variance denominator of each kind of matrix: N(0, 1/that)
+INIT_SCALES = {"default": _default_fan_ins, "nanda": _nanda_fan_ins}
+
+
+def init_params(cfg: TransformerConfig, gen: torch.Generator) -> Params:
+    """One seed's parameters, drawn from ``gen`` in a fixed order, stored (out, in).
+
+    Each matrix is drawn (in, out) and transposed, so the ``default`` init keeps the draws
+    (and the model) it had when the weights were stored (in, out).
+    """
+    d = cfg.d_model
+    fan = INIT_SCALES[cfg.init](cfg)
+
+    def table(rows: int, cols: int, kind: str) -> Tensor:
+        return torch.randn(rows, cols, generator=gen) / math.sqrt(fan[kind])
+
+    def normal(n_in: int, n_out: int, kind: str) -> Tensor:
+        return table(n_in, n_out, kind).mT.contiguous()
+
+    p: Params = {"wte": table(cfg.vocab, d, "embed"), "wpe": table(cfg.n_ctx, d, "embed")}
     for i in range(cfg.n_layers):
         for name in ("wq", "wk", "wv", "wo"):
-            p[f"h{i}.{name}"] = normal(d, d, fan_in=d)
-        p[f"h{i}.w_in"] = normal(d, cfg.d_mlp, fan_in=d)
+            p[f"h{i}.{name}"] = normal(d, d, "attn")
+        p[f"h{i}.w_in"] = normal(d, cfg.d_mlp, "w_in")
         p[f"h{i}.b_in"] = torch.zeros(cfg.d_mlp)
-        p[f"h{i}.w_out"] = normal(cfg.d_mlp, d, fan_in=cfg.d_mlp)
+        p[f"h{i}.w_out"] = normal(cfg.d_mlp, d, "w_out")
         p[f"h{i}.b_out"] = torch.zeros(d)
         if cfg.norm == "layernorm":
             for ln in ("ln1", "ln2"):
                 p[f"h{i}.{ln}.g"], p[f"h{i}.{ln}.b"] = torch.ones(d), torch.zeros(d)
     if cfg.norm == "layernorm":
         p["lnf.g"], p["lnf.b"] = torch.ones(d), torch.zeros(d)
-    p["w_u"] = normal(d, cfg.n_out, fan_in=d)
+    p["w_u"] = normal(d, cfg.n_out, "w_u")
     return p
 
 
@@ -98,8 +128,8 @@ def _per_seed(v: Tensor, like: Tensor) -> Tensor:
 
 
 def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
-    """x (S, ..., d_in) @ w (S, d_in, d_out) [+ b (S, d_out)], as one batched matmul per seed."""
-    out = torch.bmm(x.reshape(x.shape[0], -1, x.shape[-1]), w).reshape(*x.shape[:-1], w.shape[-1])
+    """x (S, ..., d_in) @ w^T, w (S, d_out, d_in) [+ b (S, d_out)]: one batched matmul per seed."""
+    out = torch.bmm(x.reshape(x.shape[0], -1, x.shape[-1]), w.mT).reshape(*x.shape[:-1], w.shape[-2])
     return out if b is None else out + _per_seed(b, out)
 
 
@@ -109,8 +139,7 @@ def embed(wte: Tensor, tokens: Tensor) -> Tensor:
     One ``F.embedding`` over the seeds' tables laid end to end (seed s's token t is row
     s*V + t). Its CPU backward accumulates in a fixed order, so it is deterministic with
     any thread count; the obvious ``wte[s, tokens]`` is not: its backward is an
-    accumulating ``index_put_`` whose parallel atomic adds made same-seed gradients differ
-    in 19 of 30 repeats with 2 threads (benchmarks/README.md, "Tasks").
+    accumulating ``index_put_`` whose parallel atomic adds are not ordered.
     """
     s, v, d = wte.shape
     offsets = torch.arange(s, device=tokens.device).reshape(s, *([1] * (tokens.dim() - 1))) * v

@@ -19,7 +19,7 @@ def _run(batch: int, methods="sgd", seeds="4", extra=()):
     out = {}
     for cell in plan.cells(set(), batch):
         for r in run_cell(cell):
-            out[(r["identity"]["method"], r["identity"]["seed"])] = r
+            out[(r.identity["method"], r.seed)] = r
     return out
 
 
@@ -27,13 +27,13 @@ def test_batched_and_single_seed_curves_agree_over_the_first_epochs():
     single, batched = _run(1, "sgd,adamw"), _run(4, "sgd,adamw")
     assert single.keys() == batched.keys()
     for key in single:
-        a, b = single[key]["curve"], batched[key]["curve"]
+        a, b = single[key].curve, batched[key].curve
         assert a["step"][:4] == b["step"][:4]
         for column in ("train_loss", "test_loss", "train_acc", "test_acc"):
             for x, y in zip(a[column][:4], b[column][:4]):
                 assert math.isclose(x, y, rel_tol=1e-4, abs_tol=1e-5), (key, column, x, y)
-        assert single[key]["environment"]["batched_seeds"] == 1
-        assert batched[key]["environment"]["batched_seeds"] == 4
+        assert single[key].environment["batched_seeds"] == 1
+        assert batched[key].environment["batched_seeds"] == 4
 
 
 def test_data_and_initialization_do_not_depend_on_the_batch():
@@ -52,9 +52,9 @@ def test_data_and_initialization_do_not_depend_on_the_batch():
 def test_time_is_apportioned_per_seed_and_grows_with_steps():
     records = _run(4)
     for r in records.values():
-        times = r["curve"]["train_time_s"]
+        times = r.curve["train_time_s"]
         assert times[0] == 0.0 and all(b >= a for a, b in zip(times, times[1:]))
-        assert r["metrics"]["train_time_s"] == times[-1] > 0
+        assert r.metrics["train_time_s"] == times[-1] > 0
 
 
 def test_dropping_finished_seeds_from_the_batch_changes_no_result(monkeypatch):
@@ -65,11 +65,11 @@ def test_dropping_finished_seeds_from_the_batch_changes_no_result(monkeypatch):
     compacted = _run(6, "sgd,adamw", seeds="6", extra=extra)
     monkeypatch.setattr(trial, "COMPACT_FRACTION", 10.0)  # never compact
     full = _run(6, "sgd,adamw", seeds="6", extra=extra)
-    solve_epochs = {k: r["metrics"]["solve_epoch"] for k, r in full.items()}
+    solve_epochs = {k: r.metrics["solve_epoch"] for k, r in full.items()}
     assert len(set(solve_epochs.values())) > 2  # seeds really finish at different times
     for key in full:
-        assert compacted[key]["metrics"]["solve_epoch"] == solve_epochs[key]
-        for x, y in zip(compacted[key]["curve"]["test_loss"], full[key]["curve"]["test_loss"]):
+        assert compacted[key].metrics["solve_epoch"] == solve_epochs[key]
+        for x, y in zip(compacted[key].curve["test_loss"], full[key].curve["test_loss"]):
             assert math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-6)
 
 
@@ -80,7 +80,7 @@ def test_sixteen_seeds_batched_and_one_at_a_time_solve_alike():
 
     def solve_epochs(batch):
         plan = build_plan("sparse_parity", "sgd", "16", parse_overrides([]))
-        return {r["identity"]["seed"]: r["metrics"]["solve_epoch"] for c in plan.cells(set(), batch)
+        return {r.seed: r.metrics["solve_epoch"] for c in plan.cells(set(), batch)
                 for r in run_cell(c)}
 
     single, batched = solve_epochs(1), solve_epochs(16)

@@ -37,7 +37,7 @@ def _records(methods: str, seeds: str = "2", batch: int = 64, extra=()):
 
 
 def _curves(records):
-    return {(r["identity"]["method"], r["identity"]["seed"]): r["curve"] for r in records}
+    return {(r.identity["method"], r.seed): r.curve for r in records}
 
 
 def test_same_seed_twice_gives_the_same_curve():

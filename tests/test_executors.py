@@ -1,8 +1,9 @@
-"""Executors: process pool and Ray give the local executor's records; faults and resume.
+"""Executors: process pool and Ray give the local executor's records; faults, signals, resume.
 
 Fault plugins (written to a temporary file and loaded with --plugin):
 - ``killer``  SIGKILLs its own process at step ``at_step`` (a worker dying mid-trial);
-- ``sleeper`` sleeps ``sleep_s`` in every update (an overlong trial).
+- ``sleeper`` sleeps ``sleep_s`` in every update (an overlong trial);
+- ``death``   ends its trial at step 2 in the way its preset names (``death:exit3``, ...).
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ import pytest
 from helpers import read_records, run_cli
 
 from grokbench import registry
-from grokbench.executors import ProcessExecutor, cpu_count
+from grokbench.errors import Terminated, signals_deferred, stop_signals
+from grokbench.executors import LocalExecutor, ProcessExecutor, cpu_count
+from grokbench.executors.base import describe_exit
 from grokbench.plan import build_plan
+from grokbench.record import Record
 from grokbench.spec import parse_overrides
+from grokbench.timeout import TimeoutPolicy
 
 PLUGIN = '''
-import os, signal, time
-from grokbench import Transform, register
+import os, signal, sys, time
+from grokbench import Preset, Transform, register
 
 @register
 class Killer(Transform):
@@ -48,6 +53,29 @@ class Sleeper(Transform):
     def update(self, grads, params, state, ctx):
         time.sleep(self.sleep_s)
         return grads
+
+WAYS = ("exit3", "exit0", "sysexit", "interrupt", "sigkill", "sigsegv", "sigterm", "hang")
+
+@register
+class Death(Transform):
+    name = "death"
+    description = "test only: ends its trial at step 2 in the way named by how"
+    defaults = {"how": "exit3"}
+    choices = {"how": WAYS}
+    presets = {w: Preset(f"end by {w}", {"how": w}) for w in WAYS}
+
+    def update(self, grads, params, state, ctx):
+        if ctx.step < 2:
+            return grads
+        if self.how.startswith("exit"):
+            os._exit(int(self.how[4:]))
+        if self.how == "sysexit":
+            sys.exit(3)
+        if self.how == "interrupt":
+            raise KeyboardInterrupt
+        if self.how == "hang":
+            time.sleep(1e9)
+        os.kill(os.getpid(), getattr(signal, self.how.upper()))
 '''
 
 # 7 steps per epoch, 5 epochs; a target of 0.5 so that some trials solve (solve steps to compare).
@@ -55,7 +83,7 @@ TINY = [
     "--tasks", "sparse_parity",
     "--set", "sparse_parity.n_train=200", "--set", "sparse_parity.n_test=100",
     "--set", "sparse_parity.max_epochs=5", "--set", "sparse_parity.target=0.5",
-    "--quiet",
+    "--quiet", "--no-baseline", "--no-calibrate",
 ]
 
 
@@ -133,7 +161,7 @@ def test_killed_worker_is_recorded_and_the_plan_completes(tmp_path, plugin):
     for seed in (0, 1):
         killed = status[("killer", seed)]
         assert killed["status"] == "error"
-        assert "worker process died" in killed["error"] and "SIGKILL" in killed["error"]
+        assert killed["error"].startswith("worker process was killed by SIGKILL")
         assert killed["environment"]["executor"] == "process"
         assert status[("sgd", seed)]["status"] in ("solved", "unsolved")
     # The next run retries the errors (and only them).
@@ -143,26 +171,47 @@ def test_killed_worker_is_recorded_and_the_plan_completes(tmp_path, plugin):
 
 
 def test_dead_worker_keeps_the_seeds_it_had_finished(tmp_path, plugin):
-    """One cell, two seeds trained together: the seed that solves at step 0 (a target
-    between the two seeds' initial test accuracies) is reported before the worker dies,
-    and only the other one becomes an error."""
+    """One cell, two seeds trained together: the seed that finishes first (read off a probe
+    run of the same trials) is reported before the worker dies at the next step, and only
+    the other one becomes an error."""
     probe = tmp_path / "probe"
-    assert run_cli("run", *TINY, "--methods", "sgd", "--seeds", "4", "--set", "sparse_parity.max_epochs=1",
-                   "--out", str(probe)) == 0
-    acc0 = sorted((r["curve"]["test_acc"][0], r["identity"]["seed"]) for r in read_records(probe))
-    (low_acc, low), (high_acc, high) = acc0[0], acc0[-1]
-    assert high_acc > low_acc
+    assert run_cli("run", *TINY, "--methods", "sgd", "--seeds", "6", "--out", str(probe)) == 0
+    ends = {r["identity"]["seed"]: (r["curve"]["step"][-1], r["status"]) for r in read_records(probe)}
+    end, high = min((step, seed) for seed, (step, status) in ends.items() if status == "solved")
+    low = next(seed for seed, (step, _) in ends.items() if step > end)
     registry.load_plugin_file(plugin)
-    overrides = parse_overrides(["sparse_parity.n_train=200", "sparse_parity.n_test=100",
-                                 f"sparse_parity.target={(low_acc + high_acc) / 2}", "killer.at_step=3"])
+    overrides = parse_overrides(["sparse_parity.n_train=200", "sparse_parity.n_test=100", "sparse_parity.max_epochs=5",
+                                 "sparse_parity.target=0.5", f"killer.at_step={end}"])
     plan = build_plan("sparse_parity", "killer", f"{low},{high}", overrides,
                       plugin_files=(str(Path(plugin).resolve()),))
     (cell,) = plan.cells(set(), 2)
-    records = {r["identity"]["seed"]: r for r in ProcessExecutor(workers=1).run([cell])}
-    assert records[high]["status"] == "solved" and records[high]["metrics"]["solve_step"] == 0
-    assert records[low]["status"] == "error" and "SIGKILL" in records[low]["error"]
-    assert records[low]["environment"]["batched_seeds"] == 2
+    records = {r.seed: r for r in ProcessExecutor(workers=1).run([cell])}
+    assert records[high].status == "solved" and records[high].curve["step"][-1] == end
+    assert records[low].status == "error" and "SIGKILL" in records[low].error
+    assert records[low].environment["batched_seeds"] == 2
     assert not multiprocessing.active_children()  # every worker was stopped
+
+
+def test_workers_load_the_plugin_text_the_run_began_with(plugin):
+    """The plugin file is broken mid-run (after the first evaluation); the worker started
+    after `killer` ends the first one still loads the text the run began with."""
+    registry.load_plugin_file(plugin)
+    overrides = parse_overrides(["sparse_parity.n_train=200", "sparse_parity.n_test=100",
+                                 "sparse_parity.max_epochs=2", "killer.at_step=1"])
+    plan = build_plan("sparse_parity", "sgd,killer", "2", overrides, plugin_files=(str(Path(plugin).resolve()),))
+    sgd0, sgd1, killer0, killer1 = plan.cells(set(), 1)
+    text = Path(plugin).read_text()
+
+    def break_the_file(*_: object) -> None:
+        Path(plugin).write_text("this is not python\n")
+
+    try:
+        records = list(ProcessExecutor(workers=1).run([sgd0, killer0, sgd1], break_the_file))
+    finally:
+        Path(plugin).write_text(text)
+    status = [(r.identity["method"], r.status) for r in records]
+    assert [m for m, _ in status] == ["sgd", "killer", "sgd"]
+    assert status[1][1] == "error" and status[2][1] in ("solved", "unsolved")
 
 
 def test_closing_the_iterator_stops_the_workers(plugin):
@@ -172,9 +221,67 @@ def test_closing_the_iterator_stops_the_workers(plugin):
     plan = build_plan("sparse_parity", "sleeper", "6", overrides, plugin_files=(str(Path(plugin).resolve()),))
     records = ProcessExecutor(workers=2).run(plan.cells(set(), 1))
     first = next(records)
-    assert first["status"] in ("solved", "unsolved")
+    assert first.status in ("solved", "unsolved")
     records.close()
     assert not multiprocessing.active_children()
+
+
+# ---------------------------------------------------------------- how a worker ends, in words
+
+
+@pytest.mark.parametrize("exitcode, words", [
+    (3, "exited with code 3"),
+    (0, "exited with code 0"),
+    (1, "exited with code 1"),
+    (-9, "was killed by SIGKILL (sent by the out-of-memory killer, or by a kill -9), exit code -9"),
+    (-11, "was killed by SIGSEGV (a segmentation fault in native code), exit code -11"),
+    (-15, "was killed by SIGTERM, exit code -15"),
+    (-200, "was killed by signal 200, exit code -200"),
+    (None, "ended with no exit code known"),
+])
+def test_describe_exit_says_only_what_the_code_means(exitcode, words):
+    assert describe_exit(exitcode) == words
+
+
+DEATHS = {  # preset of `death` -> the start of its record's error (status "error" for all)
+    "exit3": "worker process exited with code 3",
+    "exit0": "worker process exited with code 0",
+    "sigkill": "worker process was killed by SIGKILL",
+    "sigsegv": "worker process was killed by SIGSEGV",
+    "sigterm": "worker process was killed by SIGTERM",
+    "interrupt": "the trial raised KeyboardInterrupt in the worker process",
+    "sysexit": "SystemExit: 3",
+}
+
+
+@pytest.mark.slow
+def test_every_way_a_worker_ends_is_recorded_truthfully(tmp_path, plugin):
+    """Each death costs a worker start (seconds), hence slow. The plan goes on after each;
+    no message claims a signal the worker did not get; no traceback reaches the terminal."""
+    registry.load_plugin_file(plugin)
+    overrides = parse_overrides(["sparse_parity.n_train=200", "sparse_parity.n_test=100", "sparse_parity.max_epochs=4"])
+    methods = ",".join(["sgd", *(f"death:{way}" for way in DEATHS)])
+    plan = build_plan("sparse_parity", methods, "1", overrides, plugin_files=(str(Path(plugin).resolve()),))
+    records = {r.identity["method"]: r for r in ProcessExecutor(workers=2).run(plan.cells(set(), 1))}
+    assert records.pop("sgd").status in ("solved", "unsolved")
+    for way, words in DEATHS.items():
+        record = records[f"death:{way}"]
+        assert record.status == "error" and record.error.startswith(words), (way, record.error)
+        assert record.environment["executor"] == "process"
+    assert not multiprocessing.active_children()
+
+
+def test_system_exit_in_a_plugin_is_an_error_record_and_the_run_goes_on(tmp_path, plugin, capsys):
+    out = tmp_path / "out"
+    assert run_cli("run", *TINY, "--plugin", plugin, "--methods", "death:sysexit,sgd", "--seeds", "2",
+                   "--out", str(out)) == 0
+    status = {(r["identity"]["method"], r["identity"]["seed"]): r for r in read_records(out)}
+    assert len(status) == 4
+    for seed in (0, 1):
+        assert status[("death:sysexit", seed)]["status"] == "error"
+        assert status[("death:sysexit", seed)]["error"] == "SystemExit: 3"
+        assert status[("sgd", seed)]["status"] in ("solved", "unsolved")
+    assert "Traceback" not in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- timeouts
@@ -205,14 +312,40 @@ def test_process_pool_kills_a_trial_stuck_past_its_timeout(plugin):
     overrides = parse_overrides(["sparse_parity.n_train=200", "sparse_parity.max_epochs=2", "sleeper.sleep_s=60"])
     plan = build_plan("sparse_parity", "sgd,sleeper", "1", overrides, plugin_files=(str(Path(plugin).resolve()),))
     t0 = time.monotonic()
-    records = list(ProcessExecutor(workers=2, timeout_s=3, kill_grace_s=0.5).run(plan.cells(set(), 1)))
+    records = list(ProcessExecutor(workers=2, timeout=TimeoutPolicy(3, kill_grace_s=0.5)).run(plan.cells(set(), 1)))
     assert time.monotonic() - t0 < 30
-    status = {r["identity"]["method"]: r for r in records}
-    assert status["sleeper"]["status"] == "timeout" and "killed" in status["sleeper"]["error"]
-    assert status["sgd"]["status"] in ("solved", "unsolved")
+    status = {r.identity["method"]: r for r in records}
+    assert status["sleeper"].status == "timeout" and "the worker was killed" in status["sleeper"].error
+    assert status["sleeper"].trial_timeout_s == 3
+    assert status["sgd"].status in ("solved", "unsolved")
+
+
+def test_local_executor_enforces_the_timeout_on_a_stuck_plugin(plugin):
+    """`death:hang` sleeps forever inside one step: the local executor's child process is
+    killed past the kill deadline; the cell before it ran in the same child."""
+    registry.load_plugin_file(plugin)
+    overrides = parse_overrides(["sparse_parity.n_train=200", "sparse_parity.n_test=100", "sparse_parity.max_epochs=2"])
+    plan = build_plan("sparse_parity", "sgd,death:hang", "1", overrides, plugin_files=(str(Path(plugin).resolve()),))
+    executor = LocalExecutor(timeout=TimeoutPolicy(1.0, kill_grace_s=0.5))
+    t0 = time.monotonic()
+    records = {r.identity["method"]: r for r in executor.run(plan.cells(set(), 1))}
+    assert time.monotonic() - t0 < 30
+    hung = records["death:hang"]
+    assert hung.status == "timeout" and hung.error == "exceeded --trial-timeout 1s; the worker was killed"
+    assert records["sgd"].status in ("solved", "unsolved")
+    for r in records.values():
+        assert r.environment["executor"] == "local" and r.environment["child_process"] is True
+        assert r.trial_timeout_s == 1.0
+    assert not multiprocessing.active_children()
 
 
 # ---------------------------------------------------------------- the driver dies
+
+
+def _said(err: str) -> list[str]:
+    """What a command said on stderr, less its notes; a traceback fails the test."""
+    assert "Traceback" not in err, err
+    return [ln for ln in err.strip().splitlines() if not ln.startswith("note:")]
 
 
 def _grokbench(*argv: str, **kw) -> subprocess.Popen:
@@ -220,48 +353,25 @@ def _grokbench(*argv: str, **kw) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
-@pytest.mark.slow
-def test_resume_after_the_driver_is_killed(tmp_path, plugin):
-    out = tmp_path / "out"
-    argv = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.02",
-            "--seeds", "6", "--batch-seeds", "1", "--executor", "process", "-j", "2", "--out", str(out)]
-    proc = _grokbench(*argv)
+def _wait_for_a_record(proc: subprocess.Popen, out: Path) -> None:
     deadline = time.monotonic() + 120
     while not list((out / "records").glob("*.json")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
         time.sleep(0.02)
-    proc.kill()  # SIGKILL: no clean-up at all
-    proc.wait()
-    first = read_records(out)
-    assert 1 <= len(first) < 6 and all(r["status"] in ("solved", "unsolved") for r in first)
-    assert run_cli(*argv) == 0
-    assert last_run(out)["to_run"] == 6 - len(first)
-    records = read_records(out)
-    assert len(records) == 6 and len({r["key"] for r in records}) == 6
-    assert sorted(r["identity"]["seed"] for r in records) == list(range(6))
-    assert not list((out / "records").glob(".*.tmp"))
 
 
-@pytest.mark.slow
-def test_ctrl_c_stops_cleanly_and_keeps_finished_records(tmp_path, plugin):
-    out = tmp_path / "out"
-    argv = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.02",
-            "--seeds", "8", "--batch-seeds", "1", "--executor", "process", "-j", "2", "--out", str(out)]
-    proc = _grokbench(*argv, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not list((out / "records").glob("*.json")):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
-    kept = read_records(out)
-    assert 1 <= len(kept) <= 8 and all(r["status"] in ("solved", "unsolved") for r in kept)
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pytest.skip("needs /proc")
+
+
+def _assert_group_ends(pgid: int) -> None:
     deadline = time.monotonic() + 10
-    while _live_in_group(proc.pid) and time.monotonic() < deadline:
+    while _live_in_group(pgid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _live_in_group(proc.pid) == []  # no worker outlived the driver
+    assert _live_in_group(pgid) == []  # no worker outlived the driver
 
 
 def _live_in_group(pgid: int) -> list[int]:
@@ -278,6 +388,112 @@ def _live_in_group(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":
             live.append(int(stat.parent.name))
     return live
+
+
+@pytest.mark.slow
+def test_resume_after_the_driver_is_killed(tmp_path, plugin):
+    out = tmp_path / "out"
+    argv = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.02",
+            "--seeds", "6", "--batch-seeds", "1", "--executor", "process", "-j", "2", "--out", str(out)]
+    proc = _grokbench(*argv)
+    _wait_for_a_record(proc, out)
+    proc.kill()  # SIGKILL: no clean-up at all
+    proc.wait()
+    err = proc.stderr.read()  # returns once every worker (they share the pipe) has exited
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    first = read_records(out)
+    assert 1 <= len(first) < 6 and all(r["status"] in ("solved", "unsolved") for r in first)
+    assert run_cli(*argv) == 0
+    assert last_run(out)["to_run"] == 6 - len(first)
+    records = read_records(out)
+    assert len(records) == 6 and len({r["key"] for r in records}) == 6
+    assert sorted(r["identity"]["seed"] for r in records) == list(range(6))
+    assert not list((out / "records").glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_keeps_finished_records(tmp_path, plugin):
+    out = tmp_path / "out"
+    argv = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.02",
+            "--seeds", "8", "--batch-seeds", "1", "--executor", "process", "-j", "2", "--out", str(out)]
+    proc = _grokbench(*argv, start_new_session=True)
+    _wait_for_a_record(proc, out)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    kept = read_records(out)
+    assert 1 <= len(kept) <= 8 and all(r["status"] in ("solved", "unsolved") for r in kept)
+    _assert_group_ends(proc.pid)
+
+
+@pytest.mark.parametrize("executor", [
+    ["--executor", "local"],
+    pytest.param(["--executor", "process", "-j", "2"], marks=pytest.mark.slow),
+])
+def test_sigterm_stops_the_run_like_ctrl_c(tmp_path, plugin, executor):
+    """SIGTERM to the driver alone: it stops its workers, keeps every record it received
+    (all complete and readable), says so in one line and exits 143."""
+    out = tmp_path / "out"
+    argv = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.02",
+            "--seeds", "8", "--batch-seeds", "1", *executor, "--out", str(out)]
+    proc = _grokbench(*argv, start_new_session=True)
+    _wait_for_a_record(proc, out)
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert len(_said(err)) == 1
+    kept = [Record.from_json(r) for r in read_records(out)]
+    assert 1 <= len(kept) <= 8 and all(r.status in ("solved", "unsolved") for r in kept)
+    assert not list((out / "records").glob(".*.tmp"))
+    _assert_group_ends(proc.pid)
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_workers_start_is_one_line(tmp_path):
+    """Ctrl-C to the whole process group while the workers still import torch."""
+    out = tmp_path / "out"
+    proc = _grokbench("run", *TINY, "--methods", "sgd", "--seeds", "2", "--batch-seeds", "1",
+                      "--executor", "process", "-j", "2", "--out", str(out), start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not _children(proc.pid):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert len(_said(err)) == 1, err
+    _assert_group_ends(proc.pid)
+
+
+@pytest.mark.parametrize("signum, raised", [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)])
+def test_a_signal_waits_for_the_deferred_block(signum, raised):
+    """What keeps a record being written whole: the signal lands inside the block, the
+    block finishes, then the signal's exception is raised."""
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    finished = []
+    with pytest.raises(raised), stop_signals() as state:
+        with signals_deferred():
+            os.kill(os.getpid(), signum)
+            time.sleep(0.05)  # the handler runs here, and must not raise here
+            finished.append(True)
+    assert finished == [True] and state.terminated == (signum == signal.SIGTERM)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+@pytest.mark.xfail(strict=True, reason="grokbench/__init__.py imports torch eagerly, before __main__ "
+                   "can handle Ctrl-C; passes once the package imports its public API lazily")
+@pytest.mark.parametrize("delay_s", [0.3, 1.0])
+def test_ctrl_c_while_importing_is_one_line(delay_s):
+    """`python -m grokbench` spends its first seconds importing torch; Ctrl-C then too is
+    one line and status 130."""
+    proc = _grokbench("list")
+    time.sleep(delay_s)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert _said(err) == ["interrupted"]
 
 
 # ---------------------------------------------------------------- options and the missing Ray
@@ -354,8 +570,8 @@ def test_ray_cancels_a_trial_stuck_past_its_timeout(plugin, ray_instance):
     overrides = parse_overrides(["sparse_parity.n_train=200", "sparse_parity.max_epochs=2", "sleeper.sleep_s=60"])
     plan = build_plan("sparse_parity", "sgd,sleeper", "1", overrides, plugin_files=(str(Path(plugin).resolve()),))
     t0 = time.monotonic()
-    records = list(RayExecutor(timeout_s=3, kill_grace_s=0.5).run(plan.cells(set(), 1)))
+    records = list(RayExecutor(timeout=TimeoutPolicy(3, kill_grace_s=0.5)).run(plan.cells(set(), 1)))
     assert time.monotonic() - t0 < 30
-    status = {r["identity"]["method"]: r for r in records}
-    assert status["sleeper"]["status"] == "timeout" and "cancelled" in status["sleeper"]["error"]
-    assert status["sgd"]["status"] in ("solved", "unsolved")
+    status = {r.identity["method"]: r for r in records}
+    assert status["sleeper"].status == "timeout" and "cancelled" in status["sleeper"].error
+    assert status["sgd"].status in ("solved", "unsolved")

@@ -1,28 +1,69 @@
-"""The leaderboard on a small real run: header, one table per task, figures that exist."""
+"""The leaderboard: header, one table per task, figures that exist; the markdown renderer
+writes nothing; a given analysis is used as is, and one command analyses once."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from helpers import run_cli
 
-from grokbench.leaderboard import MAIN_COLUMNS
+from grokbench import leaderboard as lb
+from grokbench import stats as st
 
+RUN_COMMAND = "grokbench run --tasks sparse_parity --methods sgd,adamw --seeds 3"
 # Tiny and fast; the lowered target makes some seeds solve and others not (censored).
 SMALL = [
     "--tasks", "sparse_parity", "--methods", "sgd,adamw", "--seeds", "3",
     "--set", "sparse_parity.max_epochs=8", "--set", "sparse_parity.n_train=200",
     "--set", "sparse_parity.n_test=100", "--set", "sparse_parity.target=0.55",
 ]
+BUDGET_STEPS, STEPS_PER_EPOCH, EVAL_EVERY = 80, 2, 10
+SOLVE_STEPS = {"sgd": [30, 40, None], "adamw": [20, 30, 30]}  # None: unsolved
+
+
+def _record(method: str, seed: int, solve: int | None) -> dict:
+    """One finished trial as written to records/: accuracy ramps up to the target at
+    ``solve`` (or never), evaluated every EVAL_EVERY steps."""
+    last = solve if solve is not None else BUDGET_STEPS
+    steps = list(range(0, last + 1, EVAL_EVERY))
+    ramp = [min(1.0, s / last) for s in steps]
+    return {
+        "key": f"{method}-{seed}", "status": "solved" if solve is not None else "unsolved",
+        "identity": {
+            "task": "sparse_parity", "preset": None, "method": method, "seed": seed,
+            "task_params": {"n": 10}, "optimizer": {"name": method, "params": {"lr": 0.1}},
+            "transforms": [], "base": "sgd", "parts": [], "baseline": "sgd",
+        },
+        "environment": {"device": "cpu", "device_name": "test cpu", "torch": "2.x", "threads": 1,
+                        "host": "testhost"},
+        "metrics": {"solve_step": solve, "plateau_steps": solve and solve // 2,
+                    "train_time_s": last * 0.01, "time_to_target_s": solve and solve * 0.01},
+        "budget": {"budget_steps": BUDGET_STEPS, "budget_epochs": BUDGET_STEPS / STEPS_PER_EPOCH,
+                   "steps_per_epoch": STEPS_PER_EPOCH, "target": 0.9},
+        "curve": {"step": steps, "train_acc": [min(1.0, 2 * a) for a in ramp], "test_acc": ramp},
+        "started_at": f"2026-01-01T00:00:{seed:02d}+00:00", "finished_at": f"2026-01-01T00:01:{seed:02d}+00:00",
+        "grokbench_version": "0.1.0",
+    }
 
 
 @pytest.fixture(scope="module")
-def small_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("lb") / "results"
-    assert run_cli("run", *SMALL, "--out", str(out), "--quiet") == 0
-    return out
+def folder(tmp_path_factory) -> Path:
+    """A results folder of synthetic records: sgd (baseline) 2/3 solved, adamw 3/3."""
+    root = tmp_path_factory.mktemp("lb") / "results"
+    (root / "records").mkdir(parents=True)
+    for method, solves in SOLVE_STEPS.items():
+        for seed, solve in enumerate(solves):
+            (root / "records" / f"{method}-{seed}.json").write_text(json.dumps(_record(method, seed, solve)))
+    (root / "runs.jsonl").write_text(json.dumps({"command": RUN_COMMAND, "time": "2026-01-01T00:00:00+00:00"}) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def folder_frame(folder):
+    return lb.load_leaderboard_frame(folder)
 
 
 def _check(readme: Path) -> str:
@@ -30,47 +71,194 @@ def _check(readme: Path) -> str:
     assert text.startswith("# grokbench leaderboard")
     for field in ("| command |", "| grokbench |", "| git commit |", "| torch |", "| device |", "| seeds |"):
         assert field in text, field
-    assert "grokbench run --tasks sparse_parity --methods sgd,adamw --seeds 3" in text
-    assert "**Steps to target**" in text and "**Tests**" in text
-    assert text.count("\n## ") == 1  # one task
-    header = "| " + " | ".join(MAIN_COLUMNS) + " |"
+    assert RUN_COMMAND in text
+    assert "**Steps to target**" in text and "**Tests**" in text and "not adjusted for multiplicity" in text
+    sections = [line for line in text.splitlines() if line.startswith("## ")]
+    assert sections == ["## Summary", "## Across tasks", "## How to read this page", "## Provenance",
+                        "## sparse_parity"]
+    assert "### sparse_parity: verdicts at each threshold" in text
+    assert not re.search(r"\[[^\]]*(∞|\binf\b|unbounded)[^\]]*\]", text)  # no infinite interval ends
+    header = "| " + " | ".join(lb.MAIN_COLUMNS) + " |"
     assert text.count(header) == 1
     table = text.split(header, 1)[1].split("\n\n", 1)[0].strip().splitlines()[1:]
     assert {line.split(" | ")[1] for line in table} == {"sgd", "adamw"}
     assert not re.search(r"\bnan\b", text, re.I)
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(images) == 2
+    assert len(images) == 4  # profiles, heat map, and the task's two
     for image in images:
         assert not Path(image).is_absolute()
         assert (readme.parent / image).is_file(), image
     return text
 
 
-def test_run_writes_leaderboard_next_to_results(small_run, capsys):
-    _check(small_run / "leaderboard" / "README.md")
+def _body(text: str) -> list[str]:
+    """All but the lines with time stamps or the output folder."""
+    return [line for line in text.splitlines()
+            if "Generated" not in line and "| generated |" not in line and "-o " not in line]
 
 
-def test_leaderboard_command(small_run, tmp_path, capsys):
+def test_run_writes_leaderboard_next_to_results(tmp_path, capsys):
+    out = tmp_path / "results"
+    assert run_cli("run", *SMALL, "--out", str(out), "--quiet") == 0
+    _check(out / "leaderboard" / "README.md")
+
+
+def test_leaderboard_command(folder, tmp_path, capsys):
     out = tmp_path / "board"
-    assert run_cli("leaderboard", str(small_run), "-o", str(out)) == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(out)) == 0
     printed = capsys.readouterr().out
     assert "sparse_parity" in printed and "baseline: sgd" in printed
     text = _check(out / "README.md")
     assert "### sparse_parity: wall time" in text
+    assert "| seeds | 0–2 (3 seeds) |" in text
+    assert "| trials | 6, run 2026-01-01T00:00:00+00:00 to 2026-01-01T00:01:02+00:00 |" in text
+    assert "| device | test cpu (cpu; 1 threads; host testhost) |" in text
 
 
-def test_leaderboard_is_reproducible(small_run, tmp_path):
+def test_leaderboard_is_reproducible(folder, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert run_cli("leaderboard", str(small_run), "-o", str(a), "--quiet", "--no-figures") == 0
-    assert run_cli("leaderboard", str(small_run), "-o", str(b), "--quiet", "--no-figures") == 0
-
-    def body(p: Path) -> list[str]:  # all but the time stamps
-        return [line for line in (p / "README.md").read_text().splitlines()
-                if "Generated" not in line and "| generated |" not in line and "-o " not in line]
-
-    assert body(a) == body(b)
+    assert run_cli("leaderboard", str(folder), "-o", str(a), "--quiet", "--no-figures") == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(b), "--quiet", "--no-figures") == 0
+    assert _body((a / "README.md").read_text()) == _body((b / "README.md").read_text())
 
 
 def test_leaderboard_on_missing_folder_is_a_user_error(tmp_path, capsys):
     assert run_cli("leaderboard", str(tmp_path / "nope")) == 2
     assert "not a grokbench results folder" in capsys.readouterr().err
+
+
+def _files(root: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+def test_markdown_renderer_is_pure(folder, folder_frame, tmp_path, monkeypatch):
+    analysis = st.analyze(folder_frame, n_boot=100)
+    runs = [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()]
+    monkeypatch.chdir(tmp_path)
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError("the renderer ran a subprocess")
+
+    monkeypatch.setattr("subprocess.run", no_subprocess)
+    before = _files(tmp_path), _files(folder)
+    outdir = tmp_path / "never_created"
+    texts = [lb.render_markdown(folder_frame, analysis, runs, results_dir=folder, outdir=outdir,
+                                commit="abc123", generated="2026-01-02 03:04 UTC") for _ in range(2)]
+    assert (_files(tmp_path), _files(folder)) == before and not outdir.exists()
+    assert isinstance(texts[0], str) and texts[0] == texts[1]
+    assert "| git commit | abc123 |" in texts[0] and "| generated | 2026-01-02 03:04 UTC |" in texts[0]
+    assert "## sparse_parity" in texts[0] and "![" not in texts[0]  # no figures were given
+
+
+def test_given_analysis_is_used_as_is(folder, folder_frame, tmp_path, monkeypatch):
+    computed = lb.write_leaderboard(folder, tmp_path / "computed", figures=False).read_text()
+    analysis = st.analyze(folder_frame)
+
+    def no_analysis(*args, **kwargs):
+        raise AssertionError("analysed again")
+
+    monkeypatch.setattr(st, "analyze", no_analysis)
+    given = lb.write_leaderboard(folder, tmp_path / "given", figures=False, show=True,
+                                 frame=folder_frame, analysis=analysis).read_text()
+    assert _body(given) == _body(computed)
+
+
+@pytest.fixture
+def count_analyses(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = st.analyze
+
+    def counting(frame, *args, **kwargs):
+        calls.append(len(frame))
+        return real(frame, *args, n_boot=100)
+
+    monkeypatch.setattr(st, "analyze", counting)
+    return calls
+
+
+def test_one_command_analyses_once(folder, tmp_path, capsys, count_analyses):
+    lb.write_leaderboard(folder, tmp_path / "board", figures=False, show=True)
+    assert "baseline: sgd" in capsys.readouterr().out
+    assert count_analyses == [6]
+
+
+def test_run_covering_the_folder_shares_one_analysis(folder_frame, count_analyses):
+    run, page = lb.run_and_folder_analyses(folder_frame, set(folder_frame["key"]))
+    assert run is page and count_analyses == [6]
+
+
+def test_run_of_a_subset_gets_its_own_analysis(folder_frame, count_analyses):
+    keys = {k for k in folder_frame["key"] if not k.endswith("-2")}
+    run, page = lb.run_and_folder_analyses(folder_frame, keys)
+    assert sorted(count_analyses) == [4, 6]
+    assert run["sparse_parity"].methods["sgd"].sample.n == 2
+    assert page["sparse_parity"].methods["sgd"].sample.n == 3
+
+
+def test_failed_figures_keep_the_tables_and_stale_figures_go(folder, tmp_path, monkeypatch):
+    out = tmp_path / "board"
+    out.mkdir()
+    (out / "gone_task_curves.png").write_bytes(b"")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no canvas")
+
+    monkeypatch.setattr(lb.figures, "plot_curves", broken)
+    monkeypatch.setattr(lb.overview, "plot_heatmap", broken)
+    text = lb.write_leaderboard(folder, out).read_text()
+    assert text.count("_figures failed: RuntimeError: no canvas_") == 2 and "![" not in text
+    assert "### sparse_parity: wall time" in text and "| method | sparse_parity |" in text  # the heat map's table
+    assert not (out / "gone_task_curves.png").exists()
+
+
+def _write_folder(root: Path, solves: dict[str, list[int | None]], command: str) -> Path:
+    (root / "records").mkdir(parents=True)
+    for method, steps in solves.items():
+        for seed, solve in enumerate(steps):
+            (root / "records" / f"{method}-{seed}.json").write_text(json.dumps(_record(method, seed, solve)))
+    (root / "runs.jsonl").write_text(json.dumps({"command": command, "time": "2026-01-01T00:00:00+00:00"}) + "\n")
+    return root
+
+
+def test_requested_pairs_read_from_the_logged_commands():
+    runs = [{"command": "grokbench run --methods egd,adamw --compare all-pairs"},
+            {"command": "grokbench run --methods grokfast"},
+            {"command": "grokbench run --methods all --compare=all-pairs --nonsense-flag"},  # unparsable: skipped
+            {"command": "grokbench run --compare all-pairs --methods all"}]
+    assert lb.requested_pairs(runs) == {"egd", "adamw", st.ALL_PAIRS}
+    assert lb.requested_pairs(runs[1:2]) == set()
+
+
+def test_all_pairs_family_on_the_page(tmp_path):
+    solves = {"sgd": [40, 50, 60, 70], "adamw": [10, 10, 20, 20], "fast": [20, 30, 30, 40], "other": [30, 40, 50, 60]}
+    folder = _write_folder(tmp_path / "results", solves,
+                           "grokbench run --methods adamw,fast --compare all-pairs --seeds 4")
+    text = lb.write_leaderboard(folder, tmp_path / "board", figures=False).read_text()
+    assert "### sparse_parity: named methods against each other" in text
+    table = text.split("named methods against each other", 1)[1].split("###", 1)[0]
+    assert "| adamw | fast | 4 |" in table and "| other |" not in table  # only the named ones, not the baseline
+    analysis = st.analyze(lb.load_leaderboard_frame(folder), pair_labels={st.ALL_PAIRS}, n_boot=100)
+    pairs = {(c.method, c.reference) for c in analysis["sparse_parity"].pairs}
+    assert pairs == {("adamw", "fast"), ("adamw", "other"), ("fast", "other")}
+    adamw_vs_fast = next(c for c in analysis["sparse_parity"].pairs if c.reference == "fast")
+    assert (adamw_vs_fast.sign.wins, adamw_vs_fast.sign.losses) == (4, 0)
+
+
+def test_summary_is_written_from_the_verdicts(folder_frame):
+    analysis = st.analyze(folder_frame, n_boot=100)
+    lines = lb.findings(analysis)
+    assert lines[0].startswith("**Across tasks**") and "`adamw`" in lines[0]
+    assert lines[1].startswith("**sparse_parity** (baseline `sgd`, 3 paired seeds)")
+    ts = analysis["sparse_parity"]
+    verdict = ts.vs_baseline["adamw"].verdict
+    assert (verdict == st.FASTER) == ("in steps: `adamw`" in lines[1])
+
+
+def test_disagreements_between_default_and_tuned(folder_frame):
+    default = st.analyze(folder_frame, n_boot=100)
+    tuned = st.analyze(folder_frame, n_boot=100)
+    assert lb.disagreements(default, tuned) == []
+    tuned["sparse_parity"].vs_baseline["adamw"].verdict = st.FASTER
+    default["sparse_parity"].vs_baseline["adamw"].verdict = st.NO_DIFF
+    assert lb.disagreements(default, tuned) == [
+        f"`sparse_parity` / `adamw` (steps): default settings {st.NO_DIFF}, tuned {st.FASTER}"]

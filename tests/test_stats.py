@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ SPE = 10  # steps per epoch
 
 
 def rows(method: str, steps, *, task: str = "synthetic", seeds=None, statuses=None, seconds_per_step=0.001,
-         transforms=None, optimizer="base"):
+         transforms=None, optimizer="base", baseline=None):
     """Trial rows of one method: ``steps[i]`` is the solve step of seed i, None = unsolved."""
     seeds = list(range(len(steps))) if seeds is None else list(seeds)
     out = []
@@ -41,6 +42,8 @@ def rows(method: str, steps, *, task: str = "synthetic", seeds=None, statuses=No
             "task_params": {"n": 1}, "optimizer": optimizer, "optimizer_params": {"lr": 0.1},
             "transforms": transforms if transforms is not None else ([] if method == optimizer else [{"name": method}]),
             "device_name": "cpu", "key": f"{task}-{method}-{seed}",
+            "base": optimizer, "baseline": baseline or optimizer,
+            "parts": [p.strip() for p in method.split("+")] if "+" in method else [],
         })
     return out
 
@@ -61,7 +64,8 @@ def test_identical_distributions_give_large_p():
     values = spread(1000)
     ts = analyze(rows("base", values), rows("same", values))
     c = ts.vs_baseline["same"]
-    assert c.p_logrank > 0.9 and c.p_adjusted > 0.9
+    assert c.p_logrank > 0.9 and c.p_adjusted == 1.0  # every seed tied
+    assert (c.sign.wins, c.sign.losses, c.sign.ties) == (0, 0, 10)
     assert c.verdict == st.NO_DIFF
     assert c.speedup_steps.value == pytest.approx(1.0)
     lo, hi = c.speedup_steps.ci
@@ -73,7 +77,7 @@ def test_same_distribution_random_draws_give_large_p():
     a = [int(x) for x in rng.exponential(1000, 12) + 10]
     b = [int(x) for x in rng.exponential(1000, 12) + 10]
     c = analyze(rows("base", a), rows("other", b)).vs_baseline["other"]
-    assert c.p_logrank > 0.1 and c.verdict == st.NO_DIFF
+    assert c.p_logrank > 0.1 and c.p_adjusted > 0.1 and c.verdict == st.NO_DIFF
 
 
 def test_clearly_separated_give_small_p_and_direction():
@@ -81,6 +85,8 @@ def test_clearly_separated_give_small_p_and_direction():
     fast, slow = ts.vs_baseline["fast"], ts.vs_baseline["slow"]
     assert fast.p_logrank < 0.01 and fast.p_adjusted < 0.01 and fast.verdict == st.FASTER
     assert slow.p_logrank < 0.01 and slow.verdict == st.SLOWER
+    assert fast.sign.wins == 10 and slow.sign.losses == 10
+    assert fast.p_sign == pytest.approx(2 / 2**10)  # the smallest two-sided p with 10 seeds
     assert fast.speedup_steps.value == pytest.approx(10, rel=0.05)
     assert fast.speedup_steps.ci[0] > 1
     assert slow.speedup_steps.ci[1] < 1
@@ -160,10 +166,16 @@ def test_holm_known_values_monotone_never_below_raw():
 
 
 def test_holm_applied_across_methods_of_a_task():
-    ts = analyze(rows("base", spread(2000)), rows("a", spread(1500)), rows("b", spread(200)), rows("c", spread(1900)))
+    base = spread(2000)
+    wins = {"a": 10, "b": 8, "c": 6}  # seeds on which the method is faster than the baseline
+    groups = [rows(m, [b // 2 if i < k else b * 2 for i, b in enumerate(base)]) for m, k in wins.items()]
+    ts = analyze(rows("base", base), *groups)
     cs = list(ts.vs_baseline.values())
-    assert all(c.p_adjusted >= c.p_logrank for c in cs)
-    assert sorted(c.p_adjusted for c in cs) == [c.p_adjusted for c in sorted(cs, key=lambda c: c.p_logrank)]
+    assert [c.sign.wins for c in cs] == [10, 8, 6]
+    assert all(c.p_adjusted >= c.p_sign and c.p_logrank_adjusted >= c.p_logrank for c in cs)
+    raw = [c.p_sign for c in cs]
+    assert [c.p_adjusted for c in cs] == pytest.approx(st.holm(raw))
+    assert cs[0].p_adjusted == pytest.approx(3 * 2 / 2**10)  # the smallest p, times the family size
 
 
 def test_bootstrap_ci_covers_true_median_mostly():
@@ -193,13 +205,13 @@ def test_censored_median_rules():
     assert st.censored_median([1, 2, 3, math.inf]) == 2.5
 
 
-@pytest.mark.parametrize("base, other", [
-    ([1000], [500]),                                         # one seed
-    ([None] * 5, [None] * 5),                                # all censored
-    ([700] * 5, [700] * 5),                                  # identical values
-    ([], [500, 600]),                                        # baseline has no final trial
+@pytest.mark.parametrize("base, other, verdict", [
+    ([1000], [500], st.NOT_ENOUGH),                          # one seed
+    ([None] * 5, [None] * 5, st.NOT_ENOUGH),                 # all censored
+    ([700] * 5, [700] * 5, st.NO_DIFF),                      # identical values: every seed tied, p = 1
+    ([], [500, 600], st.NOT_ENOUGH),                         # baseline has no final trial
 ])
-def test_degenerate_inputs_say_not_enough_data(base, other):
+def test_degenerate_inputs_never_crash(base, other, verdict):
     groups = [rows("other", other)]
     if base:
         groups.append(rows("base", base))
@@ -207,8 +219,8 @@ def test_degenerate_inputs_say_not_enough_data(base, other):
         groups.append(rows("base", [100, 200], statuses=["error", "error"]))
     ts = analyze(*groups)
     c = ts.vs_baseline["other"]
-    assert c.verdict == st.NOT_ENOUGH
-    for table in (lb.main_rows(ts), lb.walltime_rows(ts)):
+    assert c.verdict == verdict
+    for table in (lb.main_rows(ts), lb.walltime_rows(ts), lb.threshold_rows(ts)):
         for row in table:
             for cell in row.values():
                 assert "nan" not in cell.lower()
@@ -217,22 +229,21 @@ def test_degenerate_inputs_say_not_enough_data(base, other):
 
 def test_baseline_missing_is_stated_not_a_crash():
     frame = pd.DataFrame(rows("egd", spread(500), task="sparse_parity", optimizer="sgd")
-                         + rows("adamw", spread(600), task="sparse_parity", optimizer="adamw"))
+                         + rows("adamw", spread(600), task="sparse_parity", optimizer="adamw", baseline="sgd"))
     ts = st.analyze(frame, n_boot=100)["sparse_parity"]
     assert ts.baseline is None and "sgd" in ts.note and "not in the results" in ts.note
     assert ts.vs_baseline == {}
     assert {r["verdict"] for r in lb.main_rows(ts)} == {"no baseline"}
 
 
-def test_baseline_from_registry_and_inferred():
+def test_baseline_is_the_one_the_records_name():
     frame = pd.DataFrame(rows("sgd", spread(1000), task="sparse_parity", optimizer="sgd")
-                         + rows("adamw", spread(600), task="sparse_parity", optimizer="adamw"))
+                         + rows("adamw", spread(600), task="sparse_parity", optimizer="adamw", baseline="sgd"))
     assert st.analyze(frame, n_boot=100)["sparse_parity"].baseline == "sgd"
-    # an unregistered task: the base is the optimizer under its accelerators
-    frame = pd.DataFrame(rows("opt", spread(1000), task="unknown_task", optimizer="opt")
-                         + rows("acc", spread(600), task="unknown_task", optimizer="opt")
-                         + rows("other", spread(600), task="unknown_task", optimizer="other"))
-    assert st.analyze(frame, n_boot=100)["unknown_task"].baseline == "opt"
+    frame = pd.DataFrame(rows("opt", spread(1000), task="any_task", optimizer="opt")
+                         + rows("acc", spread(600), task="any_task", optimizer="opt")
+                         + rows("other", spread(600), task="any_task", optimizer="other", baseline="opt"))
+    assert st.analyze(frame, n_boot=100)["any_task"].baseline == "opt"
 
 
 def test_stacks_compared_with_each_part():
@@ -241,7 +252,6 @@ def test_stacks_compared_with_each_part():
     pairs = {(c.method, c.reference) for c in ts.stacks}
     assert pairs == {("grokfast+egd", "grokfast"), ("grokfast+egd", "egd")}
     assert all(c.verdict == st.FASTER for c in ts.stacks)
-    assert st.stack_parts("a+b@adamw") == ["a@adamw", "b@adamw"] and st.stack_parts("egd") == []
     assert lb.stack_rows(ts)[0]["verdict"].startswith("stack faster than")
 
 
@@ -280,3 +290,163 @@ def _quiet_console():
     from rich.console import Console
 
     return Console(file=io.StringIO(), width=160)
+
+
+# ---------------------------------------------------------------------------- paired sign test
+
+
+@pytest.mark.parametrize("a, a_horizon, b, b_horizon, expected", [
+    (100, 100, 200, 200, 1),                   # both solved, a first
+    (300, 300, 200, 200, -1),                  # both solved, b first
+    (200, 200, 200, 200, 0),                   # same step: tie
+    (9000, 9000, math.inf, math.inf, 1),       # a solved, b never (unsolved or diverged): a wins
+    (math.inf, math.inf, 50, 50, -1),          # and the other way round
+    (math.inf, math.inf, math.inf, math.inf, 0),  # both censored: tie
+    (800, 800, math.inf, 500, 0),              # b timed out at 500 before a's solve at 800: unknown
+    (400, 400, math.inf, 500, 1),              # b timed out at 500 after a's solve at 400: a wins
+])
+def test_pair_outcome_hand_cases(a, a_horizon, b, b_horizon, expected):
+    assert st.pair_outcome(a, a_horizon, b, b_horizon) == expected
+
+
+def test_sign_test_hand_computed_with_censored_pairs():
+    # seed:        0    1     2     3     4     5     6    7    8    9
+    method = [100, None, None, 300, None, 100, 100, 100, 100, 100]
+    base = [200, 150, None, None, 50, 900, 900, 900, 900, 900]
+    c = analyze(rows("base", base), rows("m", method)).vs_baseline["m"]
+    # wins: 0, 3 (base censored), 5-9; losses: 1, 4 (method censored); tie: 2 (both censored)
+    assert (c.sign.wins, c.sign.losses, c.sign.ties) == (7, 2, 1)
+    expected = 2 * sum(math.comb(9, k) for k in range(3)) / 2**9  # two-sided binomial, 2 of 9
+    assert c.p_sign == pytest.approx(expected)  # 0.1797
+    assert c.verdict == st.NO_DIFF
+
+
+def test_sign_test_nine_of_ten():
+    base = spread(1000)
+    method = [b * 2 for b in base[:9]] + [base[9] // 2]
+    c = analyze(rows("base", base), rows("m", method)).vs_baseline["m"]
+    assert (c.sign.wins, c.sign.losses) == (1, 9)
+    assert c.p_sign == pytest.approx(22 / 1024)  # 2 * (1 + 10) / 2^10 = 0.0215
+    assert c.verdict == st.SLOWER  # a family of one: no adjustment
+
+
+def test_timeout_before_the_other_solve_is_a_tie():
+    base_rows = rows("base", [500] * 4, statuses=["solved"] * 4)
+    m_rows = rows("m", [None, None, 400, 400], statuses=["timeout", "timeout", "solved", "solved"])
+    m_rows[0]["curve"] = {"step": [0, 300]}   # stopped at 300, before the baseline's 500: unknown
+    m_rows[1]["curve"] = {"step": [0, 600]}   # stopped at 600, after it: the baseline was first
+    c = analyze(base_rows, m_rows).vs_baseline["m"]
+    assert (c.sign.wins, c.sign.losses, c.sign.ties) == (2, 1, 1)
+
+
+def test_wall_time_verdict_uses_seconds():
+    # 5x fewer steps at 10x the cost per step: faster in steps, slower in wall time
+    ts = analyze(rows("base", spread(2000)), rows("costly", spread(400), seconds_per_step=0.01))
+    c = ts.vs_baseline["costly"]
+    assert c.verdict == st.FASTER and c.time_verdict == st.SLOWER
+    assert c.time_sign.losses == 10
+
+
+# ---------------------------------------------------------------------------- thresholds
+
+
+def with_thresholds(group, t90, t95):
+    """Rows with steps to 0.90 and 0.95 (None: not reached)."""
+    for r, a, b in zip(group, t90, t95):
+        r["t90_step"], r["t95_step"] = a, b
+        r["t90_time_s"], r["t95_time_s"] = (a and a * 0.001), (b and b * 0.001)
+    return group
+
+
+def test_verdict_per_threshold_robust_and_flipping():
+    base = with_thresholds(rows("base", spread(2000)), spread(1000), spread(1500))
+    steady = with_thresholds(rows("steady", spread(500)), spread(200), spread(300))
+    early = with_thresholds(rows("early", spread(5000)), spread(100), spread(150))  # fast to 0.90, slow to target
+    ts = analyze(base, steady, early)
+    assert ts.verdicts("steady") == {"t90": st.FASTER, "t95": st.FASTER, "target": st.FASTER}
+    assert ts.consistency("steady") == st.ROBUST
+    assert ts.verdicts("early") == {"t90": st.FASTER, "t95": st.FASTER, "target": st.SLOWER}
+    assert ts.consistency("early") == st.FLIPS
+    assert ts.methods["early"].median_steps_at("t90") == pytest.approx(st.censored_median(spread(100)))
+    rows_by_method = {r["method"]: r for r in lb.threshold_rows(ts)}
+    assert rows_by_method["early"]["across thresholds"] == st.FLIPS
+    assert rows_by_method["base"]["verdict at 0.90"] == st.BASELINE
+
+
+def test_consistency_rules():
+    assert st.consistency([st.FASTER] * 3) == st.ROBUST
+    assert st.consistency([st.FASTER, st.NO_DIFF, st.FASTER]) == st.DEPENDS
+    assert st.consistency([st.SLOWER, st.FASTER, st.NO_DIFF]) == st.FLIPS
+    assert st.consistency([st.NO_DIFF, st.NOT_ENOUGH, st.NO_DIFF]) == ""
+    assert st.consistency([st.FASTER, st.FASTER]) == st.DEPENDS  # a threshold without a test
+
+
+# ---------------------------------------------------------------------------- honest intervals
+
+
+def test_interval_bounds_hold_for_any_latent_times():
+    """Where a resample's median is censored, the interval ends are bounds: whatever the
+    censored trials' true times beyond the budget, the true ends lie on the stated side."""
+    base = np.array([800, 900, 1000, 1100, 1200, 1300, np.inf, np.inf, np.inf, np.inf])
+    method = np.array([500, 600, 650, 700, 750, 800, 850, 900, 950, np.inf])
+    budget = np.full(10, float(BUDGET))
+    idx = np.random.default_rng(5).integers(0, 10, size=(400, 10))
+    e = st.ratio_ci(base, budget, method, budget, None, 400, idx)
+    assert e.ci is not None and all(math.isfinite(x) and x > 0 for x in e.ci)
+    assert e.hi_open  # some resamples have the baseline's median beyond the budget
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        latent_b = np.where(np.isinf(base), BUDGET + rng.uniform(1, 50_000, 10), base)
+        latent_m = np.where(np.isinf(method), BUDGET + rng.uniform(1, 50_000, 10), method)
+        true = np.median(latent_b[idx], axis=1) / np.median(latent_m[idx], axis=1)
+        lo, hi = st._quantile_bounds(true)
+        assert (lo <= e.ci[0] + 1e-9) if e.lo_open else lo == pytest.approx(e.ci[0])
+        assert (hi >= e.ci[1] - 1e-9) if e.hi_open else hi == pytest.approx(e.ci[1])
+    text = lb.fmt_ratio(e)
+    assert "> " in text.split("[", 1)[1] and "inf" not in text and "∞" not in text
+
+
+@pytest.mark.parametrize("base, method", [
+    ([None] * 10, spread(1000)),                  # baseline never solves
+    (spread(1000), [None] * 10),                  # method never solves
+    ([None] * 10, [None] * 10),                   # neither
+    (spread(1000)[:5] + [None] * 5, spread(900)[:6] + [None] * 4),
+])
+def test_no_infinite_or_degenerate_interval_in_any_cell(base, method):
+    ts = analyze(rows("base", base), rows("m", method))
+    cells = [cell for table in (lb.main_rows(ts), lb.walltime_rows(ts), lb.threshold_rows(ts))
+             for row in table for cell in row.values()]
+    for cell in cells:
+        assert "∞" not in cell and not re.search(r"\binf\b", cell) and "[0, 0]" not in cell, cell
+        assert "unbounded" not in cell, cell
+
+
+# ---------------------------------------------------------------------------- profiles
+
+
+def _task(label, medians):
+    """A TaskStats with these median steps to target per method (inf: censored)."""
+    methods = {}
+    for m, v in medians.items():
+        sample = st.make_sample(rows(m, [None if math.isinf(v) else int(v)] * 3))
+        methods[m] = st.MethodStats(m, sample, st.Estimate(v, None), st.Estimate(v / 100, None),
+                                    st.Estimate(0.0, None), None, {st.TARGET: sample})
+    return st.TaskStats(label, None, methods, {}, [])
+
+
+def test_performance_profiles_and_scores():
+    analysis = {
+        "t1": _task("t1", {"a": 100, "b": 200, "c": 150}),
+        "t2": _task("t2", {"a": 400, "b": math.inf}),           # c did not run on t2
+        "t3": _task("t3", {"a": math.inf, "b": math.inf}),      # nobody's median: left out
+    }
+    profiles, left_out = st.performance_profiles(analysis, "steps")
+    assert left_out == ["t3"]
+    a, b, c = profiles["a"], profiles["b"], profiles["c"]
+    assert a.ratios == {"t1": 1.0, "t2": 1.0} and a.score == pytest.approx(1.0)
+    assert b.ratios == {"t1": 2.0, "t2": math.inf}
+    assert b.rho(1.99) == 0.0 and b.rho(2.0) == 0.5 and b.rho(4.0) == 0.5
+    assert b.score == pytest.approx(((4 - 2) / 3 + 0) / 2)
+    assert c.n_tasks == 1 and c.score == pytest.approx((4 - 1.5) / 3)  # judged on t1 only
+    seconds, _ = st.performance_profiles(analysis, "seconds")
+    assert seconds["b"].ratios["t1"] == pytest.approx(2.0)

@@ -1,4 +1,4 @@
-"""Tasks of issue #3: sparse_parity (k=3, k=5), sparse_sum, modular_addition.
+"""The tasks: sparse_parity (k=3, k=5), sparse_sum, modular_addition.
 
 Fast checks: deterministic builds, label sets, tiny configs training under sgd and adamw
 through the real engine, sparse_sum's divergence recorded as a status.
@@ -11,7 +11,8 @@ import torch
 
 from grokbench import registry, seeding, spec
 from grokbench.errors import UserError
-from grokbench.trial import Cell, run_cell
+from grokbench.plan import Cell
+from grokbench.trial import run_cell
 
 TASKS = ("sparse_parity", "sparse_sum", "modular_addition")
 TINY_MODULAR = {"p": 7, "d_model": 16, "n_heads": 2, "d_mlp": 32, "max_epochs": 6, "eval_every": 2.0}
@@ -124,16 +125,16 @@ def test_tiny_configs_train(label, params, method):
     records = list(run_cell(Cell(task, m, (0, 1))))
     assert len(records) == 2
     for r in records:
-        assert r["status"] in ("solved", "unsolved"), r["error"]
-        assert r["curve"]["train_loss"][-1] is not None
+        assert r.status in ("solved", "unsolved"), r.error
+        assert r.curve["train_loss"][-1] is not None
 
 
 def test_sparse_sum_divergence_is_a_recorded_status():
     """The reference settings (plain SGD, lr 0.1) diverge on sparse_sum: a status, no crash."""
     task = spec.resolve_task("sparse_sum", {"sparse_sum": {"max_epochs": 3}})
     records = list(run_cell(Cell(task, spec.resolve_method("sgd", task, {}), (0, 1))))
-    assert [r["status"] for r in records] == ["diverged", "diverged"]
-    assert all(r["error"] is None and r["curve"]["train_loss"][-1] is None for r in records)
+    assert [r.status for r in records] == ["diverged", "diverged"]
+    assert all(r.error is None and r.curve["train_loss"][-1] is None for r in records)
     # exploding parameters: a huge step overflows the loss to inf on the first steps
     boom = list(run_cell(Cell(task, spec.resolve_method("sgd", task, {"sgd": {"lr": 1e6}}), (0,))))
-    assert boom[0]["status"] == "diverged"
+    assert boom[0].status == "diverged"

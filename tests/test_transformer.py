@@ -8,7 +8,8 @@ import torch
 from grokbench.tasks import transformer as T
 
 from grokbench import registry, spec
-from grokbench.trial import Cell, run_cell
+from grokbench.plan import Cell
+from grokbench.trial import run_cell
 
 CONFIGS = [
     T.TransformerConfig(vocab=12, n_ctx=3, n_out=11, d_model=16, n_heads=2, d_mlp=32),
@@ -87,7 +88,7 @@ def test_embedding_backward_is_deterministic_with_threads(threads):
 
 
 def _curve_without_clock(record):
-    return {k: v for k, v in record["curve"].items() if k != "train_time_s"}
+    return {k: v for k, v in record.curve.items() if k != "train_time_s"}
 
 
 def test_same_seed_same_curve_with_threads(threads):
@@ -97,9 +98,9 @@ def test_same_seed_same_curve_with_threads(threads):
     method = spec.resolve_method("adamw", task, {})
     first, second = (list(run_cell(Cell(task, method, (0, 1)))) for _ in range(2))
     for a, b in zip(first, second):
-        assert a["status"] != "error", a["error"]
+        assert a.status != "error", a.error
         assert _curve_without_clock(a) == _curve_without_clock(b)
-    assert first[0]["curve"]["train_acc"][-1] > 0.2  # it learned something in 40 steps (chance: 1/31)
+    assert first[0].curve["train_acc"][-1] > 0.2  # it learned something in 40 steps (chance: 1/31)
 
 
 SLOW_SEED = 1  # solves at step ~1000, ~10-15 s on 2 cores (measured: benchmarks/README.md, "Tasks")
@@ -110,7 +111,7 @@ def test_cpu_profile_groks_under_adamw():
     """The default (CPU profile) under its base optimizer, one seed: fits first, then groks."""
     task = spec.resolve_task("modular_addition", {})
     (record,) = run_cell(Cell(task, spec.resolve_method("adamw", task, {}), (SLOW_SEED,)))
-    m = record["metrics"]
-    assert record["status"] == "solved", record["status"]
+    m = record.metrics
+    assert record.status == "solved", record.status
     assert m["plateau_steps"] >= 2 * m["fit_step"], m
 

@@ -1,14 +1,16 @@
 """Executors: take cells, yield finished trial records as they complete.
 
 The driver (the CLI) is the only writer of the store; an executor only computes. Three
-implementations share that contract (``Executor`` in base):
+implementations share that contract (``Executor`` in base), each enforcing one
+``TimeoutPolicy``:
 
-- ``LocalExecutor``   in-process, sequential (the default);
+- ``LocalExecutor``   in-process, sequential (the default; one child process when a
+  trial timeout is set, so that it can be enforced);
 - ``ProcessExecutor`` a pool of spawned worker processes on this machine;
 - ``RayExecutor``     Ray tasks on a cluster or a local Ray instance (optional extra).
 
 Every record is stamped with ``environment.executor`` (and ``host``, ``threads``,
-``pid`` from the worker that ran it).
+``pid`` from the worker that ran it) and ``trial_timeout_s``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,10 @@ from .base import Executor, cpu_count
 from .local import LocalExecutor
 from .process import ProcessExecutor
 
-EXECUTORS = ("local", "process", "ray")
-
 
 def __getattr__(name: str):
-    # RayExecutor lives in a module that imports nothing of Ray until it is used; still,
-    # load it lazily so that `import grokbench.executors` stays light.
+    # RayExecutor's module imports Ray only when an executor is made; still, load it
+    # lazily so that `import grokbench.executors` stays light.
     if name == "RayExecutor":
         from .ray_executor import RayExecutor
 
@@ -30,4 +30,4 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "ProcessExecutor", "RayExecutor", "cpu_count"]
+__all__ = ["Executor", "LocalExecutor", "ProcessExecutor", "RayExecutor", "cpu_count"]

@@ -6,16 +6,19 @@ trial with it. Here each worker is a long-lived process with its own pipe to the
 
 - workers are started with ``spawn`` (never ``fork``: a forked torch can deadlock on the
   locks of its thread pools), import torch once, limit torch to ``threads`` threads, load
-  the plugin files, then run one cell at a time as the driver hands them out;
+  the plugin files (the text the driver read when the run began), then run one cell at a
+  time as the driver hands them out;
 - a worker sends each record through its pipe the moment ``run_cell`` yields it, so a
   dying worker loses only the seeds it was still training;
-- the driver waits on every pipe and every process sentinel at once; when a worker dies it
-  reads what the pipe still holds, records the cell's missing seeds as ``error`` (with the
-  signal or exit code), starts a fresh worker in its place and goes on with the plan;
-- with a trial timeout, a cell that overstays its time (plus a grace period for the
-  worker's own cooperative check) is killed and its missing seeds recorded as ``timeout``;
+- the driver waits on every pipe and every process sentinel at once; when a worker ends it
+  reads what the pipe still holds, records the cell's missing seeds as ``error`` with how
+  the worker ended (its exit code or signal), starts a fresh worker in its place and goes
+  on with the plan;
+- with a trial timeout, a cell that overstays its kill deadline (``TimeoutPolicy``) is
+  killed and its missing seeds recorded as ``timeout``;
 - SIGINT is ignored in workers: on Ctrl-C the driver alone stops, and closing the
-  executor's iterator terminates the workers.
+  executor's iterator stops the workers. A worker whose driver is gone (its pipe broken,
+  or its parent changed) exits at once and silently.
 
 A pipe per worker, rather than one shared queue, means a worker killed mid-message can
 only garble its own pipe, never the channel of the others.
@@ -30,14 +33,27 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import UserError
-from ..trial import Cell, ProgressFn
-from .base import cpu_count, describe_exit, lost_records, now, stamp
+from ..errors import UserError, one_line
+from ..record import Record, Status
+from ..timeout import TimeoutPolicy
+from .base import cpu_count, describe_exit, lost_records, now, plugin_sources, stamp
+
+if TYPE_CHECKING:
+    from ..plan import Cell
+    from ..trial import ProgressFn
 
 EVAL_MESSAGE_INTERVAL_S = 0.25  # at most this often a worker reports training progress
+EXIT_GRACE_S = 5.0  # a worker whose pipe closed gets this long to exit by itself
+SHUTDOWN_GRACE_S = 5.0  # workers get this long to stop at the end of a run
+POLL_S = 0.5  # the driver's longest wait before it checks the kill deadlines
+DRIVER_GONE_EXIT = 1  # a worker's exit code when it finds its driver gone
+
+
+# ----------------------------------------------------------------------------- worker side
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -45,27 +61,47 @@ def _watch_parent(parent_pid: int) -> None:
     while True:
         time.sleep(1.0)
         if os.getppid() != parent_pid:
-            os._exit(1)
+            os._exit(DRIVER_GONE_EXIT)
 
 
-def _worker_main(conn: Connection, threads: int, plugin_files: tuple[str, ...], parent_pid: int) -> None:
+def _send(conn: Connection, message: tuple) -> None:
+    """Send to the driver; if the driver is gone, end this worker silently."""
+    try:
+        conn.send(message)
+    except (OSError, EOFError):
+        os._exit(DRIVER_GONE_EXIT)
+
+
+def _worker_main(conn: Connection, threads: int | None, plugins: tuple[tuple[str, str], ...], parent_pid: int) -> None:
     """A worker process: set up once, then run cells until told to stop (None) or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     try:
-        from ..errors import UserError as _UserError
         from .base import setup_worker
 
-        used = setup_worker(threads, plugin_files)
-    except _UserError as exc:
-        conn.send(("fatal", str(exc)))
+        used = setup_worker(threads, plugins)
+    except UserError as exc:
+        _send(conn, ("fatal", str(exc)))
         return
-    except Exception as exc:  # noqa: BLE001 - report anything that stops the set-up
-        conn.send(("fatal", f"worker set-up failed: {type(exc).__name__}: {exc}"))
+    except BaseException as exc:  # noqa: BLE001 - report anything that stops the set-up
+        _send(conn, ("fatal", f"worker set-up failed: {one_line(exc)}"))
         return
+    _send(conn, ("ready", {"threads": used, "pid": os.getpid()}))
+    while True:
+        try:
+            job = conn.recv()
+        except (OSError, EOFError):
+            os._exit(DRIVER_GONE_EXIT)
+        if job is None:
+            return
+        _run_job(conn, *job)
+
+
+def _run_job(conn: Connection, cell: Cell, timeout: TimeoutPolicy) -> None:
+    """Run one cell, sending each record, then 'done'; anything that escapes the trial
+    loop (a plugin raising KeyboardInterrupt, say) is sent as 'crash' instead."""
     from ..trial import run_cell
 
-    conn.send(("ready", {"threads": used, "pid": os.getpid()}))
     last = 0.0
 
     def progress(cell: Cell, step: int, max_steps: int, accs: list[float]) -> None:
@@ -73,19 +109,33 @@ def _worker_main(conn: Connection, threads: int, plugin_files: tuple[str, ...], 
         t = time.monotonic()
         if t - last >= EVAL_MESSAGE_INTERVAL_S:
             last = t
-            conn.send(("eval", step, max_steps, accs))
+            _send(conn, ("eval", step, max_steps, accs))
 
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        cell, timeout_s = job
-        for record in run_cell(cell, progress, timeout_s):
-            conn.send(("record", record))
-        conn.send(("done",))
+    try:
+        for record in run_cell(cell, progress, timeout):
+            _send(conn, ("record", record))
+    except BaseException as exc:  # noqa: BLE001 - the driver records it; the worker goes on
+        _send(conn, ("crash", one_line(exc)))
+    else:
+        _send(conn, ("done",))
+
+
+# ----------------------------------------------------------------------------- driver side
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while a worker starts: the worker inherits the ignored SIGINT, so a
+    Ctrl-C while it still imports torch (before ``_worker_main`` runs) is not raised there.
+    Only the main thread can change signal handlers; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _Slot:
@@ -100,16 +150,25 @@ class _Slot:
         self.cell: Cell | None = None
         self.reported: set[int] = set()
         self.started_at = ""
-        self.deadline: float | None = None
+        self.kill_at: float | None = None
 
     @property
     def busy(self) -> bool:
         return self.cell is not None
 
+    @property
+    def idle(self) -> bool:
+        return self.conn is not None and self.ready and self.cell is None
+
+    @property
+    def overdue(self) -> bool:
+        return self.conn is not None and self.kill_at is not None and time.monotonic() > self.kill_at
+
 
 class ProcessExecutor:
     """``workers`` processes on this machine, each with ``threads`` torch threads
-    (default: its share of the cores, at least 1)."""
+    (default: its share of the cores, at least 1); ``timeout`` is enforced by killing a
+    worker past the policy's kill deadline."""
 
     name = "process"
 
@@ -117,149 +176,182 @@ class ProcessExecutor:
         self,
         workers: int | None = None,
         threads: int | None = None,
-        timeout_s: float | None = None,
+        timeout: TimeoutPolicy | None = None,
         start_method: str = "spawn",
-        kill_grace_s: float = 10.0,
     ) -> None:
         self.workers = max(1, workers or cpu_count())
-        self.threads = threads or max(1, cpu_count() // self.workers)
-        self.timeout_s = timeout_s
+        self.threads: int | None = threads or max(1, cpu_count() // self.workers)
+        self.timeout = timeout or TimeoutPolicy()
         self.start_method = start_method
-        self.kill_grace_s = kill_grace_s
 
-    def run(self, cells: Iterable[Cell], progress: ProgressFn | None = None) -> Iterator[dict[str, Any]]:
+    def run(self, cells: Iterable[Cell], progress: ProgressFn | None = None) -> Iterator[Record]:
         queue = deque(cells)
-        if not queue:
-            return
-        ctx = mp.get_context(self.start_method)
-        plugin_files = queue[0].plugin_files
-        slots = [_Slot(i) for i in range(min(self.workers, len(queue)))]
-        failed_starts = 0
+        if queue:
+            yield from _Pool(self, queue, progress).records()
 
-        def start(slot: _Slot) -> None:
-            parent, child = ctx.Pipe(duplex=True)
-            proc = ctx.Process(
-                target=_worker_main, args=(child, self.threads, plugin_files, os.getpid()),
-                name=f"grokbench-worker-{slot.index}", daemon=True,
-            )
-            proc.start()
-            child.close()
-            slot.proc, slot.conn, slot.ready, slot.info = proc, parent, False, {}
-            slot.cell, slot.reported, slot.deadline = None, set(), None
+    def stamp(self, record: Record) -> Record:
+        """Mark a record as run by this pool."""
+        return stamp(record, self.name, self.timeout, workers=self.workers)
 
-        def reap(slot: _Slot, status: str, why: str) -> Iterator[dict[str, Any]]:
-            """The slot's worker is gone (or being killed): record its missing seeds."""
-            if slot.proc.is_alive():
-                slot.proc.kill()
-            slot.proc.join(5)
-            if slot.conn is not None:
-                slot.conn.close()
-            slot.conn = None
-            cell = slot.cell
-            if cell is not None:
-                missing = [s for s in cell.seeds if s not in slot.reported]
-                message = why if status == "timeout" else f"worker process died: {describe_exit(slot.proc.exitcode)}"
-                env = {"pid": slot.proc.pid, "threads": slot.info.get("threads"), "batched_seeds": len(cell.seeds)}
-                for record in lost_records(cell, missing, status, message, slot.started_at, env):
-                    yield self._stamp(record)
-            slot.cell = None
 
-        def receive(slot: _Slot) -> Iterator[dict[str, Any]]:
-            """Handle every message waiting in the slot's pipe; reap it if the pipe broke."""
-            nonlocal failed_starts
-            while slot.conn is not None:
-                try:
-                    if not slot.conn.poll():
-                        return
-                    msg = slot.conn.recv()
-                except (EOFError, OSError):
-                    msg = None
-                except Exception:  # noqa: BLE001 - a message garbled by a dying worker
-                    msg = None
-                if msg is None:
-                    if not slot.ready:
-                        failed_starts += 1
-                    yield from reap(slot, "error", "")
-                    return
-                kind = msg[0]
-                if kind == "ready":
-                    slot.ready, slot.info, failed_starts = True, msg[1], 0
-                elif kind == "fatal":
-                    raise UserError(msg[1])
-                elif kind == "eval":
-                    if progress is not None and slot.cell is not None:
-                        progress(slot.cell, *msg[1:])
-                elif kind == "record":
-                    record = msg[1]
-                    slot.reported.add(record["identity"]["seed"])
-                    yield self._stamp(record)
-                elif kind == "done":
-                    slot.cell, slot.deadline = None, None
+class _Pool:
+    """One run of a ProcessExecutor: the worker slots, the queue of cells, the event loop."""
 
+    def __init__(self, executor: ProcessExecutor, queue: deque, progress: ProgressFn | None) -> None:
+        self.executor = executor
+        self.timeout = executor.timeout
+        self.queue = queue
+        self.progress = progress
+        self.context = mp.get_context(executor.start_method)
+        self.plugins = plugin_sources(queue[0].plugin_files)
+        self.slots = [_Slot(i) for i in range(min(executor.workers, len(queue)))]
+        self.failed_starts = 0
+
+    def records(self) -> Iterator[Record]:
+        """Every record of the queued cells, as they arrive; the workers stop on the way out."""
         try:
-            for slot in slots:
-                start(slot)
-            while queue or any(s.busy for s in slots):
-                # Hand out cells to idle workers; replace dead ones while work remains.
-                for slot in slots:
-                    if slot.conn is None and queue:
-                        if failed_starts >= 3 * len(slots):
-                            raise RuntimeError(
-                                f"grokbench worker processes keep dying before they start "
-                                f"({describe_exit(slot.proc.exitcode)}); from a script of your own, start grokbench "
-                                f"under `if __name__ == '__main__':` (workers are spawned and import the main module)"
-                            )
-                        start(slot)
-                    if slot.conn is not None and slot.ready and not slot.busy and queue:
-                        cell = queue.popleft()
-                        slot.cell, slot.reported, slot.started_at = cell, set(), now()
-                        if self.timeout_s is not None:
-                            budget = self.timeout_s * max(1, len(cell.seeds))
-                            slot.deadline = time.monotonic() + budget + max(self.kill_grace_s, 0.1 * budget)
-                        slot.conn.send((cell, self.timeout_s))
-                live = [s for s in slots if s.conn is not None]
-                waitables: list[Any] = [s.conn for s in live] + [s.proc.sentinel for s in live]
-                ready = set(wait(waitables, timeout=0.5)) if waitables else set()
-                for slot in live:
-                    if slot.conn in ready or slot.proc.sentinel in ready:
-                        yield from receive(slot)
-                    if slot.conn is not None and slot.proc.sentinel in ready:
-                        # Exited, and its pipe is drained: whatever it did not send is lost.
-                        if not slot.ready:
-                            failed_starts += 1
-                        yield from reap(slot, "error", "")
-                    if slot.conn is not None and slot.deadline is not None and time.monotonic() > slot.deadline:
-                        n = len(slot.cell.seeds)
-                        per = f" x {n} seeds trained together" if n > 1 else ""
-                        why = f"exceeded --trial-timeout {self.timeout_s:g}s{per}; the worker was killed"
-                        yield from reap(slot, "timeout", why)
+            while self.queue or any(s.busy for s in self.slots):
+                self._dispatch()
+                yield from self._poll()
         finally:
-            self._shutdown(slots)
+            self._shutdown()
 
-    def _stamp(self, record: dict[str, Any]) -> dict[str, Any]:
-        return stamp(record, self.name, self.timeout_s, workers=self.workers)
+    def _dispatch(self) -> None:
+        """Start workers in empty slots while work remains; hand cells to idle workers."""
+        for slot in self.slots:
+            if slot.conn is None and self.queue:
+                self._start(slot)
+            if slot.idle and self.queue:
+                self._assign(slot, self.queue.popleft())
+
+    def _start(self, slot: _Slot) -> None:
+        if self.failed_starts >= 3 * len(self.slots):
+            raise UserError(
+                f"grokbench worker processes keep ending before they start (the last one "
+                f"{describe_exit(slot.proc.exitcode)}); from a script of your own, start grokbench under "
+                f"`if __name__ == '__main__':` (workers are spawned and import the main module)"
+            )
+        parent, child = self.context.Pipe(duplex=True)
+        proc = self.context.Process(
+            target=_worker_main, args=(child, self.executor.threads, self.plugins, os.getpid()),
+            name=f"grokbench-worker-{slot.index}", daemon=True,
+        )
+        with _sigint_ignored():
+            proc.start()
+        child.close()
+        slot.proc, slot.conn, slot.ready, slot.info = proc, parent, False, {}
+        slot.cell, slot.reported, slot.kill_at = None, set(), None
+
+    def _assign(self, slot: _Slot, cell: Cell) -> None:
+        slot.cell, slot.reported, slot.started_at = cell, set(), now()
+        slot.kill_at = self.timeout.kill_deadline(len(cell.seeds))
+        try:
+            slot.conn.send((cell, self.timeout))
+        except OSError:
+            pass  # the worker just died: its sentinel reports it on the next poll
+
+    def _poll(self) -> Iterator[Record]:
+        """Wait for messages or deaths (at most POLL_S), then handle them and the deadlines."""
+        live = [s for s in self.slots if s.conn is not None]
+        waitables = [s.conn for s in live] + [s.proc.sentinel for s in live]
+        ready = set(wait(waitables, timeout=POLL_S)) if live else set()
+        for slot in live:
+            if slot.conn in ready or slot.proc.sentinel in ready:
+                yield from self._receive(slot)
+            if slot.conn is not None and slot.proc.sentinel in ready:
+                yield from self._worker_ended(slot, None)  # exited; its pipe is drained
+            if slot.overdue:
+                yield from self._kill_overdue(slot)
+
+    def _receive(self, slot: _Slot) -> Iterator[Record]:
+        """Handle every message waiting in the slot's pipe; a broken pipe ends the worker."""
+        while slot.conn is not None:
+            try:
+                if not slot.conn.poll():
+                    return
+                message = slot.conn.recv()
+            except (EOFError, OSError):
+                yield from self._worker_ended(slot, "closed its pipe")
+                return
+            except Exception:  # noqa: BLE001 - a message garbled by a dying worker
+                yield from self._worker_ended(slot, "sent an unreadable message")
+                return
+            yield from self._handle(slot, message)
+
+    def _handle(self, slot: _Slot, message: tuple) -> Iterator[Record]:
+        """One message of a worker (see ``_worker_main`` and ``_run_job`` for who sends what)."""
+        kind = message[0]
+        if kind == "ready":
+            slot.ready, slot.info, self.failed_starts = True, message[1], 0
+        elif kind == "fatal":
+            raise UserError(message[1])
+        elif kind == "eval":
+            if self.progress is not None and slot.cell is not None:
+                self.progress(slot.cell, *message[1:])
+        elif kind == "record":
+            record = message[1]
+            slot.reported.add(record.seed)
+            yield self.executor.stamp(record)
+        elif kind == "done":
+            slot.cell, slot.kill_at = None, None
+        elif kind == "crash":
+            yield from self._lost(slot, Status.ERROR, f"the trial raised {message[1]} in the worker process")
+
+    def _worker_ended(self, slot: _Slot, broken: str | None) -> Iterator[Record]:
+        """The worker exited, or ``broken`` says how its pipe failed: give it EXIT_GRACE_S to
+        exit by itself, then record its missing seeds with how it ended."""
+        if not slot.ready:
+            self.failed_starts += 1
+        killed = self._close(slot, EXIT_GRACE_S)
+        if killed:
+            how = f"{broken or 'stopped answering'} and was killed by grokbench"
+        else:
+            how = describe_exit(slot.proc.exitcode)
+        yield from self._lost(slot, Status.ERROR, f"worker process {how}")
+
+    def _kill_overdue(self, slot: _Slot) -> Iterator[Record]:
+        self._close(slot, 0.0)
+        n_seeds = len(slot.cell.seeds) if slot.cell is not None else 1
+        yield from self._lost(slot, Status.TIMEOUT, self.timeout.message(n_seeds, "the worker was killed"))
+
+    def _lost(self, slot: _Slot, status: Status, message: str) -> Iterator[Record]:
+        """Records for the seeds of the slot's cell not reported yet; the slot is then free."""
+        cell, slot.cell, slot.kill_at = slot.cell, None, None
+        if cell is None:
+            return
+        missing = [s for s in cell.seeds if s not in slot.reported]
+        env = {"pid": slot.proc.pid, "threads": slot.info.get("threads")}
+        for record in lost_records(cell, missing, status, message, slot.started_at, env):
+            yield self.executor.stamp(record)
 
     @staticmethod
-    def _shutdown(slots: list[_Slot]) -> None:
-        """Idle workers are asked to stop; busy ones are terminated; stragglers killed."""
-        for slot in slots:
-            if slot.conn is None or slot.proc is None:
-                continue
+    def _close(slot: _Slot, grace: float) -> bool:
+        """Wait up to ``grace`` seconds for the worker to exit, SIGKILL it if it has not,
+        close its pipe. Returns whether it had to be killed."""
+        proc = slot.proc
+        if grace > 0:
+            proc.join(grace)
+        killed = proc.is_alive()
+        if killed:
+            proc.kill()
+            proc.join(SHUTDOWN_GRACE_S)
+        if slot.conn is not None:
+            slot.conn.close()
+            slot.conn = None
+        return killed
+
+    def _shutdown(self) -> None:
+        """Idle workers are asked to stop, the others are sent SIGTERM; all get
+        SHUTDOWN_GRACE_S together before the stragglers are killed."""
+        open_slots = [s for s in self.slots if s.conn is not None]
+        for slot in open_slots:
             try:
-                if slot.busy or not slot.ready:
-                    slot.proc.terminate()
-                else:
+                if slot.idle:
                     slot.conn.send(None)
+                else:
+                    slot.proc.terminate()
             except (OSError, ValueError):
                 slot.proc.terminate()
-        deadline = time.monotonic() + 5
-        for slot in slots:
-            if slot.proc is None:
-                continue
-            slot.proc.join(max(0.0, deadline - time.monotonic()))
-            if slot.proc.is_alive():
-                slot.proc.kill()
-                slot.proc.join(1)
-            if slot.conn is not None:
-                slot.conn.close()
-                slot.conn = None
+        deadline = time.monotonic() + SHUTDOWN_GRACE_S
+        for slot in open_slots:
+            self._close(slot, max(0.0, deadline - time.monotonic()))

@@ -10,7 +10,8 @@ Faults: tasks are never retried by Ray (``max_retries=0``); a task whose worker 
 (killed, out of memory, a segfault, a lost node) ends with Ray's error, and its missing
 seeds are recorded as ``error`` (retried by the next ``grokbench run``). With a trial
 timeout, a task that overstays its time (plus a grace period for the task's own
-cooperative check) is cancelled with ``force=True`` and its missing seeds are ``timeout``.
+cooperative check; ``TimeoutPolicy.kill_deadline``) is cancelled with ``force=True`` and
+its missing seeds are ``timeout``.
 
 Workers need grokbench (same version) installed; plugin files travel with each task as
 source text, so a ``--plugin FILE`` need not exist on the other machines.
@@ -23,11 +24,16 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
-from ..trial import Cell, ProgressFn
+from ..record import Record, Status
+from ..timeout import TimeoutPolicy
 from .base import cpu_count, lost_records, now, plugin_sources, stamp
+
+if TYPE_CHECKING:
+    from ..plan import Cell
+    from ..trial import ProgressFn
 
 INSTALL_HINT = "pip install 'grokbench[ray]'"
 
@@ -41,14 +47,14 @@ def import_ray():
     return ray
 
 
-def _ray_cell(cell: Cell, plugins: tuple[tuple[str, str], ...], threads: int, timeout_s: float | None):
+def _ray_cell(cell: Cell, plugins: tuple[tuple[str, str], ...], threads: int, timeout: TimeoutPolicy):
     """The Ray task (a generator): set up the worker, then stream the cell's records."""
     from ..trial import run_cell
     from .base import setup_worker
 
     used = setup_worker(threads, plugins)
     yield ("start", {"host": socket.gethostname(), "pid": os.getpid(), "threads": used})
-    for record in run_cell(cell, None, timeout_s):
+    for record in run_cell(cell, None, timeout):
         yield ("record", record)
 
 
@@ -58,7 +64,7 @@ class _Running:
         self.reported: set[int] = set()
         self.info: dict[str, Any] = {}
         self.started_at = now()
-        self.deadline: float | None = None
+        self.kill_at: float | None = None
 
 
 class RayExecutor:
@@ -74,9 +80,8 @@ class RayExecutor:
         address: str | None = None,
         cpus_per_trial: float = 1.0,
         gpus_per_trial: float = 0.0,
-        timeout_s: float | None = None,
+        timeout: TimeoutPolicy | None = None,
         num_cpus: int | None = None,
-        kill_grace_s: float = 10.0,
     ) -> None:
         if cpus_per_trial <= 0:
             raise UserError("--cpus-per-trial must be > 0")
@@ -86,9 +91,8 @@ class RayExecutor:
         self.address = address
         self.cpus_per_trial = cpus_per_trial
         self.gpus_per_trial = gpus_per_trial
-        self.timeout_s = timeout_s
+        self.timeout = timeout or TimeoutPolicy()
         self.num_cpus = num_cpus
-        self.kill_grace_s = kill_grace_s
 
     def _init(self) -> bool:
         """Connect to (or start) Ray; True when this call started it."""
@@ -105,7 +109,7 @@ class RayExecutor:
             raise UserError(f"cannot reach the Ray cluster at {self.address!r}: {exc}") from exc
         return True
 
-    def run(self, cells: Iterable[Cell], progress: ProgressFn | None = None) -> Iterator[dict[str, Any]]:
+    def run(self, cells: Iterable[Cell], progress: ProgressFn | None = None) -> Iterator[Record]:
         cells = list(cells)
         if not cells:
             return
@@ -121,7 +125,7 @@ class RayExecutor:
         running: dict[Any, _Running] = {}
         try:
             for cell in cells:
-                running[task.remote(cell, plugins_ref, threads, self.timeout_s)] = _Running(cell)
+                running[task.remote(cell, plugins_ref, threads, self.timeout)] = _Running(cell)
             while running:
                 gens = list(running)
                 ready, _ = ray.wait(gens, num_returns=1, timeout=0.5)
@@ -129,14 +133,7 @@ class RayExecutor:
                     ready, _ = ray.wait(gens, num_returns=len(gens), timeout=0)
                 for gen in ready:
                     yield from self._advance(gen, running)
-                if self.timeout_s is not None:
-                    for gen, r in list(running.items()):
-                        if r.deadline is not None and time.monotonic() > r.deadline:
-                            ray.cancel(gen, force=True)
-                            n = len(r.cell.seeds)
-                            per = f" x {n} seeds trained together" if n > 1 else ""
-                            why = f"exceeded --trial-timeout {self.timeout_s:g}s{per}; the Ray task was cancelled"
-                            yield from self._lost(running.pop(gen), "timeout", why)
+                yield from self._cancel_overdue(running)
         finally:
             for gen in running:
                 try:
@@ -146,7 +143,15 @@ class RayExecutor:
             if started_here:
                 ray.shutdown()
 
-    def _advance(self, gen: Any, running: dict[Any, _Running]) -> Iterator[dict[str, Any]]:
+    def _cancel_overdue(self, running: dict[Any, _Running]) -> Iterator[Record]:
+        """Cancel the tasks past their kill deadline; their missing seeds are ``timeout``."""
+        for gen, r in list(running.items()):
+            if r.kill_at is not None and time.monotonic() > r.kill_at:
+                self.ray.cancel(gen, force=True)
+                why = self.timeout.message(len(r.cell.seeds), "the Ray task was cancelled")
+                yield from self._lost(running.pop(gen), Status.TIMEOUT, why)
+
+    def _advance(self, gen: Any, running: dict[Any, _Running]) -> Iterator[Record]:
         """Take the next item of a ready task's stream: a message, its end, or its error."""
         ray, r = self.ray, running[gen]
         try:
@@ -154,32 +159,29 @@ class RayExecutor:
         except StopIteration:
             del running[gen]
             if set(r.cell.seeds) - r.reported:  # ended without reporting every seed
-                yield from self._lost(r, "error", "the Ray task ended without a record for this trial")
+                yield from self._lost(r, Status.ERROR, "the Ray task ended without a record for this trial")
             return
         try:
             kind, payload = ray.get(ref)
         except Exception as exc:  # noqa: BLE001 - the worker died, the task was cancelled, ...
             del running[gen]
             message = f"Ray task failed: {type(exc).__name__}: {_first_line(exc)}"
-            yield from self._lost(r, "error", message)
+            yield from self._lost(r, Status.ERROR, message)
             return
         if kind == "start":
             r.info = payload
-            if self.timeout_s is not None:
-                budget = self.timeout_s * max(1, len(r.cell.seeds))
-                r.deadline = time.monotonic() + budget + max(self.kill_grace_s, 0.1 * budget)
+            r.kill_at = self.timeout.kill_deadline(len(r.cell.seeds))
         elif kind == "record":
-            r.reported.add(payload["identity"]["seed"])
+            r.reported.add(payload.seed)
             yield self._stamp(payload)
 
-    def _lost(self, r: _Running, status: str, message: str) -> Iterator[dict[str, Any]]:
+    def _lost(self, r: _Running, status: Status, message: str) -> Iterator[Record]:
         missing = [s for s in r.cell.seeds if s not in r.reported]
-        env = {**r.info, "batched_seeds": len(r.cell.seeds)}
-        for record in lost_records(r.cell, missing, status, message, r.started_at, env):
+        for record in lost_records(r.cell, missing, status, message, r.started_at, dict(r.info)):
             yield self._stamp(record)
 
-    def _stamp(self, record: dict[str, Any]) -> dict[str, Any]:
-        return stamp(record, self.name, self.timeout_s, cpus_per_trial=self.cpus_per_trial,
+    def _stamp(self, record: Record) -> Record:
+        return stamp(record, self.name, self.timeout, cpus_per_trial=self.cpus_per_trial,
                      gpus_per_trial=self.gpus_per_trial, ray_address=self.address or "local")
 
 

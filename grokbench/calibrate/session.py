@@ -1,0 +1,134 @@
+"""One calibration session over a results folder: rebuild every configuration, warm each
+up, measure them interleaved, write DIR/calibration.json."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__, environment
+from ..errors import UserError
+from ..store import Store
+from .configs import CalibrationConfig, configs_of, records_threads
+from .costs import StepCost, load_costs, write_calibration
+from .measure import (
+    FULL,
+    Runner,
+    Settings,
+    block_steps,
+    interleave,
+    relative_standard_error,
+    warm_up,
+)
+
+
+@dataclass
+class Calibration:
+    """What a session wrote: the file, the costs, the configurations it could not measure."""
+
+    path: Path
+    costs: list[StepCost]
+    skipped: list[dict[str, str]]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch uses ``n`` threads inside the block, its previous count after it."""
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def build_runners(configs: list[CalibrationConfig]) -> tuple[list[Runner], list[dict[str, str]]]:
+    """A runner per configuration this machine can build; the others, with the reason."""
+    runners, skipped = [], []
+    for config in configs:
+        reason = None
+        if config.device.startswith("cuda") and not torch.cuda.is_available():
+            reason = "its records ran on CUDA, which this machine does not have"
+        else:
+            try:
+                runners.append(Runner(config))
+            except Exception as exc:  # a plugin that is not loaded, or fails to build
+                reason = f"{type(exc).__name__}: {exc}"
+        if reason:
+            skipped.append({"task": config.task_label, "method": config.method_label, "reason": reason})
+    return runners, skipped
+
+
+def step_cost(runner: Runner, periods: list[environment.Period], block: int, warmup_steps: int,
+              threads: int, settings: Settings) -> StepCost:
+    """A runner's measured blocks -> its StepCost."""
+    per_step = np.array([p.wall_s / block for p in periods])
+    median = float(np.median(per_step))
+    q1, q3 = np.percentile(per_step, [25, 75])
+    wall = sum(p.wall_s for p in periods)
+    rel_se = relative_standard_error(per_step)
+    c = runner.config
+    return StepCost(
+        key=c.key, task_label=c.task_label, method=c.method_label, device=c.device, layout=c.layout,
+        threads=threads, step_cost_s=median, iqr_over_median=float(q3 - q1) / median if median > 0 else float("inf"),
+        rel_se=rel_se, stable=rel_se <= settings.rel_tol, rounds=len(periods), block_steps=block,
+        warmup_steps=warmup_steps, cost_period=runner.period, setup_s=runner.setup_s,
+        cpu_per_wall=sum(p.cpu_s for p in periods) / wall if wall > 0 else None, mode=settings.mode,
+    )
+
+
+def measure(runners: list[Runner], settings: Settings, threads: int) -> list[StepCost]:
+    """Warm every runner up, then interleave them (``measure.interleave``)."""
+    blocks, warmed = [], []
+    for runner in runners:
+        step_s = warm_up(runner, settings)
+        warmed.append(runner.step)
+        blocks.append(block_steps(runner.period, runner.schedule.steps_per_epoch, step_s, settings.block_s))
+    periods = interleave(runners, blocks, settings)
+    return [step_cost(r, p, b, w, threads, settings) for r, p, b, w in zip(runners, periods, blocks, warmed)]
+
+
+def calibrate_folder(results_dir: str | Path, settings: Settings = FULL, *, threads: int | None = None,
+                     only_missing: bool = False, log: Callable[[str], None] = _stderr) -> Calibration | None:
+    """Measure the step cost of every configuration of a results folder in one session and
+    replace DIR/calibration.json. ``threads``: torch threads (default: those most of the
+    records ran with). ``only_missing``: do nothing (None) when the folder's calibration
+    already covers every configuration. Raises UserError for a folder with nothing to
+    calibrate."""
+    records = Store(results_dir).records()
+    configs, skipped = configs_of(records)
+    if not configs:
+        raise UserError(f"{results_dir} holds no finished trial to calibrate")
+    if only_missing and {c.key for c in configs} <= set(load_costs(results_dir)):
+        return None
+    threads = threads or records_threads(records) or torch.get_num_threads()
+    log(f"calibrating {len(configs)} configuration(s) of {results_dir} ({settings.mode}, {threads} thread(s))")
+    started, load_before = time.perf_counter(), environment.load_average()
+    with torch_threads(threads):
+        runners, unbuilt = build_runners(configs)
+        costs = measure(runners, settings, threads)
+        devices = {r.batch.ctx.device for r in runners} | {torch.device("cpu")}
+        env = {str(d): environment.describe(d) for d in sorted(devices, key=str)}
+    info = {
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "grokbench_version": __version__,
+        "mode": settings.mode, "settings": asdict(settings), "threads": threads, "environment": env,
+        "load1_before": load_before, "load1_after": environment.load_average(),
+        "duration_s": round(time.perf_counter() - started, 2),
+    }
+    path = write_calibration(results_dir, costs, skipped + unbuilt, info)
+    return Calibration(path, costs, skipped + unbuilt)

@@ -1,0 +1,48 @@
+"""The untimed evaluation: train and test loss and accuracy of every live seed."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import Tensor
+
+from .seedbatch import SeedBatch
+from .seedtrack import SeedTrack
+from .task import Task
+
+# Evaluation runs over chunks of seeds holding about this many examples, so the activations
+# of a chunk stay in cache (one forward over all S seeds' data spills them to memory).
+EVAL_CHUNK_EXAMPLES = 8192
+
+
+def measure(task: Task, batch: SeedBatch) -> dict[str, list[float]]:
+    """Per live seed (batch order): train_loss, train_acc, test_loss, test_acc."""
+    n_examples = batch.n_train + batch.data["x_test"].shape[1]
+    chunk = max(1, EVAL_CHUNK_EXAMPLES // n_examples)
+    pieces: dict[str, list[Tensor]] = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
+    with torch.inference_mode():
+        for lo in range(0, len(batch.seeds), chunk):
+            params = {k: v[lo:lo + chunk] for k, v in batch.params.items()}
+            for part in ("train", "test"):
+                x, y = batch.data[f"x_{part}"][lo:lo + chunk], batch.data[f"y_{part}"][lo:lo + chunk]
+                out = task.forward(params, x)
+                pieces[f"{part}_loss"].append(task.loss(out, y))
+                pieces[f"{part}_acc"].append(task.correct(out, y).sum(dim=1).double() / y.shape[1])
+        return {k: torch.cat(v).double().cpu().tolist() for k, v in pieces.items()}
+
+
+def evaluate(task: Task, batch: SeedBatch, tracks: dict[int, SeedTrack], step: int, steps_per_epoch: int,
+             step_losses: Tensor | None = None) -> float:
+    """Append an evaluation at ``step`` to the curve of every unfinished live seed; returns
+    the seconds it took. ``step_losses`` (the last training step's per-seed losses, given
+    when one was non-finite) marks those seeds' train loss as non-finite (diverged)."""
+    t0 = time.perf_counter()
+    columns = measure(task, batch)
+    finite = None if step_losses is None else torch.isfinite(step_losses.detach()).cpu().tolist()
+    for pos, seed in enumerate(batch.seeds):
+        track = tracks[seed]
+        if track.status is None:
+            track.append(step, step / steps_per_epoch, {k: v[pos] for k, v in columns.items()},
+                         step_ok=True if finite is None else finite[pos])
+    return time.perf_counter() - t0

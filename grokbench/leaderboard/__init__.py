@@ -1,0 +1,106 @@
+"""Results folder -> leaderboard: markdown tables with figures, and the same tables in a
+terminal.
+
+``grokbench leaderboard DIR [-o OUTDIR]`` writes ``OUTDIR/README.md`` (default
+``DIR/leaderboard``), two PNGs across tasks (see :mod:`.overview`) and, per task, two
+PNGs (see :mod:`.figures`), referenced by relative paths so the folder renders on any git
+host.
+
+Every number comes from :mod:`grokbench.stats`; this package only formats and plots, and
+analyses a folder once per call: pass an analysis already made to reuse it.
+
+Modules: :mod:`.format` (cell strings), :mod:`.rows` (table rows), :mod:`.figures` (per
+task), :mod:`.overview` (across tasks), :mod:`.summary` (the generated findings),
+:mod:`.provenance` (page header facts), :mod:`.markdown` (the page as a string),
+:mod:`.terminal` (rich tables).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+from .. import stats as st
+from .figures import TaskFigures, plot_curves, plot_steps, remove_figures, slug, write_figures
+from .format import fmt_interval, fmt_median, fmt_num, fmt_p, fmt_ratio, fmt_seconds, fmt_solved
+from .markdown import METRIC_LINES, md_table, render_markdown
+from .overview import OverviewFigures, write_overview
+from .provenance import git_commit
+from .rows import (
+    MAIN_COLUMNS,
+    budget_epochs,
+    heatmap_rows,
+    main_rows,
+    pair_rows,
+    profile_rows,
+    scale_epochs,
+    stack_rows,
+    threshold_rows,
+    walltime_rows,
+)
+from .summary import disagreements, findings, requested_pairs
+from .terminal import print_tables
+
+__all__ = [
+    "MAIN_COLUMNS", "METRIC_LINES", "OverviewFigures", "TaskFigures", "budget_epochs", "disagreements",
+    "findings", "fmt_interval", "fmt_median", "fmt_num", "fmt_p", "fmt_ratio", "fmt_seconds", "fmt_solved",
+    "git_commit", "heatmap_rows", "load_leaderboard_frame", "main_rows", "md_table", "pair_rows", "plot_curves",
+    "plot_steps", "print_tables", "profile_rows", "render_markdown", "requested_pairs", "run_and_folder_analyses",
+    "scale_epochs", "slug", "stack_rows", "threshold_rows", "walltime_rows", "write_figures", "write_leaderboard",
+    "write_overview",
+]
+
+Analysis = dict[str, st.TaskStats]
+
+
+def load_leaderboard_frame(results_dir: str | Path):
+    """The folder's records as a frame with everything the page needs (with curves)."""
+    from ..store import load_frame
+
+    return load_frame(results_dir, with_curves=True)
+
+
+def run_and_folder_analyses(folder_frame, run_keys: Collection[str]) -> tuple[Analysis, Analysis]:
+    """(analysis of the trials in ``run_keys``, analysis of the whole folder).
+
+    ``folder_frame`` is every record of the folder (load_frame); when the run's trials are
+    all of them, both are the same object, computed once; otherwise the run's tables
+    (their own Holm families and medians) need a second analysis of the subset."""
+    if folder_frame.empty:
+        return {}, {}
+    run_frame = folder_frame[folder_frame["key"].isin(list(run_keys))]
+    folder = st.analyze(folder_frame)
+    if len(run_frame) == len(folder_frame):  # keys are unique: the same trials
+        return folder, folder
+    return st.analyze(run_frame), folder
+
+
+def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None, figures: bool = True,
+                      show: bool = False, *, frame=None, analysis: Analysis | None = None) -> Path:
+    """Write OUTDIR/README.md (+ figures) for a results folder; returns the README path.
+
+    OUTDIR defaults to DIR/leaderboard; earlier figures there are removed first. ``show``
+    also prints the tables. ``frame``: the whole folder's records (load_frame with curves;
+    loaded when None); ``analysis``: grokbench.stats.analyze(frame), computed only when
+    None. The comparisons of named methods with each other that the folder's logged runs
+    asked for (``--compare all-pairs``) are added to it."""
+    from ..store import Store, atomic_write_text
+
+    results_dir = Path(results_dir)
+    outdir = Path(outdir) if outdir is not None else results_dir / "leaderboard"
+    runs = Store(results_dir).runs()  # also refuses a folder that holds no results
+    pairs = requested_pairs(runs)
+    frame = load_leaderboard_frame(results_dir) if frame is None else frame
+    analysis = st.analyze(frame, pair_labels=pairs) if analysis is None else analysis
+    st.add_pairs(analysis, pairs)
+    if show:
+        print_tables(analysis)
+    outdir.mkdir(parents=True, exist_ok=True)
+    remove_figures(outdir)
+    drawn = write_figures(frame, analysis, outdir) if figures else None
+    across = write_overview(analysis, outdir) if figures and analysis else None
+    text = render_markdown(frame, analysis, runs, results_dir=results_dir, outdir=outdir,
+                           commit=git_commit(), figures=drawn, overview=across)
+    readme = outdir / "README.md"
+    atomic_write_text(readme, text)
+    return readme

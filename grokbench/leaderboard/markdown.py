@@ -1,0 +1,202 @@
+"""Analysis -> the leaderboard page as one markdown string (pure: no files, no clock
+unless no time stamp is given, no git; the caller writes the page and its figures)."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .. import stats as st
+from .figures import TaskFigures
+from .overview import OverviewFigures
+from .provenance import distinct_texts, provenance_rows
+from .rows import (
+    budget_epochs,
+    heatmap_rows,
+    main_rows,
+    method_order,
+    pair_rows,
+    profile_rows,
+    stack_rows,
+    threshold_rows,
+    walltime_rows,
+)
+from .summary import findings
+
+METRIC_LINES = (
+    "**Steps to target**: the sustained solve: the first evaluation with test accuracy >= the task's target "
+    "after which it stays there for the task's `sustain_evals` more evaluations (records that stopped at a first "
+    "crossing count it as their solve); a run that never gets there (unsolved, or diverged) is censored at its "
+    "budget and counts as slower than every solved run, so medians are censoring-aware (\"> budget\" unless more "
+    "than half the seeds solved). Steps to 0.90 and 0.95 are first crossings. \"Crossed, fell back\": trials that "
+    "reached the target and fell below it before (or instead of) a sustained solve. **Plateau** = steps to target - "
+    "first step with train accuracy >= 0.99; **seconds** are training time only (evaluation excluded).",
+    "**Tests**: each method against the task's baseline (its base optimizer alone) over the same seeds, which "
+    "are paired (same data, initialization and data order). The verdict is the paired sign test (seeds on which "
+    "the method reached the threshold first / later / tied; a trial that never reached it loses to one that did), "
+    "Holm-adjusted across the task's methods, at 0.05, separately at 0.90, 0.95 and the target; \"robust\" = "
+    "the same significant verdict at all three. Log-rank (steps) and Fisher (solve rates) are shown alongside, "
+    "each Holm-adjusted in its own family. The wall-time verdict is the same sign test on training seconds. "
+    "Diverged runs are censored at the budget, timed-out runs where they stopped; records with status error are "
+    "excluded from all statistics and counted.",
+    "**Intervals**: 95% CIs by seeded bootstrap over seeds (paired for speedup = baseline median / method "
+    "median), **per comparison and not adjusted for multiplicity** (the verdicts are): a CI that excludes 1 next "
+    "to a non-significant verdict is no contradiction. An end written \"< x\" or \"> x\" is a bound: in some "
+    "resamples a median was censored, and only one side of that end is known.",
+)
+PROFILES_TEXT = (
+    "**Performance profiles** (Dolan and Moré): for each method, the fraction of the tasks it ran on where its "
+    "median steps (or training seconds) to target is within a factor tau of the fastest method's median there, "
+    "tau from 1 to 4; a median that was not reached (\"> budget\") never counts. The score is the area under the "
+    "profile up to tau = 4 divided by 3 (1 = the fastest on every task). A task a method did not run on counts "
+    "neither for nor against it; a task where no method's median reached the target is left out."
+)
+HEATMAP_TEXT = ("Speedup in steps to target against each task's own baseline (baseline median / method median; "
+                "▲/▼ = significantly faster/slower, sign test, Holm). \"not run\": no records of that method "
+                "on that task.")
+THRESHOLDS_TEXT = ("Median epochs to 0.90 and 0.95 (first crossings) and to the target (sustained), and the "
+                   "verdict against the baseline at each (its own Holm family). \"flips\": faster at one "
+                   "threshold, slower at another; \"depends on threshold\": significant at some only.")
+STACKS_TEXT = ("Each stack against each of its parts alone, paired by seed (sign test, Holm across these "
+               "comparisons). A speedup > 1 means the stack reaches the target sooner than the part.")
+PAIRS_TEXT = ("The named methods against each other (asked for with `--compare all-pairs`), paired by seed "
+              "(sign test, Holm across these comparisons). A speedup > 1 means the first method is faster.")
+WALLTIME_TEXT = ("Do epoch savings survive the per-step cost? Epoch speedup next to wall-time speedup "
+                 "(training seconds to target, baseline / method); \"yes\"/\"no\" when the wall-time CI lies "
+                 "above/below 1, \"(CI spans 1)\" for the side of the point estimate alone.")
+
+
+def md_table(rows: list[dict[str, str]], right: Sequence[str] = ()) -> str:
+    """Rows (dicts with the same keys) -> a markdown table; columns in ``right`` are
+    right-aligned. No rows -> '_(none)_'."""
+    if not rows:
+        return "_(none)_\n"
+    cols = list(rows[0])
+
+    def cell(x: str) -> str:
+        return str(x).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cols) + " |",
+             "|" + "|".join("---:" if c in right else "---" for c in cols) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(cell(r[c]) for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def anchor(label: str) -> str:
+    """The heading anchor a git host gives '## label'."""
+    a = label.strip().lower()
+    a = re.sub(r"[^\w\- ]", "", a)
+    return a.replace(" ", "-")
+
+
+def display_path(path: Path) -> str:
+    """``path`` relative to the working directory, absolute when that climbs two levels up."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("../..") else str(path)
+
+
+def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict[str, Any]], *,
+                    results_dir: Path, outdir: Path, commit: str | None = None,
+                    generated: str | None = None,
+                    figures: Mapping[str, TaskFigures] | None = None,
+                    overview: OverviewFigures | None = None) -> str:
+    """The leaderboard page for ``analysis`` (= grokbench.stats.analyze(frame)).
+
+    ``frame``: the results folder's records (grokbench.store.load_frame columns plus
+    grokbench.record.to_row); ``runs``: its runs.jsonl lines; ``results_dir`` and
+    ``outdir`` only name the regenerate command; ``commit``: the git commit to state;
+    ``generated``: the time stamp (default: now, UTC); ``figures``: per task label what
+    figures.write_figures wrote (None or a missing label: no figures referenced);
+    ``overview``: what overview.write_overview wrote (None: no figures across tasks)."""
+    generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    regen = f"grokbench leaderboard {display_path(results_dir)} -o {display_path(outdir)}"
+    out = ["# grokbench leaderboard", "",
+           f"Generated {generated} from the results in `{display_path(results_dir)}`. "
+           f"Regenerate with `{regen}`; no number here is edited by hand.", ""]
+    if analysis:
+        out += ["## Summary", "", *[f"- {line}" for line in findings(analysis)], ""]
+        out += _across_tasks(analysis, overview)
+    out += ["## How to read this page", "", *[f"{line}  " for line in METRIC_LINES], ""]
+    out += _provenance(frame, runs, commit, generated)
+    if not analysis:
+        out.append("_No records in this results folder._")
+        return "\n".join(out) + "\n"
+    out += ["Tasks: " + ", ".join(f"[{t}](#{anchor(t)})" for t in analysis), ""]
+    dframe = st.disambiguate(frame) if len(frame) else frame
+    for label, ts in analysis.items():
+        targets = distinct_texts(dframe[dframe["task_label"] == label].get("target", []))
+        out += _task_section(label, ts, targets, (figures or {}).get(label))
+    return "\n".join(out) + "\n"
+
+
+def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated: str) -> list[str]:
+    out = ["## Provenance", "", "| provenance | |", "|---|---|"]
+    out += [f"| {field} | {value} |" for field, value in provenance_rows(frame, runs, commit, generated)]
+    return out + [""]
+
+
+def _across_tasks(analysis: Mapping[str, st.TaskStats], overview: OverviewFigures | None) -> list[str]:
+    """Performance profiles (figure and scores) and the speedup heat map (figure and table)."""
+    steps, left_out = st.performance_profiles(analysis, "steps")
+    seconds, _ = st.performance_profiles(analysis, "seconds")
+    methods = method_order(analysis, steps)
+    out = ["## Across tasks", "", PROFILES_TEXT, ""]
+    if overview is not None and overview.error is not None:
+        out += [f"_figures failed: {overview.error}_", ""]
+    elif overview is not None:
+        out += [f"![performance profiles in steps and in wall time]({overview.profiles})", ""]
+    out += [md_table(profile_rows(steps, seconds, methods))]
+    if left_out:
+        out += [f"Left out of the profiles (no method's median reached the target): {', '.join(left_out)}.", ""]
+    out += ["### Speedup against the baseline, method x task", "", HEATMAP_TEXT, ""]
+    if overview is not None and overview.error is None:
+        out += [f"![speedup against each task's baseline]({overview.heatmap})", ""]
+    out += [md_table(heatmap_rows(analysis, methods))]
+    return out
+
+
+def _task_facts(ts: st.TaskStats, targets: list[str]) -> str:
+    """'baseline: `sgd` · target test accuracy 0.9 · budget ... · N comparisons ...'."""
+    facts = [f"baseline: `{ts.baseline}`" if ts.baseline else f"**{ts.note}**"]
+    if targets:
+        facts.append(f"target test accuracy {', '.join(targets)}")
+    sample = next((m.sample for m in ts.methods.values() if m.sample.n), None)
+    if sample is not None and math.isfinite(sample.budget_steps):
+        facts.append(f"budget {budget_epochs(sample):g} epochs "
+                     f"({sample.budget_steps:g} steps, {sample.steps_per_epoch:g} steps/epoch)")
+    facts.append(f"{len(ts.vs_baseline)} comparisons in the Holm family")
+    return " · ".join(facts)
+
+
+def _figure_lines(label: str, figures: TaskFigures | None) -> list[str]:
+    if figures is None:
+        return []
+    if figures.error is not None:
+        return [f"_figures failed: {figures.error}_\n"]
+    return [f"![{label}: accuracy against steps]({figures.curves})", "",
+            f"![{label}: steps to target per seed]({figures.steps})", ""]
+
+
+def _task_section(label: str, ts: st.TaskStats, targets: list[str],
+                  figures: TaskFigures | None) -> list[str]:
+    """One task: facts, main table, thresholds, figures, stacks and pairs (if any), wall time."""
+    out = [f"## {label}", "", _task_facts(ts, targets), "", md_table(main_rows(ts))]
+    if ts.at_threshold:
+        out += [f"### {label}: verdicts at each threshold", "", THRESHOLDS_TEXT, "",
+                md_table(threshold_rows(ts, ", ".join(targets)))]
+    out += _figure_lines(label, figures)
+    if ts.stacks:
+        out += [f"### {label}: stacked accelerators", "", STACKS_TEXT, "", md_table(stack_rows(ts))]
+    if ts.pairs:
+        out += [f"### {label}: named methods against each other", "", PAIRS_TEXT, "", md_table(pair_rows(ts))]
+    out += [f"### {label}: wall time", "", WALLTIME_TEXT, "", md_table(walltime_rows(ts))]
+    return out

@@ -1,0 +1,114 @@
+"""The page's opening findings, written from the numbers (never by hand); the
+disagreements between two analyses (default settings against tuned ones); and which
+methods the logged runs asked to compare with each other (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .. import stats as st
+from .format import fmt_num
+from .rows import THRESHOLD_NAMES
+
+SHORT_VERDICTS = {st.NO_DIFF: "n.s.", st.NOT_ENOUGH: "no test"}
+TOP = 3  # methods named per cost in the across-tasks line
+
+
+def _names(methods: Iterable[str]) -> str:
+    return ", ".join(f"`{m}`" for m in methods) or "none"
+
+
+def threshold_story(ts: st.TaskStats, method: str) -> str:
+    """'faster at 0.90, 0.95; n.s. at target': the method's verdicts grouped by threshold."""
+    grouped: dict[str, list[str]] = {}
+    for t, verdict in ts.verdicts(method).items():
+        grouped.setdefault(SHORT_VERDICTS.get(verdict, verdict), []).append(THRESHOLD_NAMES[t])
+    return "; ".join(f"{v} at {', '.join(names)}" for v, names in grouped.items())
+
+
+def task_finding(label: str, ts: st.TaskStats) -> str:
+    """One task in a sentence or four: who is significantly faster or slower than the
+    baseline in steps and in wall time, which verdicts hold at every threshold, which
+    depend on it, and how many trials crossed the target and fell back."""
+    if ts.baseline is None:
+        return f"**{label}**: {ts.note}."
+    cs = ts.vs_baseline
+
+    def who(attr: str, verdict: str) -> list[str]:
+        return [m for m in ts.ranked() if m in cs and getattr(cs[m], attr) == verdict]
+
+    seeds = max((c.n for c in cs.values()), default=0)
+    text = (f"**{label}** (baseline `{ts.baseline}`, {seeds} paired seeds): significantly faster than the "
+            f"baseline in steps: {_names(who('verdict', st.FASTER))}; in wall time: "
+            f"{_names(who('time_verdict', st.FASTER))}. Slower in steps: {_names(who('verdict', st.SLOWER))}; "
+            f"in wall time: {_names(who('time_verdict', st.SLOWER))}.")
+    robust = [f"`{m}` ({cs[m].verdict})" for m in ts.ranked() if m in cs and ts.consistency(m) == st.ROBUST]
+    shifting = [f"`{m}` ({threshold_story(ts, m)})" for m in ts.ranked()
+                if m in cs and ts.consistency(m) in (st.FLIPS, st.DEPENDS)]
+    if robust:
+        text += f" Robust to the threshold (the same at 0.90, 0.95 and the target): {', '.join(robust)}."
+    if shifting:
+        text += f" Depends on the threshold: {', '.join(shifting)}."
+    relapsed = [f"`{m}` ({ms.sample.n_relapsed} of {ms.sample.n})" for m, ms in ts.methods.items()
+                if ms.sample.n_relapsed]
+    if relapsed:
+        text += f" Crossed the target, then fell back below it: {', '.join(relapsed)}."
+    return text
+
+
+def profile_finding(steps: Mapping[str, st.Profile], seconds: Mapping[str, st.Profile],
+                    left_out: list[str]) -> str:
+    """The best performance-profile scores in steps and in wall time."""
+    def best(profiles: Mapping[str, st.Profile]) -> str:
+        top = sorted(profiles.values(), key=lambda p: (-p.score, p.method))[:TOP]
+        return ", ".join(f"`{p.method}` {fmt_num(p.score)}" for p in top) or "none"
+
+    text = (f"**Across tasks** (performance-profile score: 1 = the fastest median on every task it ran): "
+            f"in steps {best(steps)}; in wall time {best(seconds)}.")
+    if left_out:
+        text += f" Left out (no method's median reached the target): {_names(left_out)}."
+    return text
+
+
+def findings(analysis: Mapping[str, st.TaskStats]) -> list[str]:
+    """The page's summary: one line across tasks, then one per task (markdown)."""
+    steps, left_out = st.performance_profiles(analysis, "steps")
+    seconds, _ = st.performance_profiles(analysis, "seconds")
+    return [profile_finding(steps, seconds, left_out), *(task_finding(label, ts) for label, ts in analysis.items())]
+
+
+def disagreements(default: Mapping[str, st.TaskStats], tuned: Mapping[str, st.TaskStats]) -> list[str]:
+    """Where two analyses of the same tasks (default settings, tuned settings) give a
+    method different verdicts against the baseline, in steps or in wall time; tasks and
+    methods are matched by label, those in only one analysis are skipped."""
+    out = []
+    for label in sorted(default.keys() & tuned.keys()):
+        a, b = default[label].vs_baseline, tuned[label].vs_baseline
+        for m in sorted(a.keys() & b.keys()):
+            for what, attr in (("steps", "verdict"), ("wall time", "time_verdict")):
+                va, vb = getattr(a[m], attr), getattr(b[m], attr)
+                if va != vb:
+                    out.append(f"`{label}` / `{m}` ({what}): default settings {va}, tuned {vb}")
+    return out
+
+
+def requested_pairs(runs: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The method labels of the logged ``grokbench run`` commands that asked for
+    ``--compare all-pairs`` (``stats.ALL_PAIRS`` for ``--methods all``); empty when none did."""
+    from ..cli import _build_parser
+    from ..errors import UserError
+
+    labels: set[str] = set()
+    for run in runs:
+        tokens = str(run.get("command") or "").split()
+        if len(tokens) < 2 or tokens[1] != "run" or not any("all-pairs" in t for t in tokens):
+            continue
+        try:
+            args = _build_parser().parse_args(tokens[1:])
+        except (UserError, SystemExit):
+            continue
+        if getattr(args, "compare", None) == "all-pairs":
+            labels.update(st.ALL_PAIRS if m.strip() == "all" else m.strip() for m in args.methods.split(","))
+    labels.discard("")
+    return labels

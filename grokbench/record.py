@@ -1,0 +1,258 @@
+"""The trial record: one per trial, the only thing that crosses from training to analysis.
+
+A record holds the trial's identity (task, method label and chain, seed, budget-relevant
+settings; its hash ``key`` is the resume key), where and how it ran (``environment``), its
+``status``, summary ``metrics``, ``budget``, the ``curve``, and ``timing`` (what the
+measured seconds depend on: clock, steps timed, unshared period seconds and CPU seconds,
+batch width, load average, peak memory; see ``grokbench.trial``). ``Record.to_json`` /
+``Record.from_json`` round-trip it; ``from_json`` refuses anything that is not a
+grokbench record (``BadRecord``) and fills the fields that older versions did not write.
+``rows`` turns records into the flat rows of a DataFrame (``store.load_frame``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from . import __version__
+
+
+class Status(str, Enum):
+    """How a trial ended."""
+
+    SOLVED = "solved"      # test accuracy reached the target
+    UNSOLVED = "unsolved"  # the budget ran out first (censored at the budget)
+    DIVERGED = "diverged"  # a non-finite training loss
+    ERROR = "error"        # an exception in a plugin or a lost worker (retried on resume)
+    TIMEOUT = "timeout"    # --trial-timeout ran out (final for its limit)
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+FINAL_STATUSES = frozenset({Status.SOLVED, Status.UNSOLVED, Status.DIVERGED})
+BUDGET_COLUMNS = ("budget_steps", "budget_epochs", "steps_per_epoch", "eval_every", "batch_size", "target")
+CURVE_COLUMNS = ("step", "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "train_time_s")
+
+
+class BadRecord(ValueError):
+    """A file in records/ that is not a readable grokbench record; the message says why."""
+
+
+@dataclass
+class Record:
+    """One trial. ``identity`` is what determines the outcome; the rest is what happened."""
+
+    key: str
+    identity: dict[str, Any]
+    status: str
+    environment: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_detail: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    budget: dict[str, Any] = field(default_factory=dict)
+    curve: dict[str, list] = field(default_factory=dict)
+    eval_time_s: float = 0.0
+    started_at: str = ""
+    finished_at: str = ""
+    grokbench_version: str = __version__
+    trial_timeout_s: float | None = None
+    timing: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seed(self) -> int:
+        return int(self.identity["seed"])
+
+    @property
+    def task_label(self) -> str:
+        preset = self.identity.get("preset")
+        return f"{self.identity['task']}:{preset}" if preset else str(self.identity["task"])
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["status"] = str(self.status)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> Record:
+        """Validate and load; raises BadRecord naming the first problem."""
+        if not isinstance(data, dict):
+            raise BadRecord(f"not a JSON object but {type(data).__name__}")
+        _check_fields(data)
+        known = {f for f in cls.__dataclass_fields__}
+        record = cls(**{k: v for k, v in data.items() if k in known})
+        record.identity = _with_legacy_fields(dict(record.identity))
+        return record
+
+
+def _check_fields(data: dict[str, Any]) -> None:
+    """The fields everything downstream relies on, with their types."""
+    if not isinstance(data.get("key"), str):
+        raise BadRecord("no string 'key'")
+    ident = data.get("identity")
+    if not isinstance(ident, dict):
+        raise BadRecord("no 'identity' object")
+    for name, kind in (("task", str), ("method", str), ("seed", int)):
+        if not isinstance(ident.get(name), kind) or isinstance(ident.get(name), bool):
+            raise BadRecord(f"identity.{name} is missing or not a {kind.__name__}")
+    for name, kinds in (("preset", (str, type(None))), ("optimizer", dict), ("transforms", list),
+                        ("task_params", dict), ("parts", list), ("base", (str, type(None))),
+                        ("baseline", (str, type(None)))):
+        if name in ident and not isinstance(ident[name], kinds):
+            raise BadRecord(f"identity.{name} has the wrong type")
+    if data.get("status") not in {s.value for s in Status}:
+        raise BadRecord(f"unknown status {data.get('status')!r}")
+    for name in ("metrics", "budget", "curve", "environment", "timing"):
+        if not isinstance(data.get(name, {}), dict):
+            raise BadRecord(f"'{name}' is not an object")
+    _check_curve(data.get("curve") or {})
+    for section in ("metrics", "budget"):
+        for name, value in (data.get(section) or {}).items():
+            if value is not None and not _is_number(value):
+                raise BadRecord(f"{section}.{name} is not a number")
+    unknown = set(data.get("budget") or {}) - set(BUDGET_COLUMNS)
+    if unknown:
+        raise BadRecord(f"budget has unknown fields {sorted(unknown)}")
+
+
+def _check_curve(curve: dict[str, Any]) -> None:
+    lengths = set()
+    for name, values in curve.items():
+        if not isinstance(values, list) or not all(v is None or _is_number(v) for v in values):
+            raise BadRecord(f"curve.{name} is not a list of numbers")
+        lengths.add(len(values))
+    if len(lengths) > 1:
+        raise BadRecord("curve columns have different lengths")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _with_legacy_fields(ident: dict[str, Any]) -> dict[str, Any]:
+    """Records written before the identity named the base and parts get them from their chain
+    (the baseline, which needs the whole task, is filled by :func:`rows`)."""
+    optimizer = ident.get("optimizer") if isinstance(ident.get("optimizer"), dict) else {}
+    ident.setdefault("base", optimizer.get("name"))
+    if "parts" not in ident:
+        chain, at, base = ident["method"].partition("@")
+        names = [p.strip() for p in chain.split("+") if p.strip()]
+        ident["parts"] = [p + (at + base if at else "") for p in names] if len(names) > 1 else []
+    ident.setdefault("baseline", None)
+    return ident
+
+
+# ------------------------------------------------------------------------------- rows
+
+SUMMARY_COLUMNS = [
+    "task", "preset", "method", "seed", "status",
+    "fit_step", "t90_step", "t95_step", "first_cross_step", "solve_step",
+    "fit_epoch", "t90_epoch", "t95_epoch", "first_cross_epoch", "solve_epoch",
+    "plateau_steps", "plateau_epochs", "relapses",
+    "train_time_s", "t90_time_s", "t95_time_s", "time_to_target_s",
+]
+METRIC_COLUMNS = SUMMARY_COLUMNS[5:]
+
+
+def to_row(record: Record, with_curve: bool = False) -> dict[str, Any]:
+    """One record -> one flat row: identity, status, metrics, budget, parameters, timing."""
+    ident = record.identity
+    optimizer = ident.get("optimizer") or {}
+    row: dict[str, Any] = {
+        "task": ident["task"], "preset": ident.get("preset"), "task_label": record.task_label,
+        "method": ident["method"], "seed": record.seed, "status": str(record.status),
+    }
+    row.update({c: _finite(record.metrics.get(c)) for c in METRIC_COLUMNS})
+    row.update(record.budget)
+    row.update({
+        "error": record.error,
+        "task_params": ident.get("task_params"),
+        "optimizer": optimizer.get("name"),
+        "optimizer_params": optimizer.get("params"),
+        "transforms": ident.get("transforms"),
+        "base": ident.get("base"),
+        "parts": list(ident.get("parts") or []),
+        "baseline": ident.get("baseline"),
+        "device_name": record.environment.get("device_name"),
+        **{k: record.environment.get(k) for k in ("torch", "device", "threads", "host", "executor",
+                                                  "batched_seeds")},
+        "record_version": record.grokbench_version or None,
+        "started_at": record.started_at or None,
+        "finished_at": record.finished_at or None,
+        "key": record.key,
+    })
+    row.update(_timing_columns(record))
+    if with_curve:
+        row["curve"] = record.curve
+    return row
+
+
+CONFIG_FIELDS = ("task", "preset", "task_params", "method", "transforms", "optimizer")
+
+
+def calibration_key(identity: dict[str, Any], device: str | None, layout: int) -> str:
+    """Hash of what one step cost is measured for: the task's and the method's configuration
+    (the ``CONFIG_FIELDS`` of a trial identity), the device, and the batch layout (the
+    number of seeds trained together). Seeds, version and after-solve do not enter it."""
+    payload = {k: identity.get(k) for k in CONFIG_FIELDS}
+    payload.update(device=device, layout=int(layout))
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def batch_layout(record: Record) -> int:
+    """Seeds trained together in the record's cell (1 for records that do not say)."""
+    return int(record.environment.get("batched_seeds") or 1)
+
+
+def under_load(record: Record) -> bool | None:
+    """Whether the 1-minute load average during the trial exceeded the cores its process
+    could use (more runnable threads than cores: its seconds were shared); None when the
+    record does not say."""
+    load, cpus = record.timing.get("load1_max"), record.environment.get("cpus")
+    if not _is_number(load) or not _is_number(cpus):
+        return None
+    return load > cpus
+
+
+def _timing_columns(record: Record) -> dict[str, Any]:
+    timing = record.timing
+    return {
+        "steps_timed": timing.get("steps"),
+        "timing_clock": timing.get("clock"),
+        "cpus": record.environment.get("cpus"),
+        "load1_max": timing.get("load1_max"),
+        "under_load": under_load(record),
+        "cpu_per_wall": timing.get("cpu_per_wall"),
+        "mean_batch_width": timing.get("mean_batch_width"),
+        "peak_rss_mb": timing.get("peak_rss_mb"),
+        "peak_device_mem_mb": timing.get("peak_device_mem_mb"),
+        "calibration_key": calibration_key(record.identity, record.environment.get("device"),
+                                           batch_layout(record)),
+    }
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def rows(records: list[Record], with_curves: bool = False) -> list[dict[str, Any]]:
+    """Flat rows of ``records``; legacy rows without a baseline get their task's, read off
+    the accelerators that ran on the task's base (labels without ``@``)."""
+    out = [to_row(r, with_curves) for r in records]
+    inferred: dict[str, str] = {}
+    for row in out:
+        if row["transforms"] and "@" not in row["method"] and row["optimizer"]:
+            inferred.setdefault(row["task_label"], row["optimizer"])
+    for row in out:
+        if not row["baseline"]:
+            row["baseline"] = inferred.get(row["task_label"])
+    return out

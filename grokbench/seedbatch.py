@@ -1,0 +1,129 @@
+"""The seed batch: everything a cell trains, stacked along a leading seed axis.
+
+One ``SeedBatch`` holds, for the seeds still training: their data, parameters, the method
+chain's state, their batch-order and method random streams, and the step context the
+method sees. ``compact(keep)`` drops finished seeds from all of it at once.
+
+Pairing: each seed's data, secret, initialization, held-out slice and batch order come
+from generators derived from (task name, seed index, stream) only, on the CPU, so they are
+identical whatever the method and whatever else is in the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import seeding
+from .chain import Chain
+from .method import Params, StepContext
+from .task import Split, Task
+from .variants import strip_settings
+
+
+def carve_holdout(split: Split, fraction: float, gen: torch.Generator) -> tuple[Split, tuple[Tensor, Tensor]]:
+    """Move a random ``fraction`` of the training set into a held-out slice (order kept)."""
+    n = split.x_train.shape[0]
+    perm = torch.randperm(n, generator=gen)
+    n_hold = max(1, round(fraction * n))
+    hold, keep = perm[:n_hold].sort().values, perm[n_hold:].sort().values
+    inner = Split(split.x_train[keep], split.y_train[keep], split.x_test, split.y_test)
+    return inner, (split.x_train[hold], split.y_train[hold])
+
+
+def index_state(tree: Any, keep: Tensor) -> Any:
+    """``tree`` with every tensor leaf (in nested dicts, lists, tuples) indexed by ``keep``
+    along its leading seed axis; other leaves are shared by all seeds and kept as they are."""
+    if isinstance(tree, Tensor):
+        return tree[keep] if tree.dim() > 0 else tree
+    if isinstance(tree, dict):
+        return {k: index_state(v, keep) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [index_state(v, keep) for v in tree]
+    if isinstance(tree, tuple):
+        items = [index_state(v, keep) for v in tree]
+        return type(tree)(*items) if hasattr(tree, "_fields") else tuple(items)
+    return tree
+
+
+def _stack(tensors: list[Tensor], device: torch.device) -> Tensor:
+    return torch.stack(tensors).to(device)
+
+
+@dataclass
+class SeedBatch:
+    """The live seeds of a cell (``seeds[pos]`` is the seed at batch position ``pos``)."""
+
+    seeds: list[int]
+    data: dict[str, Tensor]
+    params: Params
+    state: list[Any]
+    order_gens: list[torch.Generator]
+    ctx: StepContext
+    epoch_batches: tuple[Tensor, Tensor] | None = None
+    sanitize: bool = False  # set once a seed diverged: gradients are cleaned of non-finite values
+
+    @classmethod
+    def build(cls, task: Task, task_name: str, method_label: str, seeds: tuple[int, ...],
+              chain: Chain, device: torch.device) -> SeedBatch:
+        """Draw every seed's data and initialization, stack them, and init the chain's state."""
+        data, params = _stacked_data_and_params(task, task_name, seeds, chain.holdout_fraction, device)
+        stream = strip_settings(method_label)  # variants of one method share its random stream
+        method_gens = [seeding.generator(task_name, s, seeding.METHOD, stream) for s in seeds]
+        holdout = (data["x_hold"], data["y_hold"]) if "x_hold" in data else None
+        loss_fn = lambda p, x, y: task.loss(task.forward(p, x), y)  # noqa: E731
+        ctx = StepContext(0, loss_fn, (data["x_train"], data["y_train"]), holdout, method_gens, device)
+        order_gens = [seeding.generator(task_name, s, seeding.ORDER) for s in seeds]
+        return cls(list(seeds), data, params, chain.init(params, ctx), order_gens, ctx)
+
+    @property
+    def n_train(self) -> int:
+        return self.data["x_train"].shape[1]
+
+    def minibatch(self, step: int, batch_size: int, steps_per_epoch: int) -> tuple[Tensor, Tensor]:
+        """The (x, y) of ``step``: each epoch reshuffles every seed's training set once (its
+        own order stream) and its batches are slices of that, the last one possibly partial."""
+        b = step % steps_per_epoch
+        if b == 0 or self.epoch_batches is None:
+            perm = torch.stack([torch.randperm(self.n_train, generator=g) for g in self.order_gens])
+            perm = perm.to(self.ctx.device)
+            rows = torch.arange(len(self.seeds), device=self.ctx.device).unsqueeze(1)
+            self.epoch_batches = (self.data["x_train"][rows, perm], self.data["y_train"][rows, perm])
+        x, y = self.epoch_batches
+        return x[:, b * batch_size:(b + 1) * batch_size], y[:, b * batch_size:(b + 1) * batch_size]
+
+    def compact(self, keep_pos: list[int]) -> None:
+        """Keep only the seeds at batch positions ``keep_pos`` in every seed-axis tensor."""
+        keep = torch.tensor(keep_pos, device=self.ctx.device)
+        self.data = {k: v[keep] for k, v in self.data.items()}
+        with torch.no_grad():
+            self.params = {k: v[keep].detach().requires_grad_() for k, v in self.params.items()}
+        self.state = index_state(self.state, keep)
+        if self.epoch_batches is not None:
+            self.epoch_batches = (self.epoch_batches[0][keep], self.epoch_batches[1][keep])
+        self.order_gens = [self.order_gens[p] for p in keep_pos]
+        self.ctx.generators = [self.ctx.generators[p] for p in keep_pos]
+        self.ctx.holdout = (self.data["x_hold"], self.data["y_hold"]) if "x_hold" in self.data else None
+        self.seeds = [self.seeds[p] for p in keep_pos]
+
+
+def _stacked_data_and_params(task: Task, name: str, seeds: tuple[int, ...], holdout_fraction: float,
+                             device: torch.device) -> tuple[dict[str, Tensor], Params]:
+    splits, holdouts, inits = [], [], []
+    for seed in seeds:
+        split = task.make_data(seeding.generator(name, seed, seeding.DATA))
+        if holdout_fraction > 0:
+            split, hold = carve_holdout(split, holdout_fraction, seeding.generator(name, seed, seeding.HOLDOUT))
+            holdouts.append(hold)
+        splits.append(split)
+        inits.append(task.init_params(seeding.generator(name, seed, seeding.INIT)))
+    data = {f"{xy}_{part}": _stack([getattr(s, f"{xy}_{part}") for s in splits], device)
+            for part in ("train", "test") for xy in ("x", "y")}
+    if holdouts:
+        data["x_hold"] = _stack([h[0] for h in holdouts], device)
+        data["y_hold"] = _stack([h[1] for h in holdouts], device)
+    params = {k: _stack([p[k] for p in inits], device).requires_grad_() for k in inits[0]}
+    return data, params

@@ -1,0 +1,97 @@
+"""One seed of a cell: its curve, its share of the clock, how it ended, and its record."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import __version__
+from .metrics import DEFAULT_SUSTAIN_EVALS, summarize, trailing_run
+from .plan import Cell
+from .record import CURVE_COLUMNS, Record, Status
+from .task import Schedule, Task
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+class SeedTrack:
+    """Book-keeping of one seed while its cell trains. ``status`` is None while training."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.curve: dict[str, list] = {k: [] for k in CURVE_COLUMNS}
+        self.train_time_s = 0.0
+        self.status: Status | None = None
+        self.error: str | None = None
+        self.evals_since_solve = 0
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.curve["train_loss"]) and self.curve["train_loss"][-1] is None
+
+    @property
+    def last_test_acc(self) -> float:
+        return (self.curve["test_acc"] or [0.0])[-1] or 0.0
+
+    def append(self, step: int, epoch: float, values: dict[str, float], step_ok: bool = True) -> None:
+        """One evaluation point; a non-finite value is stored as None (None train loss:
+        diverged), and ``step_ok=False`` (the training step's loss was non-finite) too."""
+        self.curve["step"].append(step)
+        self.curve["epoch"].append(epoch)
+        for k, v in values.items():
+            self.curve[k].append(_finite_or_none(v))
+        if not step_ok:
+            self.curve["train_loss"][-1] = None
+        self.curve["train_time_s"].append(self.train_time_s)
+
+    def decide(self, step: int, target: float, max_steps: int, after_solve: int,
+               sustain: int = DEFAULT_SUSTAIN_EVALS) -> Status | None:
+        """The finishing rule, applied after each evaluation. None: keep training.
+
+        A non-finite train loss is ``diverged``. A trial is ``solved`` at its first
+        evaluation at or above ``target`` after which test accuracy stays there for the next
+        ``sustain`` evaluations (``grokbench.metrics``' sustained solve); it stops once
+        ``max(sustain, after_solve)`` evaluations have passed since that crossing. A fall
+        below the target before ``sustain`` evaluations passed makes the crossing a relapse,
+        and training goes on. At ``max_steps`` a trial still at or above the target since its
+        last crossing is ``solved`` (the budget, not the accuracy, ended it); otherwise
+        ``unsolved``.
+        """
+        if self.diverged:
+            return Status.DIVERGED
+        sustain = max(0, int(sustain))
+        if self.evals_since_solve > sustain:  # solved and sustained: counting the evaluations after it
+            self.evals_since_solve += 1
+        else:  # the evaluations since the current crossing, the crossing included (0: below target)
+            self.evals_since_solve = trailing_run(self.curve["test_acc"], target, sustain + 1)
+        if self.evals_since_solve > max(sustain, after_solve):
+            return Status.SOLVED
+        if step >= max_steps:
+            return Status.SOLVED if self.evals_since_solve else Status.UNSOLVED
+        return None
+
+    def record(self, cell: Cell, task: Task | None, schedule: Schedule | None, env: dict[str, Any],
+               started: str, finished: str, eval_time_s: float, detail: str | None) -> Record:
+        """This seed's record; metrics and budget only once the task and schedule exist."""
+        identity = cell.identity(self.seed)
+        metrics, budget = {}, {}
+        if task is not None and schedule is not None:
+            metrics = summarize(self.curve, fit_threshold=task.fit_threshold, target=task.target,
+                                steps_per_epoch=schedule.steps_per_epoch)
+            budget = {
+                "budget_steps": schedule.max_steps,
+                "budget_epochs": schedule.max_steps / schedule.steps_per_epoch,
+                "steps_per_epoch": schedule.steps_per_epoch,
+                "eval_every": schedule.eval_every,
+                "batch_size": schedule.batch_size,
+                "target": task.target,
+            }
+        return Record(
+            key=cell.key(self.seed), identity=identity, status=self.status,
+            environment={**env, "batched_seeds": len(cell.seeds)},
+            error=self.error, error_detail=detail if self.status == Status.ERROR else None,
+            metrics=metrics, budget=budget, curve=self.curve, eval_time_s=eval_time_s,
+            started_at=started, finished_at=finished, grokbench_version=__version__,
+        )

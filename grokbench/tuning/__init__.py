@@ -1,0 +1,27 @@
+"""Tuning: search spaces, quasi-random proposals, one selection rule, and tuned runs.
+
+``grokbench tune`` proposes K configurations per (task, method) from each method's
+declared search space (``space``), trains them on the tuning seeds as ordinary records
+(``driver``), selects one per (task, method) by the rule in ``selection`` and writes
+DIR/tuned.json; ``grokbench run --tuned DIR`` runs the selections on the report seeds
+(``tuned``). ``provenance_rows`` / ``folder_provenance`` give the leaderboard's header
+rows for tuned records.
+
+Plugins import the space types from here (``from grokbench.tuning import Log``); the rest
+loads on first use, so importing a plugin stays cheap.
+"""
+
+from .space import Choice, Linear, Log
+
+_LAZY = ("provenance_rows", "folder_provenance")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from . import tuned
+
+        return getattr(tuned, name)
+    raise AttributeError(name)
+
+
+__all__ = ["Choice", "Linear", "Log", *_LAZY]

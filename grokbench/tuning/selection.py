@@ -1,0 +1,62 @@
+"""The one selection rule of tuning, and the per-configuration summary it ranks.
+
+Rule: the configuration with the lowest median number of steps to the target over the
+tuning seeds, where a seed that did not solve (unsolved, diverged, timed out, failed)
+counts as beyond the budget (infinitely many steps), so a configuration that solves fewer
+than half of the seeds has an infinite median; ties go to the configuration that solved
+more seeds, then to the lower configuration index. Steps are exact and the same on every
+machine, so the choice does not depend on the load of the machine that tuned.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..record import Record, Status
+
+RULE = ("lowest median steps to target over the tuning seeds, a seed not solved counting as beyond "
+        "the budget; ties: more seeds solved, then the lower configuration index")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One configuration on the tuning seeds: steps to target per seed (inf: not solved)."""
+
+    index: int
+    label: str
+    steps: tuple[float, ...]
+    statuses: tuple[str, ...]
+
+    @property
+    def solved(self) -> int:
+        return sum(math.isfinite(s) for s in self.steps)
+
+    @property
+    def median_steps(self) -> float:
+        """The censored median: inf unless more than half the seeds solved (an even count
+        takes the mean of the middle two, inf when either is)."""
+        return float(np.median(self.steps)) if self.steps else math.inf
+
+    def rank_key(self) -> tuple[float, int, int]:
+        return (self.median_steps, -self.solved, self.index)
+
+
+def steps_to_target(record: Record) -> float:
+    """The record's steps to the target, inf unless it solved."""
+    step = record.metrics.get("solve_step")
+    return float(step) if record.status == Status.SOLVED and step is not None else math.inf
+
+
+def outcome(index: int, label: str, records: Iterable[Record]) -> Outcome:
+    """An ``Outcome`` from a configuration's records, in seed order."""
+    ordered = sorted(records, key=lambda r: r.seed)
+    return Outcome(index, label, tuple(steps_to_target(r) for r in ordered), tuple(str(r.status) for r in ordered))
+
+
+def select(outcomes: list[Outcome]) -> Outcome:
+    """The configuration the rule chooses (``outcomes`` must not be empty)."""
+    return min(outcomes, key=Outcome.rank_key)

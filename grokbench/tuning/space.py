@@ -1,0 +1,109 @@
+"""Search spaces: the tunable parameters a method or base optimizer declares, with range
+and scale, and the space of a whole chain.
+
+A plugin class declares ``search_space = {"lr": Log(1e-3, 1.0), "weight_decay":
+Log(1e-5, 0.1, zero=0.25), "alpha": Linear(0.8, 0.99), "window": Log(10, 200,
+integer=True), "rank_rtol": Choice((None, 1e-6))}``. A dimension maps a point ``u`` of
+the unit interval (a coordinate of a quasi-random point) to a value; spaces are the same
+on every task. A chain's space is the union of its accelerators' spaces and its base
+optimizer's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .. import registry
+
+SIGNIFICANT_DIGITS = 3  # proposed numbers are rounded to this many, so labels stay readable
+
+
+def _round(value: float, integer: bool) -> float | int:
+    if integer:
+        return int(round(value))
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+@dataclass(frozen=True)
+class Log:
+    """Log-uniform on [lo, hi]; with ``zero`` > 0, exactly 0 with that probability."""
+
+    lo: float
+    hi: float
+    zero: float = 0.0
+    integer: bool = False
+
+    def value(self, u: float) -> float | int:
+        if u < self.zero:
+            return 0 if self.integer else 0.0
+        v = (u - self.zero) / (1.0 - self.zero)
+        return _round(math.exp(math.log(self.lo) + v * (math.log(self.hi) - math.log(self.lo))), self.integer)
+
+    def describe(self) -> str:
+        text = f"log [{self.lo:g}, {self.hi:g}]" + (" integer" if self.integer else "")
+        return f"0 (p {self.zero:g}) or {text}" if self.zero else text
+
+
+@dataclass(frozen=True)
+class Linear:
+    """Uniform on [lo, hi]."""
+
+    lo: float
+    hi: float
+    integer: bool = False
+
+    def value(self, u: float) -> float | int:
+        return _round(self.lo + u * (self.hi - self.lo), self.integer)
+
+    def describe(self) -> str:
+        return f"linear [{self.lo:g}, {self.hi:g}]" + (" integer" if self.integer else "")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``values``, each with equal probability."""
+
+    values: tuple[Any, ...]
+
+    def value(self, u: float) -> Any:
+        return self.values[min(int(u * len(self.values)), len(self.values) - 1)]
+
+    def describe(self) -> str:
+        return "one of " + ", ".join("none" if v is None else str(v) for v in self.values)
+
+
+Dimension = Log | Linear | Choice
+
+
+def declared_space(name: str) -> dict[str, Dimension]:
+    """The ``search_space`` a registered method declares ({} when none)."""
+    return dict(getattr(registry.get_method(name), "search_space", None) or {})
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One dimension of a chain's space: ``part`` is the accelerator's index in the chain,
+    or None for the base optimizer; ``owner`` the method's registered name."""
+
+    part: int | None
+    owner: str
+    param: str
+    dimension: Dimension
+
+    @property
+    def name(self) -> str:
+        return f"{self.owner}.{self.param}"
+
+
+def chain_space(transform_names: list[str], base: str) -> list[Axis]:
+    """The union of the accelerators' spaces (in chain order) and the base's, in declared order."""
+    axes = [Axis(i, name, p, d) for i, name in enumerate(transform_names) for p, d in declared_space(name).items()]
+    axes += [Axis(None, base, p, d) for p, d in declared_space(base).items()]
+    return axes
+
+
+def describe_space(axes: list[Axis]) -> dict[str, str]:
+    """``{"sgd.lr": "log [0.001, 1]", ...}`` for records and tables."""
+    return {axis.name: axis.dimension.describe() for axis in axes}

@@ -1,0 +1,120 @@
+"""Running tuned configurations: ``grokbench run --tuned DIR``.
+
+Each (task, method) of the plan runs the configuration DIR/tuned.json selected for it,
+under the method's own label: a tuned ``egd`` is ``egd`` in the records, statistics and
+leaderboard, so rows line up across tasks (each task's configuration differs) and the
+tuned base optimizer is the baseline the tuned accelerators are compared with. The
+record's identity carries ``tuned``: the configuration, its index, K, the tuning seeds,
+the search space and the tuning folder. The leaderboard states the budget through
+``provenance_rows``.
+
+Refused (exit 2): report seeds that overlap the tuning seeds; a (task, method) the folder
+did not tune; settings (``--set``) under which the configuration resolves differently from
+the tuning; a results folder already holding records of the same (task, method) label
+with another configuration (tuned or not): one label means one configuration per folder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..plan import Plan
+from ..spec import MethodSpec, Overrides, TaskSpec, resolve_method
+from ..store import Store
+from .driver import read_tuned
+
+
+def _plain(value: Any) -> Any:
+    """JSON's view of a value (tuples become lists), for comparing with tuned.json."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def tuned_method(entry: dict[str, Any], data: dict[str, Any], folder: str, task: TaskSpec,
+                 method: MethodSpec, overrides: Overrides) -> MethodSpec:
+    """``method`` on ``task`` at the configuration ``entry`` selected, under its own label."""
+    spec = resolve_method(entry["config"], task, overrides)
+    resolved = {"task_params": task.params, "optimizer": asdict(spec.optimizer),
+                "transforms": [asdict(t) for t in spec.transforms]}
+    for name, value in resolved.items():
+        if _plain(value) != _plain(entry.get(name)):
+            given = " ".join(f"--set {o}" for o in data.get("overrides") or []) or "no --set"
+            raise UserError(f"--tuned {folder}: {task.label} / {method.label} resolves to other "
+                            f"{name.replace('_', ' ')} than when it was tuned; use the tuning's settings ({given})")
+    tuned = {"config": spec.label, "index": entry["index"], "trials": data["trials"],
+             "tune_seeds": list(data["tune_seeds"]), "space": entry.get("space", {}), "folder": folder}
+    return replace(spec, label=method.label, parts=method.parts, tuned=tuned)
+
+
+def apply_tuned(plan: Plan, folder: str | Path, overrides: Overrides) -> Plan:
+    """``plan`` with every method replaced by its tuned configuration from ``folder``."""
+    folder = str(folder)
+    data = read_tuned(folder)
+    overlap = sorted(set(plan.seeds) & set(data["tune_seeds"]))
+    if overlap:
+        raise UserError(f"--seeds overlap the tuning seeds of {folder} ({', '.join(map(str, overlap[:5]))}); "
+                        f"report on other seeds")
+    table = {(e["task"], e["method"]): e for e in data["selected"]}
+    pairs = []
+    for task, method in plan.pairs:
+        entry = table.get((task.label, method.label))
+        if entry is None:
+            tuned = ", ".join(f"{t} / {m}" for t, m in table) or "nothing"
+            raise UserError(f"--tuned {folder} has no configuration for {task.label} / {method.label} "
+                            f"(it tuned: {tuned})")
+        pairs.append((task, tuned_method(entry, data, folder, task, method, overrides)))
+    return replace(plan, pairs=tuple(pairs))
+
+
+def check_folder(plan: Plan, store: Store) -> None:
+    """Refuse a results folder holding a (task, method) label of the plan at another
+    configuration (tuned against untuned, or tuned elsewhere)."""
+    wanted = {(t.label, m.label): _plain(m.tuned) for t, m in plan.pairs}
+    for record in store.records():
+        have = (record.task_label, record.identity["method"])
+        if have in wanted and _plain(record.identity.get("tuned")) != wanted[have]:
+            what = "tuned" if wanted[have] else "untuned"
+            raise UserError(f"{store.root} already holds {have[0]} / {have[1]} at another configuration than this "
+                            f"{what} run's; write it to its own --out folder")
+
+
+def provenance_rows(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The leaderboard header's rows for tuned records: the budget (K, tuning seeds,
+    search, selection rule, folder), the search spaces and each selected configuration;
+    [] when no record was tuned. Values are markdown."""
+    from .driver import SEARCH
+    from .selection import RULE
+
+    tuned = [(i["task"] + (f":{i['preset']}" if i.get("preset") else ""), i["method"], i["tuned"])
+             for i in identities if i.get("tuned")]
+    if not tuned:
+        return []
+    budgets = sorted({(t["trials"], _seed_text(t["tune_seeds"]), t["folder"]) for _, _, t in tuned})
+    spaces: dict[str, str] = {}
+    chosen: dict[tuple[str, str], str] = {}
+    for task, method, t in tuned:
+        spaces.update(t.get("space") or {})
+        chosen[(task, method)] = f"{task} / {method}: `{t['config']}` (configuration {t['index']} of {t['trials']})"
+    budget = "; ".join(f"K = {k} configurations per (task, method) on tuning seeds {s}, from `{f}`"
+                       for k, s, f in budgets)
+    return [
+        ("tuning", f"{budget}; search: {SEARCH}; selection: {RULE}"),
+        ("search spaces", "; ".join(f"{k} {v}" for k, v in sorted(spaces.items())) or "none"),
+        ("tuned settings", "; ".join(chosen[k] for k in sorted(chosen))),
+    ]
+
+
+def _seed_text(seeds: list[int]) -> str:
+    seeds = sorted(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def folder_provenance(results_dir: str | Path) -> list[tuple[str, str]]:
+    """``provenance_rows`` of every record in a results folder."""
+    return provenance_rows(r.identity for r in Store(results_dir).records())

@@ -1,0 +1,69 @@
+"""What a run compares: each task's baseline joins the named methods (unless told not to),
+and the default seed count can reach significance."""
+
+from __future__ import annotations
+
+import math
+
+from helpers import TINY_PARITY, read_records, run_cli
+
+from grokbench import api
+from grokbench.cli import _build_parser
+from grokbench.errors import UserError
+from grokbench.plan import build_plan
+
+
+def _labels(plan) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for task, method in plan.pairs:
+        out.setdefault(task.label, []).append(method.label)
+    return out
+
+
+def test_build_plan_adds_each_tasks_baseline_first():
+    plan = build_plan("sparse_parity,modular_addition", "egd", "2", {}, baseline=True)
+    assert _labels(plan) == {"sparse_parity": ["sgd", "egd"], "modular_addition": ["adamw", "egd"]}
+    assert all(m.baseline == m.label for _, m in plan.pairs if m.label in ("sgd", "adamw"))
+
+
+def test_a_named_baseline_is_not_added_twice_and_opting_out_adds_nothing():
+    assert _labels(build_plan("sparse_parity", "egd,sgd", "1", {}, baseline=True)) == {"sparse_parity": ["egd", "sgd"]}
+    assert _labels(build_plan("sparse_parity", "egd", "1", {}, baseline=False)) == {"sparse_parity": ["egd"]}
+
+
+def test_prepare_says_which_baselines_it_added(tmp_path, capsys):
+    plan, _ = api.prepare("sparse_parity,sparse_sum", "egd", 1, tmp_path / "out")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sgd on sparse_parity, sparse_sum" in err and "--no-baseline" in err
+    api.prepare("sparse_parity", "egd", 1, tmp_path / "out2", baseline=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_default_seeds_can_reach_significance_after_holm():
+    args = _build_parser().parse_args(["run"])
+    n = int(args.seeds)
+    smallest_p = 2 / 2**n  # paired sign test, every seed a win
+    assert smallest_p * 10 < 0.05  # still significant after Holm over ten comparisons
+    assert args.compare == "baseline" and not args.no_baseline
+    assert math.isclose(2 / 2**3, 0.25)  # what three seeds could reach: never significant
+
+
+def test_run_adds_the_baseline(tmp_path, capsys):
+    out = tmp_path / "with"
+    assert run_cli("run", "--methods", "egd", "--seeds", "1", "--out", str(out), "--quiet", *TINY_PARITY) == 0
+    assert {r["identity"]["method"] for r in read_records(out)} == {"sgd", "egd"}
+    captured = capsys.readouterr()
+    assert "added each task's baseline" in captured.err and "no baseline" not in captured.out
+
+
+def test_no_baseline_reaches_prepare(monkeypatch, capsys):
+    seen = {}
+
+    def fake_prepare(*args, **kwargs):
+        seen.update(kwargs)
+        raise UserError("stop here")
+
+    monkeypatch.setattr(api, "prepare", fake_prepare)
+    assert run_cli("run", "--methods", "egd", "--no-baseline", "--compare", "all-pairs") == 2
+    assert seen["baseline"] is False
+    assert run_cli("run", "--compare", "nope") == 2 and "invalid choice" in capsys.readouterr().err

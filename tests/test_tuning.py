@@ -1,0 +1,178 @@
+"""Tuning: search spaces, reproducible proposals, the selection rule, tuned runs and their
+refusals, and the leaderboard's provenance rows."""
+
+import json
+import math
+
+import pytest
+from helpers import read_records, run_cli
+
+from grokbench import registry
+from grokbench.errors import UserError
+from grokbench.method import Optimizer
+from grokbench.plan import build_plan
+from grokbench.record import Record
+from grokbench.spec import parse_overrides, resolve_task
+from grokbench.tuning import Choice, Linear, Log, provenance_rows
+from grokbench.tuning.driver import FORMAT, build_study
+from grokbench.tuning.proposals import propose, tuned_axes
+from grokbench.tuning.selection import Outcome, outcome, select
+from grokbench.tuning.tuned import apply_tuned
+
+BUILTIN_METHODS = ["sgd", "adam", "adamw", "muon", "egd", "sketched_egd", "grokfast", "grokfast_ma",
+                   "neuralgrok", "perpgrad", "normgrad"]
+
+
+@pytest.fixture
+def parity():
+    return resolve_task("sparse_parity", {})
+
+
+@pytest.mark.parametrize("name", BUILTIN_METHODS)
+def test_every_builtin_method_declares_a_search_space_of_its_own_parameters(name):
+    cls = registry.get_method(name)
+    space = cls.__dict__.get("search_space")
+    assert isinstance(space, dict), f"{name} declares no search_space"
+    assert set(space) <= set(cls.defaults)
+    if issubclass(cls, Optimizer):
+        assert {"lr", "weight_decay"} <= set(space)
+        assert space["weight_decay"].zero > 0  # exactly 0 is a possible weight decay
+
+
+def test_dimensions_map_the_unit_interval_into_their_range():
+    wd = Log(1e-4, 0.1, zero=0.25)
+    assert wd.value(0.0) == 0.0 and wd.value(0.2499) == 0.0
+    assert wd.value(0.25) == pytest.approx(1e-4) and wd.value(0.9999) == pytest.approx(0.1, rel=1e-2)
+    values = [Log(1e-3, 1.0).value(u / 100) for u in range(100)]
+    assert all(1e-3 <= v <= 1.0 for v in values) and values == sorted(values)
+    assert Log(10, 200, integer=True).value(0.5) == 45 and isinstance(Log(10, 200, integer=True).value(0.5), int)
+    assert Linear(0.8, 0.99).value(0.5) == pytest.approx(0.895)
+    assert [Choice((None, 1e-6, 1e-3)).value(u) for u in (0.0, 0.5, 0.999)] == [None, 1e-6, 1e-3]
+
+
+def test_a_chains_space_is_its_parts_and_its_base_less_what_the_label_fixes(parity):
+    stack = {a.name for a in tuned_axes("grokfast+egd", parity, {})}
+    assert stack == {"grokfast.alpha", "grokfast.lamb", "egd.rank_rtol", "sgd.lr", "sgd.weight_decay"}
+    fixed = {a.name for a in tuned_axes("adamw[weight_decay=0]", parity, {})}
+    assert fixed == {"adamw.lr"}
+
+
+def test_proposals_are_reproducible_and_resolve_like_written_variants(parity):
+    first = [p.label for p in propose("egd", parity, {}, 6)]
+    again = [p.label for p in propose("egd", parity, {}, 6)]
+    assert first == again and len(set(first)) == 6
+    assert all(label.startswith("egd[") for label in first)
+    other_task = [p.label for p in propose("egd", resolve_task("sparse_sum", {}), {}, 6)]
+    assert other_task != first  # scrambled per (task, method)
+    p = propose("grokfast+egd@adamw", parity, {}, 2)[1]
+    assert p.spec.optimizer.name == "adamw" and p.spec.optimizer.params["lr"] == p.values["adamw.lr"]
+    assert p.spec.transforms[0].params["lamb"] == p.values["grokfast.lamb"]
+
+
+def test_a_method_with_nothing_to_tune_gets_one_configuration(parity, monkeypatch):
+    monkeypatch.setattr(registry.get_method("sgd"), "search_space", {})
+    proposals = propose("normgrad", parity, {}, 8)
+    assert [p.label for p in proposals] == ["normgrad"]
+
+
+def _outcome(index, steps):
+    return Outcome(index, f"c{index}", tuple(steps), ())
+
+
+def test_selection_is_censoring_aware_then_by_solves_then_by_index():
+    inf = math.inf
+    assert select([_outcome(0, [100, 200, inf]), _outcome(1, [150, 150, 150])]).index == 1  # 200 > 150
+    assert select([_outcome(0, [100, 120, inf]), _outcome(1, [150, 150, 150])]).index == 0  # 120 < 150
+    assert select([_outcome(0, [300, 300, 300]), _outcome(1, [100, inf, inf])]).index == 0  # median inf loses
+    assert select([_outcome(0, [inf, inf, inf]), _outcome(1, [500, inf, inf])]).index == 1  # tie inf: solves
+    assert select([_outcome(2, [100, 100]), _outcome(1, [100, 100])]).index == 1  # full tie: lower index
+    assert _outcome(0, [100, inf]).median_steps == inf
+
+
+def test_outcome_counts_only_solved_records():
+    def record(seed, status, step):
+        return Record(key=str(seed), identity={"task": "t", "method": "m", "seed": seed}, status=status,
+                      metrics={"solve_step": step})
+    got = outcome(3, "m", [record(2, "diverged", None), record(1, "solved", 40), record(0, "unsolved", 99)])
+    assert got.steps == (math.inf, 40.0, math.inf) and got.solved == 1 and got.median_steps == math.inf
+
+
+def _tuned_file(folder, seeds=(1000, 1001)):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tuned.json").write_text(json.dumps({"format": FORMAT, "trials": 2, "tune_seeds": list(seeds),
+                                                    "selected": []}))
+
+
+def test_report_seeds_that_overlap_the_tuning_seeds_are_refused(tmp_path):
+    _tuned_file(tmp_path / "T")
+    plan = build_plan("sparse_parity", "sgd", "999-1000", {})
+    with pytest.raises(UserError, match="overlap the tuning seeds"):
+        apply_tuned(plan, tmp_path / "T", {})
+    with pytest.raises(UserError, match="no configuration for sparse_parity / sgd"):
+        apply_tuned(build_plan("sparse_parity", "sgd", "3", {}), tmp_path / "T", {})
+    with pytest.raises(UserError, match="no tuned.json"):
+        apply_tuned(plan, tmp_path / "nothing", {})
+
+
+def test_bad_tuning_input_is_one_line(tmp_path, capsys):
+    assert run_cli("tune", "--trials", "0", "--out", str(tmp_path / "T")) == 2
+    assert run_cli("tune", "--methods", "sgd[lr=x]", "--out", str(tmp_path / "T")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "--trials must be >= 1" in err[0] and "expected a number" in err[1]
+
+
+def test_study_includes_the_baseline_with_the_same_budget(parity):
+    study = build_study("sparse_parity", "egd", 3, "1000-1001", {})
+    assert {m for _, m in study.groups()} == {"sgd", "egd"}
+    assert all(len(group) == 3 for group in study.groups().values())
+    assert study.plan.seeds == (1000, 1001) and study.plan.n_trials == 12
+
+
+def test_tune_then_run_tuned_carries_the_selected_configuration(tmp_path, tiny_parity, capsys):
+    tuning, results = tmp_path / "T", tmp_path / "R"
+    rc = run_cli("tune", "--methods", "sgd", "--trials", "2", "--tune-seeds", "1", "--out", str(tuning),
+                 "--quiet", *tiny_parity)
+    assert rc == 0
+    data = json.loads((tuning / "tuned.json").read_text())
+    (entry,) = data["selected"]
+    assert data["trials"] == 2 and data["tune_seeds"] == [1000] and entry["config"].startswith("sgd[")
+    assert "| 1 |" in (tuning / "tuning.md").read_text() and len((tuning / "tuning.csv").read_text().splitlines()) == 3
+    assert len(read_records(tuning)) == 2  # ordinary records, one per configuration and seed
+    rc = run_cli("run", "--methods", "sgd", "--tuned", str(tuning), "--seeds", "1", "--out", str(results),
+                 "--quiet", "--no-calibrate", *tiny_parity)
+    assert rc == 0
+    (record,) = read_records(results)
+    assert record["identity"]["method"] == "sgd"
+    tuned = record["identity"]["tuned"]
+    assert tuned["config"] == entry["config"] and tuned["index"] == entry["index"]
+    assert tuned["trials"] == 2 and tuned["tune_seeds"] == [1000] and tuned["folder"] == str(tuning)
+    assert record["identity"]["optimizer"]["params"]["lr"] == entry["optimizer"]["params"]["lr"]
+    capsys.readouterr()
+    assert run_cli("run", "--methods", "sgd", "--seeds", "1", "--out", str(results), "--quiet", *tiny_parity) == 2
+    assert "another configuration" in capsys.readouterr().err
+    assert run_cli("run", "--methods", "sgd", "--tuned", str(tuning), "--seeds", "1", "--out", str(tmp_path / "X"),
+                   "--quiet") == 2  # other task settings than the tuning's
+    assert "than when it was tuned" in capsys.readouterr().err
+
+
+def test_provenance_rows_state_the_budget_spaces_and_choices():
+    tuned = {"config": "sgd[lr=0.3]", "index": 4, "trials": 8, "tune_seeds": [1000, 1001, 1002],
+             "space": {"sgd.lr": "log [0.001, 1]"}, "folder": "T"}
+    rows = dict(provenance_rows([{"task": "sparse_parity", "method": "sgd", "tuned": tuned},
+                                 {"task": "sparse_parity", "preset": "k5", "method": "sgd", "tuned": tuned}]))
+    assert "K = 8" in rows["tuning"] and "1000–1002" in rows["tuning"] and "`T`" in rows["tuning"]
+    assert rows["search spaces"] == "sgd.lr log [0.001, 1]"
+    assert "sparse_parity:k5 / sgd: `sgd[lr=0.3]` (configuration 4 of 8)" in rows["tuned settings"]
+    assert provenance_rows([{"task": "t", "method": "m"}]) == []
+
+
+def test_overrides_reach_the_proposals(parity):
+    overrides = parse_overrides(["egd.solver=svd"])
+    assert all(p.spec.transforms[0].params["solver"] == "svd" for p in propose("egd", parity, overrides, 2))
+
+
+def test_a_bare_tuning_seed_count_starts_at_1000():
+    from grokbench.tuning.driver import parse_tune_seeds
+
+    assert parse_tune_seeds("3") == [1000, 1001, 1002]
+    assert parse_tune_seeds("5-6") == [5, 6] and parse_tune_seeds("7,9") == [7, 9]

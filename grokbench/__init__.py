@@ -3,25 +3,29 @@
 Public API for plugin authors: ``Task``, ``Preset``, ``Split``, ``Transform``,
 ``Optimizer``, ``StepContext`` and the ``register`` decorator. For notebooks:
 ``grokbench.run``, ``grokbench.load`` and ``grokbench.write_leaderboard`` (``grokbench.api``).
+
+Names are imported on first use, so that ``import grokbench`` (and the CLI's start, where
+a Ctrl-C must stay one line) does not import torch before it is needed.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-from .method import Optimizer, StepContext, Transform  # noqa: E402
-from .preset import Preset  # noqa: E402
-from .registry import register  # noqa: E402
-from .task import Split, Task  # noqa: E402
-
-_API = ("run", "load", "write_leaderboard")
-
-
-def __getattr__(name: str):
-    # The notebook API is loaded on first use: plugin modules import this package.
-    if name in _API:
-        from . import api
-
-        return getattr(api, name)
-    raise AttributeError(name)
+_LAZY = {
+    "Optimizer": "method", "StepContext": "method", "Transform": "method", "Preset": "preset",
+    "register": "registry", "Split": "task", "Task": "task",
+    "run": "api", "load": "api", "write_leaderboard": "api",
+}
 
 
-__all__ = ["Optimizer", "Preset", "Split", "StepContext", "Task", "Transform", "register", "__version__", *_API]
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'grokbench' has no attribute {name!r}")
+
+
+__all__ = ["__version__", *_LAZY]

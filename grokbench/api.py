@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, registry
-from .errors import UserError
+from .errors import UserError, signals_deferred
 from .plan import Plan, build_plan
 from .progress import PlainProgress
 from .spec import expand_methods, parse_overrides
@@ -153,7 +153,8 @@ def _run_cells(cells: list, store: Store, executor: Any, progress: Any) -> bool:
     try:
         for record in records:
             try:
-                store.write(record)
+                with signals_deferred():  # a Ctrl-C or SIGTERM mid-write must not lose this record
+                    store.write(record)
             except OSError as exc:
                 raise RecordWriteError(f"cannot write a record to {store.records_dir}: {exc.strerror or exc}; "
                                        f"the {written} record(s) written before are kept") from None

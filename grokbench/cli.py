@@ -175,15 +175,11 @@ def _run_device(args: argparse.Namespace) -> str:
     return args.device
 
 
-def _resume_keys(store, timeout: TimeoutPolicy | float | None) -> set[str]:
+def _resume_keys(store, timeout: TimeoutPolicy) -> set[str]:
     """Keys of the trials not to run again under ``timeout`` (``TimeoutPolicy.is_final``:
     final statuses, and ``timeout`` records whose limit was at least this one's; ``error``
-    is always retried). A bare --trial-timeout number is accepted until every caller
-    passes ``executor.timeout``."""
-    from .timeout import TimeoutPolicy
-
-    policy = timeout if isinstance(timeout, TimeoutPolicy) else TimeoutPolicy(timeout)
-    return {r.key for r in store.records() if policy.is_final(r)}
+    is always retried)."""
+    return {r.key for r in store.records() if timeout.is_final(r)}
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -197,7 +193,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     plan, store = api.prepare(args.tasks, args.methods, args.seeds, args.out, overrides=args.set,
                               device=device, after_solve=args.after_solve, plugins=args.plugin, tuned=args.tuned,
                               baseline=not args.no_baseline)
-    done = _resume_keys(store, args.trial_timeout)
+    done = _resume_keys(store, executor.timeout)
     batch = 1 if args.no_batch else args.batch_seeds
     skipped = len(plan.keys() & done)
     progress = PlainProgress(plan.n_trials, skipped, stream=io.StringIO()) if args.quiet \
@@ -236,7 +232,7 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     executor = _make_executor(args)
     study, store = api.prepare_tuning(args.tasks, args.methods, args.trials, args.tune_seeds, args.out,
                                       overrides=args.set, device=device, plugins=args.plugin)
-    done = _resume_keys(store, args.trial_timeout)
+    done = _resume_keys(store, executor.timeout)
     plan = study.plan
     skipped = len(plan.keys() & done)
     progress = PlainProgress(plan.n_trials, skipped, stream=io.StringIO()) if args.quiet \
@@ -324,8 +320,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             if (kind == "optimizer") == issubclass(cls, Optimizer):
                 print(f"    {name}: {cls.summary()}")
                 print(f"      defaults: {_kv(cls.defaults)}")
-                for preset, (text, _) in cls.presets.items():
-                    print(f"      :{preset}  {text}")
+                for preset, p in cls.presets.items():
+                    print(f"      :{preset}  {p.description}")
         print()
     print("Override any parameter with --set NAME.PARAM=VALUE (e.g. --set sgd.lr=0.05).")
     return 0

@@ -4,7 +4,8 @@ The CLI turns a UserError into a single line on stderr and exit status 2; anythi
 that escapes is a bug and keeps its traceback. Under ``stop_signals``, SIGTERM raises
 ``Terminated``, a KeyboardInterrupt, so that a run stops the way Ctrl-C stops it (workers
 shut down, finished records kept), and ``signals_deferred`` holds either signal back until
-a critical section (writing a record) is done.
+a critical section is done (writing a record; importing torch, which a KeyboardInterrupt
+raised inside can abort).
 """
 
 from __future__ import annotations

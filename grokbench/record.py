@@ -73,10 +73,6 @@ class Record:
         preset = self.identity.get("preset")
         return f"{self.identity['task']}:{preset}" if preset else str(self.identity["task"])
 
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
-
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["status"] = str(self.status)

@@ -220,29 +220,33 @@ def _route_settings(label: str, accs: list[variants.Part], base_part: variants.P
                     base: str) -> dict[int, dict[str, Any]]:
     """Bracketed settings -> {accelerator index or BASE: {param: written value}} (see the
     module docstring for the rule); an unknown or doubly set name is a UserError."""
-    base_names = registry.get_method(base).defaults
     routed: dict[int, dict[str, Any]] = {}
     written = [(i, p) for i, p in enumerate(accs)] + ([(BASE, base_part)] if base_part is not None else [])
     for index, part in written:
         own = part.name.partition(":")[0]
         for param, (value,) in part.settings:
-            prefix, dot, name = param.rpartition(".")
-            if dot and prefix not in {base, own}:
-                raise UserError(f"method {label!r}: {param!r} names {prefix!r}, which is neither {own!r} "
-                                f"nor its base {base!r}")
-            if index == BASE or prefix == base or (name not in registry.get_method(own).defaults
-                                                    and prefix != own and name in base_names):
-                target = BASE
-            elif name in registry.get_method(own).defaults:
-                target = index
-            else:
-                raise UserError(f"method {label!r}: {name!r} is no parameter of {own} "
-                                f"({_names(own)}) nor of its base {base} ({_names(base)})")
+            name = param.rpartition(".")[2]
+            target = _target(label, index, own, param, base)
             if name in routed.setdefault(target, {}):
-                owner = base if target == BASE else own
-                raise UserError(f"method {label!r} sets {owner}.{name} twice")
+                raise UserError(f"method {label!r} sets {base if target == BASE else own}.{name} twice")
             routed[target][name] = value
     return routed
+
+
+def _target(label: str, index: int, own: str, param: str, base: str) -> int:
+    """Where ``param`` written on part ``index`` (named ``own``) goes: that part if it has
+    the name, else the base; ``BASE.name`` / ``OWN.name`` choose explicitly."""
+    prefix, dot, name = param.rpartition(".")
+    if dot and prefix not in {base, own}:
+        raise UserError(f"method {label!r}: {param!r} names {prefix!r}, which is neither {own!r} nor its base {base!r}")
+    if index == BASE or prefix == base:
+        return BASE
+    if name in registry.get_method(own).defaults:
+        return index
+    if prefix != own and name in registry.get_method(base).defaults:
+        return BASE
+    raise UserError(f"method {label!r}: {name!r} is no parameter of {own} ({_names(own)}) "
+                    f"nor of its base {base} ({_names(base)})")
 
 
 def _names(method: str) -> str:
@@ -315,29 +319,29 @@ def resolve_method(label: str, task: TaskSpec, overrides: Overrides) -> MethodSp
     opt_values.update(overrides.get(base, {}))
     opt_values.update(routed.get(BASE, {}))
     optimizer = _build(registry.get_method(base), opt_values, label)
-    canonical = _canonical_label(parsed, accs, transforms, optimizer.params, base)
+    canonical = _canonical_label(label, parsed, base, transforms, optimizer.params)
     parts = stack_parts(canonical) if len(accs) > 1 else []
     return MethodSpec(canonical, tuple(transforms), ComponentSpec(base, optimizer.params), base, tuple(parts),
                       _base_optimizer(task))
 
 
-def _canonical_label(parsed: variants.Label, accs: list[variants.Part], transforms: list[ComponentSpec],
-                     base_params: dict[str, Any], base: str) -> str:
-    """The label with every setting's value in canonical form, each bracket's settings
-    sorted, and ``BASE.`` kept only where the part has a parameter of that name too."""
-    def settings(part: variants.Part, own: dict[str, Any] | None) -> tuple:
+def _canonical_label(label: str, parsed: variants.Label, base: str, transforms: list[ComponentSpec],
+                     base_params: dict[str, Any]) -> str:
+    """The label with every setting's resolved value in canonical form, each bracket's
+    settings sorted, and ``BASE.`` kept only where the part has a parameter of that name."""
+    def settings(index: int, part: variants.Part, own: dict[str, Any]) -> tuple:
         out = []
         for param, _ in part.settings:
             name = param.rpartition(".")[2]
-            to_base = own is None or param.startswith(base + ".") or name not in own
-            shown = f"{base}.{name}" if to_base and own is not None and name in own else name
-            out.append((shown, (variants.format_value((base_params if to_base else own)[name]),)))
+            target = _target(label, index, part.name.partition(":")[0], param, base)
+            shown = f"{base}.{name}" if target == BASE and index != BASE and name in own else name
+            out.append((shown, (variants.format_value((base_params if target == BASE else own)[name]),)))
         return tuple(sorted(out))
 
-    parts = [variants.Part(p.name, settings(p, t.params)) for p, t in zip(accs, transforms)]
-    if not accs:  # a base alone
-        return variants.Part(parsed.parts[0].name, settings(parsed.parts[0], None)).text()
-    tail = variants.Part(parsed.base.name, settings(parsed.base, None)) if parsed.base is not None else None
+    if not transforms:  # a base alone
+        return variants.Part(parsed.parts[0].name, settings(BASE, parsed.parts[0], base_params)).text()
+    parts = [variants.Part(p.name, settings(i, p, t.params)) for i, (p, t) in enumerate(zip(parsed.parts, transforms))]
+    tail = variants.Part(parsed.base.name, settings(BASE, parsed.base, base_params)) if parsed.base is not None else None
     return variants.Label(tuple(parts), tail).text()
 
 

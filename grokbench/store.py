@@ -36,6 +36,7 @@ from typing import Any
 
 from .errors import UserError
 from .record import BadRecord, Record, rows
+from .timeout import TimeoutPolicy
 
 
 def _fsync_dir(path: Path) -> None:
@@ -123,7 +124,7 @@ class Store:
 
     def done_keys(self) -> set[str]:
         """Keys of trials with a final status (errors are not final: they are retried)."""
-        return {r.key for r in self.records() if r.is_final}
+        return {r.key for r in self.records() if TimeoutPolicy().is_final(r)}
 
     def log_run(self, argv: Iterable[str], extra: dict[str, Any] | None = None) -> None:
         """Append one line to runs.jsonl; a folder where that fails is refused (UserError)."""

@@ -14,6 +14,14 @@ def cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
     return F.cross_entropy(logits.reshape(s * b, c), y.reshape(s * b), reduction="none").reshape(s, b).mean(dim=1)
 
 
+def cross_entropy_float64(logits: Tensor, y: Tensor) -> Tensor:
+    """Cross-entropy with the log-softmax in float64 (as the progress-measures code: float32
+    log-probabilities of confident predictions are multiples of 1.2e-7), returned in the
+    logits' dtype; mean over the batch, per seed."""
+    log_p = F.log_softmax(logits.double(), dim=-1)
+    return -log_p.gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(dim=1).to(logits.dtype)
+
+
 def stablemax(x: Tensor) -> Tensor:
     """s(x) = x + 1 for x >= 0 and 1 / (1 - x) for x < 0 (positive, increasing, linear growth)."""
     return torch.where(x >= 0, x + 1, 1 / (1 - x.clamp(max=0)))
@@ -27,4 +35,5 @@ def stablemax_cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
     return -log_p.gather(-1, y.unsqueeze(-1)).squeeze(-1).to(logits.dtype).mean(dim=1)
 
 
-LOSSES = {"cross_entropy": cross_entropy, "stablemax": stablemax_cross_entropy}
+LOSSES = {"cross_entropy": cross_entropy, "cross_entropy_float64": cross_entropy_float64,
+          "stablemax": stablemax_cross_entropy}

@@ -2,37 +2,37 @@
 
 Data (per seed): every pair (a, b) with a in [0, p) and b in [b_min, p), its answer
 c = (a OP b) mod p in [0, p); the pairs are shuffled with the seed's data stream and the
-first round(train_frac * n_pairs) form the training set, the rest the test set (so the test
+first floor(train_frac * n_pairs) form the training set, the rest the test set (so the test
 set is every pair not trained on). OP is ``op``: add a+b, sub a-b, mul a*b, sq_sub a*a-b
 (NeuralGrok's four). Tokens are ``[a, b, =]`` (vocabulary p+1, ``=`` is token p) or, with
-``op_token``, ``[a, op, b, =]`` (vocabulary p+2: op is token p, ``=`` token p+1).
+``op_token``, ``[a, op, b, =]`` (``[a, b, op, =]`` with ``op_last``; vocabulary p+2: op is
+token p, ``=`` token p+1).
 
-Model: tasks/transformer.py (read it top to bottom), initialized by ``weight_init`` (``default``
-or ``nanda``); the logits of the p answers come from the last position; loss ``loss_type``:
-``cross_entropy`` (default) or ``stablemax`` (StableMax cross-entropy in float64, arXiv
-2501.04697; tasks/losses.py), mean over the batch; accuracy: argmax == c.
-``impl="reference"`` trains through the straightforward implementation (all positions
-through every layer) instead of the efficient one; same math, slower.
+Model: tasks/transformer.py (read it top to bottom): ``norm``, ``attn_bias``, initialized
+by ``weight_init`` (tasks/transformer_init.py); the logits come from the last position,
+over the p answers (``outputs=answers``) or the whole vocabulary (``outputs=vocab``, as the
+papers' code; the answers are tokens 0..p-1). Loss ``loss_type`` (tasks/losses.py):
+``cross_entropy`` (default), ``cross_entropy_float64`` (log-softmax in float64) or
+``stablemax`` (StableMax cross-entropy in float64, arXiv 2501.04697); mean over the batch.
+Accuracy: argmax == c. ``impl="reference"`` trains through the straightforward
+implementation (all positions through every layer) instead of the efficient one; same
+math, slower.
 
 Units: ``batch_size`` 0 = full batch (then one step = one epoch); ``eval_every`` and
 ``max_epochs`` in epochs; ``max_steps`` > 0 replaces the budget by a number of steps (the
 paper presets state theirs in steps).
 
-Presets, each the paper's setup and its code's; the one-line deviations are in each
-description (``grokbench list``):
-- ``nanda`` (progress-measures paper): its init; evaluated every 100 steps, 1% of the
-  thousands of steps it takes to grok.
+Presets, each the paper's setup and its code's (model, init, loss, outputs, split, warm-up);
+what each does differently is the last part of its description (``grokbench list``):
+- ``nanda`` (progress-measures paper): evaluated every 100 steps, 1% of the thousands of
+  steps it takes to grok.
 - ``grokfast`` (Grokfast's headline (x*y) mod 97): evaluated every epoch, 10 steps, as its
   code: the published 790 / 910 steps are resolved to 1.3%. Each evaluation is a forward
-  pass over all 9,312 pairs, about the cost of 6 training steps of batch 512.
+  pass over all 9,312 pairs, several training steps' worth (untimed; docs/methods.md).
 - ``neuralgrok`` (NeuralGrok; ``--set modular_addition:neuralgrok.op=sub`` etc. for its
-  other operations): b in [1, p) for every operation, 10-step warm-up, evaluated every epoch
-  (10 steps).
-Deviations common to all three, ours: the output layer has p classes (the answers), not
-the whole vocabulary; budgets the papers do not state (nanda 40,000 steps, neuralgrok 1e5
-steps) and nanda's 0.99 target. These presets need a GPU (step costs in docs/methods.md).
-For sketched EGD on these models, ``sketched_egd`` picks the paper code's transformer rank
-(36) by itself.
+  other operations): b in [1, p) for every operation, 10-step warm-up, evaluated every epoch.
+These presets need a GPU (step costs in benchmarks/README.md). On them ``sketched_egd``
+picks the paper code's transformer rank (36) by itself.
 
 The default parameters are the **CPU profile**, made for a 2-core CPU: (a + b) mod 31,
 half of the 961 pairs for training, one layer, d_model 64, 4 heads of 16, MLP 256 with
@@ -54,7 +54,7 @@ from grokbench import Preset, Split, Task, register
 from grokbench.errors import UserError
 from grokbench.task import Schedule
 
-from . import transformer
+from . import transformer, transformer_init
 from .losses import LOSSES
 
 OPS = {
@@ -65,6 +65,19 @@ OPS = {
 }
 
 PAPER_MODEL = {"d_model": 128, "n_heads": 4, "d_mlp": 512}
+# The decoder of the Grokfast and NeuralGrok code (both from the same reimplementation of
+# Power et al.), with its training schedule: batch 512, evaluated every epoch, target 0.95.
+GROKKING_DECODER = {"n_layers": 2, **PAPER_MODEL, "act": "gelu", "norm": "layernorm_stream", "attn_bias": True,
+                    "weight_init": "torch", "outputs": "vocab", "batch_size": 512, "eval_every": 1.0,
+                    "target": 0.95}
+MUON_LR = 0.02
+
+
+def muon_settings(lr: float, decay_per_step: float, adamw_weight_decay: float) -> dict:
+    """Muon settings paired with an Adam(W) protocol: its lr, betas, warm-up and decay for the
+    AdamW part; Muon's lr 0.02 with the same decoupled decay per step (lr * weight_decay)."""
+    return {"lr": MUON_LR, "weight_decay": decay_per_step / MUON_LR, "adamw_lr": lr, "adamw_betas": (0.9, 0.98),
+            "adamw_weight_decay": adamw_weight_decay, "warmup_steps": 10}
 
 
 @register
@@ -84,6 +97,9 @@ class ModularAddition(Task):
         "act": "relu",
         "norm": "none",
         "causal": True,
+        "attn_bias": False,
+        "outputs": "answers",
+        "op_last": False,
         "weight_init": "default",
         "loss_type": "cross_entropy",
         "impl": "fast",
@@ -97,45 +113,50 @@ class ModularAddition(Task):
     choices = {
         "op": tuple(OPS),
         "act": ("relu", "gelu"),
-        "norm": ("none", "layernorm"),
+        "norm": transformer.NORMS,
         "impl": ("fast", "reference"),
-        "weight_init": tuple(transformer.INIT_SCALES),
+        "weight_init": transformer_init.INITS,
+        "outputs": ("answers", "vocab"),
         "loss_type": tuple(LOSSES),
     }
     presets = {
         "nanda": Preset(
             "Nanda et al. (progress measures): (a+b) mod 113, 30% train, 1 layer d128 4 heads MLP 512 ReLU, no norm, "
-            "its init, full batch, AdamW lr 1e-3 wd 1.0 betas (0.9,0.98) warm-up 10, eval every 100 steps; "
-            "ours: budget 40k steps, target 0.99, p output classes",
-            {"p": 113, "train_frac": 0.3, **PAPER_MODEL, "weight_init": "nanda", "eval_every": 100.0, "max_epochs": 40000},
+            "its init, logits over p+1 tokens, float64 cross-entropy, full batch, AdamW lr 1e-3 wd 1.0 "
+            "betas (0.9,0.98) warm-up 10, eval every 100 steps; ours: budget 40k steps, target 0.99",
+            {"p": 113, "train_frac": 0.3, **PAPER_MODEL, "weight_init": "nanda", "outputs": "vocab",
+             "loss_type": "cross_entropy_float64", "eval_every": 100.0, "max_epochs": 40000},
             optimizer={"adamw": {"lr": 1e-3, "weight_decay": 1.0, "betas": (0.9, 0.98), "warmup_steps": 10},
-                       "adam": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10}},
+                       "adam": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10},
+                       "muon": muon_settings(lr=1e-3, decay_per_step=1e-3, adamw_weight_decay=1.0)},
             base_optimizer="adamw",
         ),
         "grokfast": Preset(
-            "Grokfast headline: (x*y) mod 97, y in [1,97), tokens [x,op,y,=], 2 layers d128 4 heads MLP 512 GELU "
-            "LayerNorm, 50% train, batch 512, Adam lr 1e-3 betas (0.9,0.98) warm-up 10, no decay, eval every epoch "
-            "(10 steps); 3e5 steps, target 0.95; ours: pre-norm blocks, unbiased attention, init, p output classes",
-            {"p": 97, "op": "mul", "b_min": 1, "op_token": True, "n_layers": 2, **PAPER_MODEL, "act": "gelu",
-             "norm": "layernorm", "batch_size": 512, "eval_every": 1.0, "max_steps": 300_000, "target": 0.95},
+            "Grokfast headline: (x*y) mod 97, y in [1,97), tokens [x,op,y,=], its decoder (2 layers d128 4 heads, "
+            "biased attention, MLP 512 GELU, LayerNorm on the stream, PyTorch init, logits over p+2 tokens), "
+            "50% train, batch 512, Adam lr 1e-3 betas (0.9,0.98) warm-up 10, no decay, eval every epoch; "
+            "3e5 steps, target 0.95",
+            {"p": 97, "op": "mul", "b_min": 1, "op_token": True, **GROKKING_DECODER, "max_steps": 300_000},
             optimizer={"adam": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10, "weight_decay": 0.0},
-                       "adamw": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10, "weight_decay": 0.0}},
+                       "adamw": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10, "weight_decay": 0.0},
+                       "muon": muon_settings(lr=1e-3, decay_per_step=0.0, adamw_weight_decay=0.0)},
             base_optimizer="adam",
         ),
         "neuralgrok": Preset(
-            "NeuralGrok: (a+b) mod 97, b in [1,97) (op= sub|mul|sq_sub for its other tasks), 2 layers d128 4 heads "
-            "MLP 512 GELU LayerNorm, 50% train, batch 512, Adam lr 1e-3 betas (0.9,0.98) L2 wd 1e-3, warm-up 10, "
-            "eval every epoch; target 0.95; ours: 1e5-step budget, tokens [a,op,b,=] (its code: [a,b,op,=]), "
-            "the grokfast preset's model deviations",
-            {"p": 97, "b_min": 1, "op_token": True, "n_layers": 2, **PAPER_MODEL, "act": "gelu", "norm": "layernorm",
-             "batch_size": 512, "eval_every": 1.0, "max_steps": 100_000, "target": 0.95},
+            "NeuralGrok: (a+b) mod 97, b in [1,97) (op= sub|mul|sq_sub for its other tasks), tokens [a,b,op,=], "
+            "the grokfast preset's decoder, 50% train, batch 512, Adam lr 1e-3 betas (0.9,0.98) L2 wd 1e-3, "
+            "warm-up 10, eval every epoch, target 0.95; ours: 1e5-step budget, logits over p+2 tokens (its code: p+4), "
+            "one op token for sq_sub (its code: two)",
+            {"p": 97, "b_min": 1, "op_token": True, "op_last": True, **GROKKING_DECODER, "max_steps": 100_000},
             optimizer={"adam": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10, "weight_decay": 1e-3},
-                       "adamw": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10, "weight_decay": 1e-3}},
+                       "adamw": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10, "weight_decay": 1e-3},
+                       "muon": muon_settings(lr=1e-3, decay_per_step=1e-6, adamw_weight_decay=1e-3)},
             base_optimizer="adam",
         ),
     }
     # Each paper preset also gives the other Adam variant the paper's lr, betas and warm-up
-    # (for NAME@adam / NAME@adamw comparisons), with the paper's decay value.
+    # (for NAME@adam / NAME@adamw comparisons), with the paper's decay value, and Muon's
+    # AdamW part the same (muon_settings).
     leaderboard_presets = (None,)  # the CPU profile; the paper presets need a GPU
     base_optimizer = "adamw"
     optimizer_defaults = {
@@ -143,16 +164,20 @@ class ModularAddition(Task):
         "adam": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10, "weight_decay": 0.0},
         # Not from a reference (none trains this model with SGD); a plain working default.
         "sgd": {"lr": 0.1, "weight_decay": 0.0},
+        # Ours, not tuned (docs/methods.md): the AdamW part as adamw above, Muon's lr 0.02
+        # with the decay per step lr * weight_decay of adamw above (3e-3).
+        "muon": muon_settings(lr=3e-3, decay_per_step=3e-3, adamw_weight_decay=1.0),
     }
 
     def __init__(self, **overrides) -> None:
         super().__init__(**overrides)
         if not 0 <= self.b_min < self.p or not 0.0 < self.train_frac < 1.0:
             raise UserError(f"need 0 <= b_min < p and 0 < train_frac < 1; got b_min {self.b_min}, train_frac {self.train_frac}")
+        vocab = self.p + (2 if self.op_token else 1)
         self.config = transformer.TransformerConfig(
-            vocab=self.p + (2 if self.op_token else 1),
+            vocab=vocab,
             n_ctx=4 if self.op_token else 3,
-            n_out=self.p,
+            n_out=vocab if self.outputs == "vocab" else self.p,
             d_model=self.d_model,
             n_heads=self.n_heads,
             d_mlp=self.d_mlp,
@@ -160,6 +185,7 @@ class ModularAddition(Task):
             act=self.act,
             norm=self.norm,
             causal=self.causal,
+            attn_bias=self.attn_bias,
             init=self.weight_init,
         )
 
@@ -170,8 +196,9 @@ class ModularAddition(Task):
         b = torch.arange(self.b_min, self.p).repeat(self.p)
         answer = torch.remainder(OPS[self.op](a, b), self.p)
         equals = torch.full_like(a, self.config.vocab - 1)
+        op = torch.full_like(a, self.p)
         if self.op_token:
-            tokens = torch.stack([a, torch.full_like(a, self.p), b, equals], dim=1)
+            tokens = torch.stack([a, b, op, equals] if self.op_last else [a, op, b, equals], dim=1)
         else:
             tokens = torch.stack([a, b, equals], dim=1)
         return tokens, answer
@@ -179,7 +206,7 @@ class ModularAddition(Task):
     def make_data(self, gen: torch.Generator) -> Split:
         tokens, answer = self.all_pairs()
         perm = torch.randperm(len(answer), generator=gen)
-        n_train = round(self.train_frac * len(answer))
+        n_train = int(self.train_frac * len(answer))  # floor, as the papers' code
         train, test = perm[:n_train], perm[n_train:]
         return Split(tokens[train], answer[train], tokens[test], answer[test])
 
@@ -188,7 +215,7 @@ class ModularAddition(Task):
 
     # -- batched over seeds --------------------------------------------------------------------
     def forward(self, params: dict[str, Tensor], x: Tensor) -> Tensor:
-        """Tokens (S, B, T) -> answer logits (S, B, p)."""
+        """Tokens (S, B, T) -> logits (S, B, p), or (S, B, vocab) with outputs=vocab."""
         fn = transformer.forward if self.impl == "fast" else transformer.forward_reference
         return fn(params, x, self.config)
 

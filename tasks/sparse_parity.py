@@ -68,6 +68,7 @@ SPARSE_BITS_OPTIMIZERS = {
     # (docs/methods.md), as are adam's and muon's.
     "adamw": {"lr": 1e-2, "weight_decay": 0.01},
     "adam": {"lr": 1e-3, "weight_decay": 0.0},
+    "muon": {"lr": 0.02, "weight_decay": 0.01, "adamw_lr": 1e-2, "adamw_weight_decay": 0.01},
 }
 
 

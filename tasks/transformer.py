@@ -5,21 +5,21 @@ goes in, the logits of the answer come out of the *last* position. Every paramet
 leading seed axis S (one independent model per seed, never mixed); tokens are (S, B, T).
 
     h = wte[tokens] + wpe                               token + position embedding (S, B, T, d)
-    for each block:                                     (pre-norm when norm="layernorm")
+    for each block:
         h = h + attn(norm(h)) @ wo^T                    multi-head, causal or full
         h = h + act(norm(h) @ w_in^T + b_in) @ w_out^T + b_out
     logits = norm(h[:, :, -1]) @ w_u^T                  answer position only -> (S, B, n_out)
 
-Shapes per seed (no seed axis), weights stored as nn.Linear stores them, (out, in):
-wte (vocab, d), wpe (T, d), wq/wk/wv/wo (d, d), w_in (d_mlp, d), b_in (d_mlp,),
-w_out (d, d_mlp), b_out (d,), w_u (n_out, d); with LayerNorm also ln1/ln2/lnf gains and
-biases (d,). Attention has no biases, the MLP has.
+norm: ``none`` (identity, no final norm); ``layernorm`` (pre-norm, and a final norm before
+the unembedding); ``layernorm_stream``, the Grokfast / NeuralGrok code's block: the stream
+itself is normalized before attention, h = norm(h); h = h + attn(h), then the MLP and the
+final norm as with ``layernorm``. ``attn_bias`` adds biases to q, k, v and the output
+projection (as nn.MultiheadAttention). The MLP has biases, the unembedding none.
 
-Initialization (``init``), biases 0 and LayerNorm gains 1 in both:
-- ``default`` (ours; the references do not fix one for this model): embeddings and w_u
-  N(0, 1/d), every other matrix N(0, 1/fan_in).
-- ``nanda`` (the progress-measures code): wte, wpe, wq/wk/wv/wo, w_in and w_out
-  N(0, 1/d_model); w_u N(0, 1/d_vocab), d_vocab the input vocabulary.
+Shapes per seed (no seed axis), weights stored as nn.Linear stores them, (out, in):
+wte (vocab, d), wpe (T, d), wq/wk/wv/wo (d, d), [bq/bk/bv/bo (d,)], w_in (d_mlp, d),
+b_in (d_mlp,), w_out (d, d_mlp), b_out (d,), w_u (n_out, d); with a norm also ln1/ln2/lnf
+gains and biases (d,). Initialization: ``init`` (tasks/transformer_init.py).
 
 Two implementations of the same math:
 
@@ -46,7 +46,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import transformer_init
+
 Params = dict[str, Tensor]
+ACTS = ("relu", "gelu")
+NORMS = ("none", "layernorm", "layernorm_stream")
 
 
 @dataclass(frozen=True)
@@ -61,64 +65,23 @@ class TransformerConfig:
     d_mlp: int = 512
     n_layers: int = 1
     act: str = "relu"  # relu | gelu
-    norm: str = "none"  # none | layernorm (pre-norm, and a final norm before the unembedding)
+    norm: str = "none"  # none | layernorm | layernorm_stream (see the module docstring)
     causal: bool = True
-    init: str = "default"  # default | nanda (see the module docstring)
+    attn_bias: bool = False  # biases on the q, k, v and output projections
+    init: str = "default"  # default | nanda | torch (tasks/transformer_init.py)
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
-        if self.act not in ("relu", "gelu") or self.norm not in ("none", "layernorm"):
-            raise ValueError(f"act must be relu|gelu and norm none|layernorm; got {self.act}, {self.norm}")
-        if self.init not in INIT_SCALES:
-            raise ValueError(f"init must be one of {', '.join(INIT_SCALES)}; got {self.init}")
+        if self.act not in ACTS or self.norm not in NORMS or self.init not in transformer_init.INITS:
+            raise ValueError(f"act must be one of {ACTS}, norm one of {NORMS}, init one of "
+                             f"{transformer_init.INITS}; got {self.act}, {self.norm}, {self.init}")
 
 
 # -- parameters (one seed, no seed axis) ----------------------------------------------------
-def _default_fan_ins(cfg: TransformerConfig) -> dict[str, int]:
-    d = cfg.d_model
-    return {"embed": d, "attn": d, "w_in": d, "w_out": cfg.d_mlp, "w_u": d}
-
-
-def _nanda_fan_ins(cfg: TransformerConfig) -> dict[str, int]:
-    d = cfg.d_model
-    return {"embed": d, "attn": d, "w_in": d, "w_out": d, "w_u": cfg.vocab}
-
-
-# init name -> the variance denominator of each kind of matrix: N(0, 1/that)
-INIT_SCALES = {"default": _default_fan_ins, "nanda": _nanda_fan_ins}
-
-
 def init_params(cfg: TransformerConfig, gen: torch.Generator) -> Params:
-    """One seed's parameters, drawn from ``gen`` in a fixed order, stored (out, in).
-
-    Each matrix is drawn (in, out) and transposed, so the ``default`` init keeps the draws
-    (and the model) it had when the weights were stored (in, out).
-    """
-    d = cfg.d_model
-    fan = INIT_SCALES[cfg.init](cfg)
-
-    def table(rows: int, cols: int, kind: str) -> Tensor:
-        return torch.randn(rows, cols, generator=gen) / math.sqrt(fan[kind])
-
-    def normal(n_in: int, n_out: int, kind: str) -> Tensor:
-        return table(n_in, n_out, kind).mT.contiguous()
-
-    p: Params = {"wte": table(cfg.vocab, d, "embed"), "wpe": table(cfg.n_ctx, d, "embed")}
-    for i in range(cfg.n_layers):
-        for name in ("wq", "wk", "wv", "wo"):
-            p[f"h{i}.{name}"] = normal(d, d, "attn")
-        p[f"h{i}.w_in"] = normal(d, cfg.d_mlp, "w_in")
-        p[f"h{i}.b_in"] = torch.zeros(cfg.d_mlp)
-        p[f"h{i}.w_out"] = normal(cfg.d_mlp, d, "w_out")
-        p[f"h{i}.b_out"] = torch.zeros(d)
-        if cfg.norm == "layernorm":
-            for ln in ("ln1", "ln2"):
-                p[f"h{i}.{ln}.g"], p[f"h{i}.{ln}.b"] = torch.ones(d), torch.zeros(d)
-    if cfg.norm == "layernorm":
-        p["lnf.g"], p["lnf.b"] = torch.ones(d), torch.zeros(d)
-    p["w_u"] = normal(d, cfg.n_out, "w_u")
-    return p
+    """One seed's parameters, drawn from ``gen`` in a fixed order (tasks/transformer_init.py)."""
+    return transformer_init.init_params(cfg, gen)
 
 
 # -- building blocks, batched over seeds ------------------------------------------------------
@@ -151,7 +114,19 @@ def layer_norm(x: Tensor, g: Tensor, b: Tensor) -> Tensor:
 
 
 def _norm(p: Params, prefix: str, x: Tensor, cfg: TransformerConfig) -> Tensor:
-    return layer_norm(x, p[f"{prefix}.g"], p[f"{prefix}.b"]) if cfg.norm == "layernorm" else x
+    return x if cfg.norm == "none" else layer_norm(x, p[f"{prefix}.g"], p[f"{prefix}.b"])
+
+
+def _attn_input(p: Params, i: int, h: Tensor, cfg: TransformerConfig) -> tuple[Tensor, Tensor]:
+    """(the stream after the block's first norm, attention's input): with
+    ``layernorm_stream`` the normalized input replaces the stream itself."""
+    x = _norm(p, f"h{i}.ln1", h, cfg)
+    return (x if cfg.norm == "layernorm_stream" else h), x
+
+
+def _proj(p: Params, i: int, name: str, x: Tensor) -> Tensor:
+    """Attention projection ``name`` (q, k, v or o) of block i, with its bias if it has one."""
+    return linear(x, p[f"h{i}.w{name}"], p.get(f"h{i}.b{name}"))
 
 
 def _heads(x: Tensor, n_heads: int) -> Tensor:
@@ -184,21 +159,20 @@ def forward(p: Params, tokens: Tensor, cfg: TransformerConfig) -> Tensor:
     h = embed(p["wte"], tokens) + p["wpe"].unsqueeze(1)  # (S, B, T, d)
     last = cfg.n_layers - 1
     for i in range(cfg.n_layers):
-        x = _norm(p, f"h{i}.ln1", h, cfg)
-        k = _heads(linear(x, p[f"h{i}.wk"]), cfg.n_heads)
-        v = _heads(linear(x, p[f"h{i}.wv"]), cfg.n_heads)
+        h, x = _attn_input(p, i, h, cfg)
+        k = _heads(_proj(p, i, "k", x), cfg.n_heads)
+        v = _heads(_proj(p, i, "v", x), cfg.n_heads)
         if i < last:
-            q = _heads(linear(x, p[f"h{i}.wq"]), cfg.n_heads)
+            q = _heads(_proj(p, i, "q", x), cfg.n_heads)
             att = F.scaled_dot_product_attention(q, k, v, is_causal=cfg.causal)
-            h = h + linear(_merge(att, s), p[f"h{i}.wo"])
-            h = h + mlp(p, i, _norm(p, f"h{i}.ln2", h, cfg), cfg)
+            h = h + _proj(p, i, "o", _merge(att, s))
         else:
             # Last block: only the answer position's query. It sees every key, so no mask
             # (is_causal with one query would wrongly keep only the first key).
-            q = _heads(linear(x[:, :, -1:], p[f"h{i}.wq"]), cfg.n_heads)
+            q = _heads(_proj(p, i, "q", x[:, :, -1:]), cfg.n_heads)
             att = F.scaled_dot_product_attention(q, k, v)
-            h = h[:, :, -1:] + linear(_merge(att, s), p[f"h{i}.wo"])  # (S, B, 1, d)
-            h = h + mlp(p, i, _norm(p, f"h{i}.ln2", h, cfg), cfg)
+            h = h[:, :, -1:] + _proj(p, i, "o", _merge(att, s))  # (S, B, 1, d)
+        h = h + mlp(p, i, _norm(p, f"h{i}.ln2", h, cfg), cfg)
     return unembed(p, h[:, :, -1], cfg)
 
 
@@ -218,9 +192,9 @@ def forward_reference(p: Params, tokens: Tensor, cfg: TransformerConfig) -> Tens
     s = tokens.shape[0]
     h = embed(p["wte"], tokens) + p["wpe"].unsqueeze(1)
     for i in range(cfg.n_layers):
-        x = _norm(p, f"h{i}.ln1", h, cfg)
-        q, k, v = (_heads(linear(x, p[f"h{i}.{n}"]), cfg.n_heads) for n in ("wq", "wk", "wv"))
-        h = h + linear(_merge(attention_reference(q, k, v, cfg.causal), s), p[f"h{i}.wo"])
+        h, x = _attn_input(p, i, h, cfg)
+        q, k, v = (_heads(_proj(p, i, n, x), cfg.n_heads) for n in ("q", "k", "v"))
+        h = h + _proj(p, i, "o", _merge(attention_reference(q, k, v, cfg.causal), s))
         h = h + mlp(p, i, _norm(p, f"h{i}.ln2", h, cfg), cfg)
     logits = linear(_norm(p, "lnf", h, cfg), p["w_u"])  # every position, (S, B, T, n_out)
     return logits[:, :, -1]

@@ -103,10 +103,13 @@ def test_relative_standard_error_shrinks_with_rounds():
     assert measure.relative_standard_error([1.0]) == float("inf")
 
 
-def test_blocks_cover_whole_cost_periods_and_epochs():
-    assert measure.block_steps(period=3, steps_per_epoch=7, step_s=1e-4, block_s=0.01) % 21 == 0
-    assert measure.block_steps(period=3, steps_per_epoch=10_000, step_s=1e-4, block_s=0.01) % 3 == 0
-    assert measure.block_steps(period=1, steps_per_epoch=1, step_s=1.0, block_s=0.01) == 1
+def test_blocks_cover_whole_units_and_last_equally_long():
+    assert measure.block_unit(period=3, steps_per_epoch=7) == 21
+    assert measure.block_unit(period=3, steps_per_epoch=10_000) == 3  # an epoch too long to cover
+    blocks = measure.equal_blocks([21, 1, 4], [1e-4, 0.05, 1e-3], block_s=0.01)
+    assert blocks[0] % 21 == 0 and blocks[2] % 4 == 0 and blocks[1] == 1
+    seconds = [b * s for b, s in zip(blocks, [1e-4, 0.05, 1e-3])]
+    assert max(seconds) / min(seconds) < 1.2  # as long as the slowest unit (0.05 s)
 
 
 PERIODIC = textwrap.dedent(
@@ -158,7 +161,7 @@ def _rows(method, steps, measured_s_per_step, key):
 
 def _cost(key, method, per_step):
     return calibrate.StepCost(key, "t", method, "cpu", 10, 1, per_step * 10, 0.01, 0.001, True, 20, 10, 100, 1,
-                              0.0, 1.0, "full")
+                              0.0, per_step * 10, 1.0, "full")
 
 
 def test_wall_time_table_uses_calibrated_seconds_and_says_so():

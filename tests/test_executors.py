@@ -482,8 +482,6 @@ def test_a_signal_waits_for_the_deferred_block(signum, raised):
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 
 
-@pytest.mark.xfail(strict=True, reason="grokbench/__init__.py imports torch eagerly, before __main__ "
-                   "can handle Ctrl-C; passes once the package imports its public API lazily")
 @pytest.mark.parametrize("delay_s", [0.3, 1.0])
 def test_ctrl_c_while_importing_is_one_line(delay_s):
     """`python -m grokbench` spends its first seconds importing torch; Ctrl-C then too is

@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
+from grokbench.methods._linalg import numerical_zero_rtol, orthogonalize
 
 from grokbench import StepContext, registry
 from grokbench.errors import UserError
-from grokbench.methods._linalg import numerical_zero_rtol, orthogonalize
 from grokbench.spec import parse_overrides, resolve_method, resolve_task
 
 torch.set_num_threads(1)
@@ -201,8 +201,8 @@ def test_neuralgrok_task_preset_follows_its_code():
     assert task.params["b_min"] == 1
     for op in ("add", "sub", "mul", "sq_sub"):
         t = resolve_task("modular_addition:neuralgrok", {"modular_addition:neuralgrok": {"op": op}}).build()
-        x = torch.cat([t.make_data(torch.Generator().manual_seed(0)).x_train])
-        assert x[:, 2].min() == 1, op  # b in [1, p)
+        x = t.make_data(torch.Generator().manual_seed(0)).x_train
+        assert x[:, 1].min() == 1 and (x[:, 2] == 97).all(), op  # [a, b, op, =], b in [1, p)
     opt = resolve_method("neuralgrok", task, {}).optimizer
     assert opt.name == "adam" and opt.params["warmup_steps"] == 10
     assert tuple(opt.params["betas"]) == (0.9, 0.98) and opt.params["weight_decay"] == 1e-3
@@ -236,3 +236,81 @@ def test_paper_presets_evaluate_finely(preset, eval_steps):
     n_train = len(task.make_data(torch.Generator().manual_seed(0)).y_train)
     assert task.schedule(n_train).eval_every == eval_steps
     assert eval_steps <= 0.02 * 790 or preset == "nanda"
+
+
+def test_grokking_decoder_presets_build_the_papers_code_model():
+    for preset in ("grokfast", "neuralgrok"):
+        task = resolve_task(f"modular_addition:{preset}", {}).build()
+        cfg = task.config
+        assert (cfg.norm, cfg.attn_bias, cfg.init, cfg.act, cfg.n_layers) == ("layernorm_stream", True, "torch", "gelu", 2)
+        assert cfg.n_out == cfg.vocab == 99  # logits over every token, as its code's head
+        params = {k: v[None] for k, v in task.init_params(torch.Generator().manual_seed(0)).items()}
+        assert {"h0.bq", "h0.bk", "h0.bv", "h0.bo"} <= set(params)
+        x = task.make_data(torch.Generator().manual_seed(0)).x_train[None, :8]
+        assert task.forward(params, x).shape == (1, 8, 99)
+    nanda = resolve_task("modular_addition:nanda", {}).build()
+    assert nanda.config.n_out == 114 and nanda.loss_type == "cross_entropy_float64"
+    assert len(nanda.make_data(torch.Generator().manual_seed(0)).y_train) == int(0.3 * 113**2)  # floor, as its code
+
+
+def test_torch_init_follows_pytorch_module_defaults():
+    from grokbench.tasks import transformer as T
+
+    cfg = T.TransformerConfig(vocab=99, n_ctx=4, n_out=99, d_model=128, n_heads=4, d_mlp=512, n_layers=2,
+                              act="gelu", norm="layernorm_stream", attn_bias=True, init="torch")
+    p = T.init_params(cfg, torch.Generator().manual_seed(0))
+    assert abs(p["wte"].std().item() - 1) < 0.02  # nn.Embedding: N(0, 1)
+    for name, bound in (("h0.wq", math.sqrt(6 / 512)), ("h0.wo", 1 / math.sqrt(128)), ("h0.w_in", 1 / math.sqrt(128)),
+                        ("h0.b_in", 1 / math.sqrt(128)), ("h0.w_out", 1 / math.sqrt(512)), ("w_u", 1 / math.sqrt(128))):
+        assert p[name].abs().max() <= bound and p[name].abs().max() > 0.95 * bound, name  # U(-bound, bound)
+        assert abs(p[name].std().item() - bound / math.sqrt(3)) < 0.1 * bound, name
+    for name in ("h0.bq", "h0.bk", "h0.bv", "h0.bo", "h0.ln1.b"):
+        assert not p[name].any(), name
+    assert (p["h1.ln2.g"] == 1).all()
+
+
+def test_float64_cross_entropy_equals_cross_entropy():
+    from grokbench.tasks.losses import cross_entropy, cross_entropy_float64
+
+    logits = torch.randn(2, 5, 7, generator=torch.Generator().manual_seed(0)) * 5
+    y = torch.randint(0, 7, (2, 5), generator=torch.Generator().manual_seed(1))
+    high = cross_entropy_float64(logits, y)
+    assert high.dtype == torch.float32
+    torch.testing.assert_close(high, cross_entropy(logits, y), rtol=1e-5, atol=1e-6)
+
+
+def test_layernorm_stream_block_is_the_grokfast_code_decoder():
+    """Our decoder with the grokfast preset's options == the same weights in an nn.Module
+    written as the Grokfast code's Block (x = ln_1(x); x = x + attn(x); x = x + mlp(ln_2(x)))."""
+    from grokbench.tasks import transformer as T
+    from torch import nn
+
+    d, heads, vocab, t = 16, 4, 11, 4
+    cfg = T.TransformerConfig(vocab=vocab, n_ctx=t, n_out=vocab, d_model=d, n_heads=heads, d_mlp=4 * d, n_layers=2,
+                              act="gelu", norm="layernorm_stream", attn_bias=True, init="torch")
+    p = T.init_params(cfg, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for v in p.values():  # LayerNorm and bias values away from their 1 / 0 init
+            v.add_(0.1 * torch.randn(v.shape, generator=torch.Generator().manual_seed(v.numel())))
+
+    def block(i: int, x: torch.Tensor) -> torch.Tensor:  # x: (T, B, d), the code's layout
+        attn = nn.MultiheadAttention(d, heads)
+        attn.in_proj_weight.data = torch.cat([p[f"h{i}.w{n}"] for n in "qkv"])
+        attn.in_proj_bias.data = torch.cat([p[f"h{i}.b{n}"] for n in "qkv"])
+        attn.out_proj.weight.data, attn.out_proj.bias.data = p[f"h{i}.wo"], p[f"h{i}.bo"]
+        mask = torch.triu(torch.full((t, t), -float("inf")), diagonal=1)
+        x = nn.functional.layer_norm(x, (d,), p[f"h{i}.ln1.g"], p[f"h{i}.ln1.b"])
+        x = x + attn(x, x, x, attn_mask=mask, need_weights=False)[0]
+        hidden = nn.functional.gelu(nn.functional.linear(
+            nn.functional.layer_norm(x, (d,), p[f"h{i}.ln2.g"], p[f"h{i}.ln2.b"]), p[f"h{i}.w_in"], p[f"h{i}.b_in"]))
+        return x + nn.functional.linear(hidden, p[f"h{i}.w_out"], p[f"h{i}.b_out"])
+
+    tokens = torch.randint(0, vocab, (6, t), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        h = (p["wte"][tokens] + p["wpe"]).transpose(0, 1)
+        for i in range(2):
+            h = block(i, h)
+        expected = nn.functional.linear(nn.functional.layer_norm(h[-1], (d,), p["lnf.g"], p["lnf.b"]), p["w_u"])
+        stacked = {k: v[None] for k, v in p.items()}
+        torch.testing.assert_close(T.forward(stacked, tokens[None], cfg)[0], expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(T.forward_reference(stacked, tokens[None], cfg)[0], expected, atol=1e-5, rtol=1e-5)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from grokbench.methods._linalg import newton_schulz
+from grokbench.methods.muon import adjust_lr, muon_matrices
 from helpers import run_cli
 
 from grokbench import StepContext, registry
-from grokbench.methods._linalg import newton_schulz
-from grokbench.methods.muon import adjust_lr, muon_matrices
 from grokbench.spec import resolve_method, resolve_task
 
 torch.set_num_threads(1)
@@ -127,3 +127,24 @@ def test_muon_is_listed_and_resolves_on_every_task(capsys):
         spec = resolve_method("muon", resolve_task(task, {}), {})
         assert spec.optimizer.name == "muon"
     assert adjust_lr(1.0, "match_rms_adamw", (16, 4)) == pytest.approx(0.8)
+
+
+def test_state_follows_the_engine_dropping_finished_seeds():
+    from grokbench.seedbatch import index_state
+
+    shapes = {"W1": (3, 16, 6), "b1": (3, 16), "W2": (3, 1, 16)}
+    g = torch.Generator().manual_seed(8)
+    start = {k: torch.randn(*s, generator=g) for k, s in shapes.items()}
+    grads = gradient_sequence(shapes, 4, seed=9)
+    opt = muon(lr=0.02)
+    params = {k: v.clone() for k, v in start.items()}
+    state = opt.init(params, ctx(3, opt.lr))
+    keep = torch.tensor([0, 2])
+    for step, gs in enumerate(grads):
+        if step == 2:
+            state, params = index_state(state, keep), {k: v[keep].clone() for k, v in params.items()}
+        live = gs if step < 2 else {k: v[keep] for k, v in gs.items()}
+        opt.step(live, params, state, ctx(len(next(iter(live.values()))), opt.lr, step))
+    direct = run_ours(opt, {k: v[keep] for k, v in start.items()}, [{k: v[keep] for k, v in gs.items()} for gs in grads])
+    for k in shapes:
+        torch.testing.assert_close(params[k], direct[k], atol=1e-6, rtol=1e-5)

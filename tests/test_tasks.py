@@ -85,7 +85,7 @@ def test_modular_op_token_and_b_min():
     assert task.config.vocab == 99 and task.config.n_ctx == 4
     assert task.schedule(len(split.y_train)).max_steps == 300_000
     nanda = build("modular_addition", "nanda")
-    assert len(nanda.make_data(torch.Generator().manual_seed(0)).y_train) == round(0.3 * 113**2)
+    assert len(nanda.make_data(torch.Generator().manual_seed(0)).y_train) == int(0.3 * 113**2)
     with pytest.raises(UserError):
         build("modular_addition", b_min=7, p=7)
 

@@ -15,6 +15,8 @@ CONFIGS = [
     T.TransformerConfig(vocab=12, n_ctx=3, n_out=11, d_model=16, n_heads=2, d_mlp=32),
     T.TransformerConfig(vocab=13, n_ctx=4, n_out=11, d_model=16, n_heads=4, d_mlp=64, n_layers=2, act="gelu", norm="layernorm"),
     T.TransformerConfig(vocab=12, n_ctx=3, n_out=11, d_model=16, n_heads=2, d_mlp=32, n_layers=3, causal=False),
+    T.TransformerConfig(vocab=13, n_ctx=4, n_out=13, d_model=16, n_heads=4, d_mlp=64, n_layers=2, act="gelu",
+                        norm="layernorm_stream", attn_bias=True, init="torch"),
 ]
 
 

@@ -164,6 +164,8 @@ def test_provenance_rows_state_the_budget_spaces_and_choices():
     assert rows["search spaces"] == "sgd.lr log [0.001, 1]"
     assert "sparse_parity:k5 / sgd: `sgd[lr=0.3]` (configuration 4 of 8)" in rows["tuned settings"]
     assert provenance_rows([{"task": "t", "method": "m"}]) == []
+    nan = float("nan")  # frame rows of untuned records
+    assert provenance_rows([{"task": "t", "preset": nan, "method": "m", "tuned": nan}]) == []
 
 
 def test_overrides_reach_the_proposals(parity):

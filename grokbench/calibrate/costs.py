@@ -36,8 +36,9 @@ class StepCost:
     stable: rel_se reached the session's tolerance;
     rounds x block_steps: steps measured (after warmup_steps); cost_period: the method's
     cost period the blocks are a multiple of; setup_s: the method's one-time setup (its
-    chain's init) for the whole batch; cpu_per_wall: process CPU seconds per wall second
-    while measuring; threads: torch threads; mode: ``full`` or ``quick``.
+    chain's init) for the whole batch; cpu_step_cost_s: median process CPU seconds of one
+    batch step (CPU devices; None on CUDA); cpu_per_wall: process CPU seconds per wall
+    second while measuring; threads: torch threads; mode: ``full`` or ``quick``.
     """
 
     key: str
@@ -55,6 +56,7 @@ class StepCost:
     warmup_steps: int
     cost_period: int
     setup_s: float
+    cpu_step_cost_s: float | None
     cpu_per_wall: float | None
     mode: str
 

@@ -6,13 +6,15 @@ A ``Runner`` holds one configuration's ``SeedBatch`` and steps it with
 timed by the same ``environment.PeriodClock`` as the training loop. Steps continue the
 configuration's real training from its real initialization.
 
-Blocks. A runner is timed over blocks of consecutive steps: a whole number of its
-method's cost periods (the least common multiple of the chain parts' optional
-``cost_period`` attributes, default 1: NeuralGrok's meta step every T steps is one) and,
-when an epoch is short, of epochs (each epoch reshuffles the data), and long enough
-(``Settings.block_s``) that the clock's own overhead does not matter. Warm-up runs at least
-the chain's ``cost_warmup`` steps (optional attribute, default 0: a filter that fills a
-window of w steps has w) and ``Settings.warmup_s`` seconds.
+Blocks. A runner is timed over blocks of consecutive steps: a whole number of *units*,
+where a unit is its method's cost period (the least common multiple of the chain parts'
+optional ``cost_period`` attributes, default 1: NeuralGrok's meta step every T steps is
+one) and, when an epoch is short, whole epochs too (each epoch reshuffles the data). All
+runners' blocks last about the same time (the longer of ``Settings.block_s`` and the
+longest unit, at most MAX_BLOCK_S), so that every configuration is exposed alike to the
+machine's interruptions: a block twice as long is twice as likely to be preempted.
+Warm-up runs at least the chain's ``cost_warmup`` steps (optional attribute, default 0: a
+filter that fills a window of w steps has w) and ``Settings.warmup_s`` seconds.
 
 Rounds. Each round runs one block of every runner; the starting runner moves one place per
 round, so every configuration meets the machine's conditions in every position. After
@@ -38,6 +40,7 @@ from ..trial import train_step
 from .configs import CalibrationConfig
 
 MAX_UNIT_STEPS = 4096  # a longer period-and-epoch unit is cut back to the period alone
+MAX_BLOCK_S = 1.0  # blocks are made no longer than this to match a slow configuration's unit
 
 
 @dataclass(frozen=True)
@@ -113,13 +116,20 @@ class Runner:
                     p[bad.to(p.device)] = 0.0
 
 
-def block_steps(period: int, steps_per_epoch: int, step_s: float, block_s: float) -> int:
-    """Steps per timed block: a multiple of ``period`` (and of ``steps_per_epoch`` when the
-    two fit in MAX_UNIT_STEPS), about ``block_s`` seconds long at ``step_s`` per step."""
+def block_unit(period: int, steps_per_epoch: int) -> int:
+    """Steps of one unit: lcm(period, steps_per_epoch), or ``period`` alone when that
+    exceeds MAX_UNIT_STEPS."""
     unit = math.lcm(period, steps_per_epoch)
-    if unit > MAX_UNIT_STEPS:
-        unit = period
-    return unit * max(1, math.ceil(block_s / max(unit * step_s, 1e-12)))
+    return period if unit > MAX_UNIT_STEPS else unit
+
+
+def equal_blocks(units: Sequence[int], step_s: Sequence[float], block_s: float) -> list[int]:
+    """Steps per block of each runner (``units[i]`` steps per unit, ``step_s[i]`` seconds
+    per step): whole units, every block about ``max(block_s, longest unit)`` seconds long
+    (at most MAX_BLOCK_S, and never less than one unit)."""
+    unit_s = [u * max(s, 1e-12) for u, s in zip(units, step_s)]
+    target = min(max([block_s, *unit_s]), MAX_BLOCK_S)
+    return [u * max(1, round(target / us)) for u, us in zip(units, unit_s)]
 
 
 def warm_up(runner: Runner, settings: Settings) -> float:

@@ -23,7 +23,8 @@ from .measure import (
     FULL,
     Runner,
     Settings,
-    block_steps,
+    block_unit,
+    equal_blocks,
     interleave,
     relative_standard_error,
     warm_up,
@@ -56,21 +57,26 @@ def torch_threads(n: int) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def build_runners(configs: list[CalibrationConfig]) -> tuple[list[Runner], list[dict[str, str]]]:
-    """A runner per configuration this machine can build; the others, with the reason."""
-    runners, skipped = [], []
+def _skip(config: CalibrationConfig, reason: str) -> dict[str, str]:
+    return {"task": config.task_label, "method": config.method_label, "reason": reason}
+
+
+def build_runners(configs: list[CalibrationConfig], settings: Settings) -> tuple[list[Runner], list[float],
+                                                                                list[dict[str, str]]]:
+    """(a warmed-up runner per configuration this machine can build and step, each one's
+    estimated seconds per step, the others with the reason)."""
+    runners, step_s, skipped = [], [], []
     for config in configs:
-        reason = None
         if config.device.startswith("cuda") and not torch.cuda.is_available():
-            reason = "its records ran on CUDA, which this machine does not have"
-        else:
-            try:
-                runners.append(Runner(config))
-            except Exception as exc:  # a plugin that is not loaded, or fails to build
-                reason = f"{type(exc).__name__}: {exc}"
-        if reason:
-            skipped.append({"task": config.task_label, "method": config.method_label, "reason": reason})
-    return runners, skipped
+            skipped.append(_skip(config, "its records ran on CUDA, which this machine does not have"))
+            continue
+        try:
+            runner = Runner(config)
+            step_s.append(warm_up(runner, settings))
+            runners.append(runner)
+        except Exception as exc:  # a plugin that is not loaded, or fails to build or step
+            skipped.append(_skip(config, f"{type(exc).__name__}: {exc}"))
+    return runners, step_s, skipped
 
 
 def step_cost(runner: Runner, periods: list[environment.Period], block: int, warmup_steps: int,
@@ -78,6 +84,7 @@ def step_cost(runner: Runner, periods: list[environment.Period], block: int, war
     """A runner's measured blocks -> its StepCost."""
     per_step = np.array([p.wall_s / block for p in periods])
     median = float(np.median(per_step))
+    cpu = float(np.median([p.cpu_s / block for p in periods])) if runner.config.device == "cpu" else None
     q1, q3 = np.percentile(per_step, [25, 75])
     wall = sum(p.wall_s for p in periods)
     rel_se = relative_standard_error(per_step)
@@ -86,18 +93,16 @@ def step_cost(runner: Runner, periods: list[environment.Period], block: int, war
         key=c.key, task_label=c.task_label, method=c.method_label, device=c.device, layout=c.layout,
         threads=threads, step_cost_s=median, iqr_over_median=float(q3 - q1) / median if median > 0 else float("inf"),
         rel_se=rel_se, stable=rel_se <= settings.rel_tol, rounds=len(periods), block_steps=block,
-        warmup_steps=warmup_steps, cost_period=runner.period, setup_s=runner.setup_s,
+        warmup_steps=warmup_steps, cost_period=runner.period, setup_s=runner.setup_s, cpu_step_cost_s=cpu,
         cpu_per_wall=sum(p.cpu_s for p in periods) / wall if wall > 0 else None, mode=settings.mode,
     )
 
 
-def measure(runners: list[Runner], settings: Settings, threads: int) -> list[StepCost]:
-    """Warm every runner up, then interleave them (``measure.interleave``)."""
-    blocks, warmed = [], []
-    for runner in runners:
-        step_s = warm_up(runner, settings)
-        warmed.append(runner.step)
-        blocks.append(block_steps(runner.period, runner.schedule.steps_per_epoch, step_s, settings.block_s))
+def measure(runners: list[Runner], step_s: list[float], settings: Settings, threads: int) -> list[StepCost]:
+    """Interleave warmed-up runners (``measure.interleave``) in blocks of equal duration."""
+    warmed = [runner.step for runner in runners]
+    units = [block_unit(r.period, r.schedule.steps_per_epoch) for r in runners]
+    blocks = equal_blocks(units, step_s, settings.block_s)
     periods = interleave(runners, blocks, settings)
     return [step_cost(r, p, b, w, threads, settings) for r, p, b, w in zip(runners, periods, blocks, warmed)]
 
@@ -119,8 +124,8 @@ def calibrate_folder(results_dir: str | Path, settings: Settings = FULL, *, thre
     log(f"calibrating {len(configs)} configuration(s) of {results_dir} ({settings.mode}, {threads} thread(s))")
     started, load_before = time.perf_counter(), environment.load_average()
     with torch_threads(threads):
-        runners, unbuilt = build_runners(configs)
-        costs = measure(runners, settings, threads)
+        runners, step_s, unbuilt = build_runners(configs, settings)
+        costs = measure(runners, step_s, settings, threads)
         devices = {r.batch.ctx.device for r in runners} | {torch.device("cpu")}
         env = {str(d): environment.describe(d) for d in sorted(devices, key=str)}
     info = {

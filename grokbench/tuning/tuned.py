@@ -85,12 +85,13 @@ def check_folder(plan: Plan, store: Store) -> None:
 def provenance_rows(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     """The leaderboard header's rows for tuned records: the budget (K, tuning seeds,
     search, selection rule, folder), the search spaces and each selected configuration;
-    [] when no record was tuned. Values are markdown."""
+    [] when no record was tuned. Values are markdown. ``identities``: record identities,
+    or frame rows with the same ``task``, ``preset``, ``method`` and ``tuned`` fields."""
     from .driver import SEARCH
     from .selection import RULE
 
-    tuned = [(i["task"] + (f":{i['preset']}" if i.get("preset") else ""), i["method"], i["tuned"])
-             for i in identities if i.get("tuned")]
+    tuned = [(i["task"] + (f":{i['preset']}" if isinstance(i.get("preset"), str) else ""), i["method"], i["tuned"])
+             for i in identities if isinstance(i.get("tuned"), dict)]
     if not tuned:
         return []
     budgets = sorted({(t["trials"], _seed_text(t["tune_seeds"]), t["folder"]) for _, _, t in tuned})

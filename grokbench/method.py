@@ -112,10 +112,11 @@ class Optimizer(Method):
     }
 
     def lr_at(self, step: int) -> float:
-        """Learning rate for 0-based step ``step``: linear warm-up over warmup_steps."""
+        """Learning rate for 0-based step ``step``: ``lr * min(step / warmup_steps, 1)``, the
+        papers' ``LambdaLR(lambda update: min(update / 10, 1))`` (step 0 at lr 0)."""
         warmup = self.params.get("warmup_steps", 0)
         if warmup and step < warmup:
-            return self.lr * (step + 1) / warmup
+            return self.lr * step / warmup
         return self.lr
 
     def step(self, grads: Params, params: Params, state: Any, ctx: StepContext) -> None:

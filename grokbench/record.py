@@ -36,7 +36,6 @@ class Status(str, Enum):
 
 
 FINAL_STATUSES = frozenset({Status.SOLVED, Status.UNSOLVED, Status.DIVERGED})
-BUDGET_COLUMNS = ("budget_steps", "budget_epochs", "steps_per_epoch", "eval_every", "batch_size", "target")
 CURVE_COLUMNS = ("step", "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "train_time_s")
 
 
@@ -115,9 +114,9 @@ def _check_fields(data: dict[str, Any]) -> None:
         for name, value in (data.get(section) or {}).items():
             if value is not None and not _is_number(value):
                 raise BadRecord(f"{section}.{name} is not a number")
-    unknown = set(data.get("budget") or {}) - set(BUDGET_COLUMNS)
-    if unknown:
-        raise BadRecord(f"budget has unknown fields {sorted(unknown)}")
+    clash = set(data.get("budget") or {}) & set(_ROW_FIELDS)
+    if clash:
+        raise BadRecord(f"budget fields {sorted(clash)} would overwrite the row's")
 
 
 def _check_curve(curve: dict[str, Any]) -> None:
@@ -157,6 +156,11 @@ SUMMARY_COLUMNS = [
     "train_time_s", "t90_time_s", "t95_time_s", "time_to_target_s",
 ]
 METRIC_COLUMNS = SUMMARY_COLUMNS[5:]
+
+
+# Columns of a row that come from the identity and status: no budget field may replace them.
+_ROW_FIELDS = ("task", "preset", "task_label", "method", "seed", "status", "key", "error", "base", "baseline",
+               "parts", "optimizer", "optimizer_params", "transforms", "task_params")
 
 
 def to_row(record: Record, with_curve: bool = False) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from grokbench import Preset, Transform, register
+from grokbench.params import nonnegative, unit_open
 from grokbench.tuning import Linear, Log
 
 
@@ -40,6 +41,7 @@ class Grokfast(Transform):
     description = "Grokfast-EMA (arXiv 2405.20233): g + lamb*EMA_alpha(g); :paper = Adam, L2 0.005"
     search_space = {"alpha": Linear(0.8, 0.99), "lamb": Log(0.1, 10.0)}
     defaults = {"alpha": 0.98, "lamb": 2.0}
+    constraints = {"alpha": unit_open, "lamb": nonnegative}
     presets = {"paper": paper_pairing(0.005)}
 
     def init(self, params, ctx):

@@ -58,6 +58,7 @@ import torch
 from torch import Tensor
 
 from grokbench import Preset, Transform, register
+from grokbench.params import at_least, between, each, nonnegative, positive
 from grokbench.tuning import Choice, Log
 
 from .adam import Adam
@@ -147,6 +148,9 @@ class NeuralGrok(Transform):
         "clip": 1.0,
         "meta_weight_decay": 1e-3,
     }
+    constraints = {"c": positive, "hidden": each(at_least(1)), "T": at_least(1), "inner_lr": positive,
+                   "meta_lr": positive, "outer_fraction": between(1e-6, 0.5), "clip": nonnegative,
+                   "meta_weight_decay": nonnegative}
     presets = {"code": Preset("its code's defaults: c 0.2, amplifier hidden (128, 128)", {"c": 0.2, "hidden": (128, 128)})}
 
     @property

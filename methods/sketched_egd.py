@@ -40,6 +40,7 @@ import torch
 
 from grokbench import Preset, Transform, register
 from grokbench.errors import UserError
+from grokbench.params import at_least, nonnegative
 from grokbench.tuning import Log
 
 from ._linalg import (
@@ -75,6 +76,7 @@ class SketchedEGD(Transform):
         "dtype": "auto",
         "include": "auto",
     }
+    constraints = {"rank": nonnegative, "oversample": nonnegative, "power_iters": nonnegative, "steps": at_least(1)}
     choices = {
         "sketch": ("rsvd", "newton_schulz"),
         "iteration": ("quintic", "cubic"),

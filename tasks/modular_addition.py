@@ -52,6 +52,7 @@ from torch import Tensor
 
 from grokbench import Preset, Split, Task, register
 from grokbench.errors import UserError
+from grokbench.params import at_least, between, nonnegative
 from grokbench.task import Schedule
 
 from . import transformer, transformer_init
@@ -154,6 +155,16 @@ class ModularAddition(Task):
             base_optimizer="adam",
         ),
     }
+    constraints = {"p": at_least(2), "train_frac": between(0.01, 0.99), "n_layers": at_least(1),
+                   "d_model": at_least(1), "n_heads": at_least(1), "d_mlp": at_least(1), "max_steps": nonnegative,
+                   "b_min": nonnegative}
+
+    def validate(self) -> None:
+        if self.d_model % self.n_heads:
+            raise UserError(f"{self.name}: d_model={self.d_model} must be a multiple of n_heads={self.n_heads}")
+        if self.b_min >= self.p:
+            raise UserError(f"{self.name}: b_min={self.b_min} leaves no operand below p={self.p}")
+
     # Each paper preset also gives the other Adam variant the paper's lr, betas and warm-up
     # (for NAME@adam / NAME@adamw comparisons), with the paper's decay value, and Muon's
     # AdamW part the same (muon_settings).

@@ -18,12 +18,21 @@ import torch
 from torch import Tensor
 
 from grokbench import Preset, Split, Task, register
+from grokbench.errors import UserError
+from grokbench.params import at_least
 
 from .mlp import init_mlp, mlp_forward, mlp_loss_and_grad
 
 
 class SparseBitsTask(Task):
     """Shared data and model of the sparse-bits tasks; subclasses define the label and loss."""
+
+    constraints = {"n": at_least(1), "k": at_least(1), "hidden": at_least(1), "n_train": at_least(1),
+                   "n_test": at_least(1)}
+
+    def validate(self) -> None:
+        if self.k > self.n:
+            raise UserError(f"{self.name}: k={self.k} secret bits cannot be drawn from n={self.n} bits (need k <= n)")
 
     def label(self, x: Tensor, secret: Tensor) -> Tensor:
         raise NotImplementedError

@@ -314,3 +314,17 @@ def test_layernorm_stream_block_is_the_grokfast_code_decoder():
         stacked = {k: v[None] for k, v in p.items()}
         torch.testing.assert_close(T.forward(stacked, tokens[None], cfg)[0], expected, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(T.forward_reference(stacked, tokens[None], cfg)[0], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_warmup_follows_the_papers_lambdalr():
+    """Step k trains at lr * min(k / warmup, 1), as torch's LambdaLR(min(update / 10, 1))."""
+    from grokbench import registry
+
+    opt = registry.get_method("adam")(lr=1e-3, warmup_steps=10)
+    param = torch.nn.Parameter(torch.zeros(1))
+    torch_opt = torch.optim.Adam([param], lr=1e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(torch_opt, lambda update: min(update / 10, 1))
+    for step in range(14):
+        assert opt.lr_at(step) == pytest.approx(torch_opt.param_groups[0]["lr"], abs=1e-15)
+        torch_opt.step()
+        sched.step()

@@ -88,7 +88,14 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="where README.md and its figures go (default: DIR/leaderboard)")
     lb.add_argument("--no-figures", action="store_true", help="tables only")
     lb.add_argument("--quiet", action="store_true", help="do not print the tables")
+    _add_calibrate_parser(sub)
+    _add_tune_parser(sub)
+    _add_reproduce_parser(sub)
+    return parser
 
+
+def _add_calibrate_parser(sub) -> None:
+    """``grokbench calibrate``: the step cost of every configuration of a results folder."""
     cal = sub.add_parser("calibrate", help="measure the cost of one training step of every configuration "
                                            "in a results folder -> DIR/calibration.json")
     cal.add_argument("dir", help="results folder")
@@ -99,8 +106,6 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="time limit of the measuring rounds (default 120)")
     cal.add_argument("--plugin", action="append", default=[], metavar="FILE",
                      help="load plugins the records used from a file")
-    _add_tune_parser(sub)
-    return parser
 
 
 def _add_tune_parser(sub) -> None:
@@ -128,6 +133,34 @@ def _add_tune_parser(sub) -> None:
     tune.add_argument("--cpus-per-trial", type=float, default=None, metavar="C", help="as for run")
     tune.add_argument("--gpus-per-trial", type=float, default=None, metavar="G", help="as for run")
     tune.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS", help="as for run")
+
+
+def _add_reproduce_parser(sub) -> None:
+    """``grokbench reproduce``: the papers' claims (grokbench/reproduce/claims) run and judged."""
+    rp = sub.add_parser("reproduce", help="run papers' claims through the engine and write a page with the "
+                                          "published numbers next to ours and a verdict")
+    rp.add_argument("names", nargs="*", metavar="NAME", help="claims to run, or 'all' (none: list them)")
+    rp.add_argument("--out", default="reproductions-results", metavar="DIR",
+                    help="results root: DIR/<claim>/<experiment>/ (default: ./reproductions-results)")
+    rp.add_argument("--page", default="leaderboard/REPRODUCTIONS.md", metavar="PATH",
+                    help="the page to write (default: leaderboard/REPRODUCTIONS.md)")
+    rp.add_argument("--page-only", action="store_true", help="rebuild the page from DIR without training")
+    rp.add_argument("--budget", choices=("cpu", "paper"), default="cpu",
+                    help="cpu: each claim's caps for a 2-core CPU (default); paper: the papers' budgets (a GPU)")
+    rp.add_argument("--max-steps", type=int, default=None, metavar="N", help="cap step budgets at N steps")
+    rp.add_argument("--max-epochs", type=int, default=None, metavar="N", help="cap epoch budgets at N epochs")
+    rp.add_argument("--seeds", default=None, help="replace each claim's seeds (N, A-B or A,B,C)")
+    rp.add_argument("--claim-file", action="append", default=[], metavar="FILE",
+                    help="add a claim file (JSON, the format of grokbench/reproduce/claims.py)")
+    rp.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
+    rp.add_argument("--batch-seeds", type=int, default=64, metavar="S", help="as for run")
+    rp.add_argument("--quiet", action="store_true", help="no progress output")
+    rp.add_argument("--executor", choices=("local", "process", "ray"), default="local", help="as for run")
+    rp.add_argument("-j", "--jobs", type=int, default=None, metavar="N", help="as for run")
+    rp.add_argument("--ray-address", default=None, metavar="ADDR", help="as for run")
+    rp.add_argument("--cpus-per-trial", type=float, default=None, metavar="C", help="as for run")
+    rp.add_argument("--gpus-per-trial", type=float, default=None, metavar="G", help="as for run")
+    rp.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS", help="as for run")
 
 
 def _make_executor(args: argparse.Namespace) -> Executor:
@@ -254,6 +287,62 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     print(f"tuned: {store.root / 'tuned.json'} (every configuration: {store.root / 'tuning.md'}); "
           f"run it with `grokbench run --tuned {store.root} ...` on other seeds", file=sys.stderr)
     return 0
+
+
+def cmd_reproduce(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Run the named claims one at a time (resuming), then write the page from every claim's results."""
+    import shlex
+    from pathlib import Path
+
+    from . import reproduce
+
+    load_plugins(())
+    claims = reproduce.load_claims(args.claim_file)
+    if not args.names and not args.page_only:
+        for claim in claims.values():
+            print(f"{claim.name}: {claim.title} (arXiv {claim.arxiv})")
+        print("run: grokbench reproduce NAME [NAME ...] | all", file=sys.stderr)
+        return 0
+    for flag, value in (("--max-steps", args.max_steps), ("--max-epochs", args.max_epochs),
+                        ("--batch-seeds", args.batch_seeds)):
+        if value is not None and value < 1:
+            raise UserError(f"{flag} must be >= 1")
+    if not args.page_only and not _run_claims(args, reproduce.select(claims, args.names), argv):
+        print(f"interrupted: finished trials are kept in {args.out}; re-run the same command to resume",
+              file=sys.stderr)
+        return 130
+    page = reproduce.write_page(list(claims.values()), Path(args.out), args.page, shlex.join(["grokbench", *argv]))
+    print(f"reproductions: {page}", file=sys.stderr)
+    return 0
+
+
+def _run_claims(args: argparse.Namespace, chosen: list, argv: Sequence[str]) -> bool:
+    """Each claim's experiments through ``api.execute``, one claim at a time; False when interrupted."""
+    from pathlib import Path
+
+    from . import api, reproduce
+    from .progress import PlainProgress, make_progress
+
+    root, command = Path(args.out), ["grokbench", *argv]
+    caps = reproduce.Caps(args.max_steps, args.max_epochs, args.seeds)
+    executor, device = _make_executor(args), _run_device(args)
+
+    def execute(plan, store, label: str) -> bool:
+        done = _resume_keys(store, executor.timeout)
+        skipped = len(plan.keys() & done)
+        if not args.quiet:
+            print(f"reproduce {label}: {plan.n_trials} trial(s), {skipped} already done", file=sys.stderr)
+        progress = PlainProgress(plan.n_trials, skipped, stream=io.StringIO()) if args.quiet \
+            else make_progress(plan.n_trials, skipped)
+        return api.execute(plan, store, executor, done, batch_seeds=args.batch_seeds, progress=progress,
+                           command=command)
+
+    for claim in chosen:
+        runs, skipped = reproduce.plan_runs(claim, args.budget, caps)
+        reproduce.write_manifest(root, claim, runs, skipped, command)
+        if not reproduce.execute_claim(claim, runs, root, device=device, execute=execute):
+            return False
+    return True
 
 
 def _calibrate_after_run(store, quiet: bool) -> None:
@@ -398,7 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGTERM (a run stops as on Ctrl-C: workers stopped, finished records kept)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"run": lambda a: cmd_run(a, argv), "list": cmd_list, "report": cmd_report,
-                "leaderboard": cmd_leaderboard, "calibrate": cmd_calibrate, "tune": lambda a: cmd_tune(a, argv)}
+                "leaderboard": cmd_leaderboard, "calibrate": cmd_calibrate, "tune": lambda a: cmd_tune(a, argv),
+                "reproduce": lambda a: cmd_reproduce(a, argv)}
     with stop_signals() as signals:
         try:
             args = _build_parser().parse_args(argv)

@@ -72,6 +72,10 @@ class Method(Plugin):
 
     kind: ClassVar[str] = ""
     presets: ClassVar[dict[str, Preset]] = {}
+    # For step-cost calibration (grokbench.calibrate): steps after which the step cost
+    # repeats (a meta step every T steps) and steps before it settles (a filling window).
+    cost_period: ClassVar[int] = 1
+    cost_warmup: ClassVar[int] = 0
 
     def init(self, params: Params, ctx: StepContext) -> Any:
         """This method's state for ``params`` (see the module docstring for its shape)."""

@@ -57,7 +57,7 @@ class RichProgress(PlainProgress):
         )
 
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=Console(stderr=True), transient=False,
         )
         self.progress.start()
@@ -66,7 +66,7 @@ class RichProgress(PlainProgress):
         super().__init__(total, skipped, stream=None)
 
     def _print(self, text: str) -> None:
-        self.progress.console.print(text, highlight=False)
+        self.progress.console.print(text, highlight=False, markup=False)
 
     def on_eval(self, cell: Cell, step: int, max_steps: int, accs: list[float]) -> None:
         best = max(accs) if accs else 0.0

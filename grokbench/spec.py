@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from . import __version__, registry, variants
@@ -50,9 +50,13 @@ from .preset import Preset
 
 @dataclass(frozen=True)
 class TaskSpec:
+    """A task label resolved at plan time; ``source`` is where its plugin came from
+    (``registry.source``: "builtin", a plugin file's hash, ...)."""
+
     name: str
     preset: str | None
     params: dict[str, Any]
+    source: str = "builtin"
 
     @property
     def label(self) -> str:
@@ -69,9 +73,17 @@ class ComponentSpec:
     name: str
     params: dict[str, Any]
     preset: str | None = None
+    source: str = "builtin"
 
     def build(self):
         return registry.get_method(self.name)(**self.params)
+
+    def identity(self) -> dict[str, Any]:
+        """Name, params, preset; and the source when it is not a built-in."""
+        out = {"name": self.name, "params": self.params, "preset": self.preset}
+        if self.source != "builtin":
+            out["source"] = self.source
+        return out
 
 
 @dataclass(frozen=True)
@@ -162,7 +174,7 @@ def resolve_task(label: str, overrides: Overrides) -> TaskSpec:
     if preset_name is not None:
         values.update(overrides.get(label, {}))
     task = cls(**values)
-    return TaskSpec(name, preset_name, task.params)
+    return TaskSpec(name, preset_name, task.params, registry.source(name))
 
 
 def _base_optimizer(task: TaskSpec) -> str:
@@ -280,7 +292,7 @@ def _resolve_transform(written: str, label: str, base: str, overrides: Overrides
     values.update(settings)
     transform = _build(cls, values, label)
     paired.update(transform.optimizer_overrides)
-    return ComponentSpec(name, transform.params, preset_name or None), paired
+    return ComponentSpec(name, transform.params, preset_name or None, registry.source(name)), paired
 
 
 def _parse_chain(label: str, task: TaskSpec):
@@ -321,7 +333,8 @@ def resolve_method(label: str, task: TaskSpec, overrides: Overrides) -> MethodSp
     optimizer = _build(registry.get_method(base), opt_values, label)
     canonical = _canonical_label(label, parsed, base, transforms, optimizer.params)
     parts = stack_parts(canonical) if len(accs) > 1 else []
-    return MethodSpec(canonical, tuple(transforms), ComponentSpec(base, optimizer.params), base, tuple(parts),
+    return MethodSpec(canonical, tuple(transforms), ComponentSpec(base, optimizer.params, None, registry.source(base)),
+                      base, tuple(parts),
                       _base_optimizer(task))
 
 
@@ -397,14 +410,16 @@ def trial_identity(task: TaskSpec, method: MethodSpec, seed: int, after_solve: i
         "base": method.base,
         "parts": list(method.parts),
         "baseline": method.baseline,
-        "transforms": [asdict(t) for t in method.transforms],
-        "optimizer": asdict(method.optimizer),
+        "transforms": [t.identity() for t in method.transforms],
+        "optimizer": method.optimizer.identity(),
         "seed": seed,
         "after_solve": after_solve,
         "grokbench_version": __version__,
     }
     if method.tuned:
         identity["tuned"] = method.tuned
+    if task.source != "builtin":  # a plugin's trials never share a key with a built-in's
+        identity["task_source"] = task.source
     return identity
 
 

@@ -35,6 +35,11 @@ class GrokfastMA(Transform):
     constraints = {"window": at_least(1), "lamb": nonnegative}
     presets = {"paper": paper_pairing(0.01)}
 
+    @property
+    def cost_warmup(self) -> int:
+        """The step cost settles once the window is full."""
+        return self.window
+
     def init(self, params, ctx):
         if self.window < 1:
             raise ValueError(f"grokfast_ma.window must be >= 1, got {self.window}")

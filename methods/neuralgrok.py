@@ -157,6 +157,11 @@ class NeuralGrok(Transform):
     def holdout_fraction(self) -> float:
         return self.outer_fraction
 
+    @property
+    def cost_period(self) -> int:
+        """The step cost repeats every T steps (a meta step every T)."""
+        return self.T
+
     def init(self, params, ctx):
         if not 0 < self.outer_fraction < 1:
             raise ValueError(f"neuralgrok.outer_fraction must be in (0, 1), got {self.outer_fraction}")

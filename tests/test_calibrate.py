@@ -89,11 +89,20 @@ def test_rounds_rotate_and_stop_once_every_median_is_stable():
     log = []
     runners = [FakeRunner(n, [1e-3] * 100, log) for n in "abc"]
     settings = measure.Settings(min_rounds=4, max_rounds=50, rel_tol=0.01)
-    periods = measure.interleave(runners, [10, 10, 10], settings)
-    assert [len(p) for p in periods] == [4, 4, 4]  # constant costs: stable at min_rounds
+    blocks = measure.interleave(runners, [10, 10, 10], [1e-3] * 3, settings)
+    assert [len(b) for b in blocks] == [4, 4, 4]  # constant costs: stable at min_rounds
     assert log == list("abc" "bca" "cab" "abc")
     noisy = [FakeRunner("n", [1e-3, 3e-3] * 50, [])]
-    assert len(measure.interleave(noisy, [10], settings)[0]) == 50  # never stable: max_rounds
+    assert len(measure.interleave(noisy, [10], [1e-3], settings)[0]) == 50  # never stable: max_rounds
+
+
+def test_block_lengths_follow_the_measured_cost():
+    # the warm-up guessed both at 1 ms per step; b really costs 4 ms: its blocks shrink
+    runners = [FakeRunner("a", [1e-3] * 10, []), FakeRunner("b", [4e-3] * 10, [])]
+    settings = measure.Settings(min_rounds=3, max_rounds=3, block_s=0.08, max_block_s=1.0)
+    blocks = measure.interleave(runners, [1, 1], [1e-3, 1e-3], settings)
+    assert [steps for _, steps in blocks[0]] == [80, 80, 80]
+    assert [steps for _, steps in blocks[1]] == [80, 20, 20]  # 0.08 s at 4 ms per step
 
 
 def test_relative_standard_error_shrinks_with_rounds():
@@ -106,10 +115,13 @@ def test_relative_standard_error_shrinks_with_rounds():
 def test_blocks_cover_whole_units_and_last_equally_long():
     assert measure.block_unit(period=3, steps_per_epoch=7) == 21
     assert measure.block_unit(period=3, steps_per_epoch=10_000) == 3  # an epoch too long to cover
-    blocks = measure.equal_blocks([21, 1, 4], [1e-4, 0.05, 1e-3], block_s=0.01)
+    step_s = [1e-4, 0.05, 1e-3]
+    blocks = measure.equal_blocks([21, 1, 4], step_s, block_s=0.01, max_block_s=1.0)
     assert blocks[0] % 21 == 0 and blocks[2] % 4 == 0 and blocks[1] == 1
-    seconds = [b * s for b, s in zip(blocks, [1e-4, 0.05, 1e-3])]
+    seconds = [b * s for b, s in zip(blocks, step_s)]
     assert max(seconds) / min(seconds) < 1.2  # as long as the slowest unit (0.05 s)
+    capped = measure.equal_blocks([21, 1, 4], step_s, block_s=0.01, max_block_s=0.01)
+    assert capped[1] == 1 and capped[2] == 8  # the slow unit alone is longer than the cap
 
 
 PERIODIC = textwrap.dedent(

@@ -112,12 +112,18 @@ def test_momentum_free_muon_is_newton_schulz_of_the_gradient():
 
 
 def test_warmup_scales_both_learning_rates():
+    """Halfway through the warm-up, Muon's and its AdamW part's rates are both halved."""
     start = {"W1": torch.ones(1, 4, 2), "b1": torch.ones(1, 4), "W2": torch.ones(1, 1, 4)}
-    grads = gradient_sequence({k: tuple(v.shape) for k, v in start.items()}, 1)
-    cold = run_ours(muon(lr=0.02, warmup_steps=4, weight_decay=0.0, adamw_weight_decay=0.0), start, grads)
-    warm = run_ours(muon(lr=0.005, adamw_lr=0.25e-3, weight_decay=0.0, adamw_weight_decay=0.0), start, grads)
+    grads = gradient_sequence({k: tuple(v.shape) for k, v in start.items()}, 1)[0]
+    cold_opt = muon(lr=0.02, warmup_steps=4, weight_decay=0.0, adamw_weight_decay=0.0)
+    warm_opt = muon(lr=0.01, adamw_lr=0.5e-3, weight_decay=0.0, adamw_weight_decay=0.0)
+    assert cold_opt.lr_at(0) == 0.0 and cold_opt.lr_at(2) == pytest.approx(0.01)
+    cold, warm = ({k: v.clone() for k, v in start.items()} for _ in range(2))
+    cold_opt.step(grads, cold, cold_opt.init(cold, ctx(1, 0.0)), ctx(1, cold_opt.lr_at(2), 2))
+    warm_opt.step(grads, warm, warm_opt.init(warm, ctx(1, 0.0)), ctx(1, warm_opt.lr_at(0), 0))
     for k in start:
         torch.testing.assert_close(cold[k], warm[k], atol=1e-7, rtol=0)
+        assert not torch.equal(cold[k], start[k])
 
 
 def test_muon_is_listed_and_resolves_on_every_task(capsys):

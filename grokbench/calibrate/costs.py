@@ -34,7 +34,7 @@ class StepCost:
     step_cost_s: median seconds of one training step of the whole batch of ``layout`` seeds;
     iqr_over_median: the blocks' spread; rel_se: relative standard error of the median;
     stable: rel_se reached the session's tolerance;
-    rounds x block_steps: steps measured (after warmup_steps); cost_period: the method's
+    rounds: blocks measured (after warmup_steps), block_steps: the last one's steps; cost_period: the method's
     cost period the blocks are a multiple of; setup_s: the method's one-time setup (its
     chain's init) for the whole batch; cpu_step_cost_s: median process CPU seconds of one
     batch step (CPU devices; None on CUDA); cpu_per_wall: process CPU seconds per wall

@@ -11,13 +11,15 @@ where a unit is its method's cost period (the least common multiple of the chain
 optional ``cost_period`` attributes, default 1: NeuralGrok's meta step every T steps is
 one) and, when an epoch is short, whole epochs too (each epoch reshuffles the data). All
 runners' blocks last about the same time (the longer of ``Settings.block_s`` and the
-longest unit, at most MAX_BLOCK_S), so that every configuration is exposed alike to the
-machine's interruptions: a block twice as long is twice as likely to be preempted.
+longest unit, at most ``Settings.max_block_s``; a unit longer than that is one block), so
+that every configuration is exposed alike to the machine's interruptions: a block twice
+as long is twice as likely to be preempted.
 Warm-up runs at least the chain's ``cost_warmup`` steps (optional attribute, default 0: a
 filter that fills a window of w steps has w) and ``Settings.warmup_s`` seconds.
 
 Rounds. Each round runs one block of every runner; the starting runner moves one place per
-round, so every configuration meets the machine's conditions in every position. After
+round, so every configuration meets the machine's conditions in every position. Block
+lengths are re-set before each round from the medians so far. After
 ``min_rounds`` the rounds stop once the relative standard error of every median (from the
 interquartile range, 0.93 x IQR / median / sqrt(n)) is at most ``rel_tol``, or after
 ``max_rounds``, or once ``max_seconds`` have passed.
@@ -40,7 +42,6 @@ from ..trial import train_step
 from .configs import CalibrationConfig
 
 MAX_UNIT_STEPS = 4096  # a longer period-and-epoch unit is cut back to the period alone
-MAX_BLOCK_S = 1.0  # blocks are made no longer than this to match a slow configuration's unit
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Settings:
     max_rounds: int = 100
     rel_tol: float = 0.01
     block_s: float = 0.02
+    max_block_s: float = 1.0
     warmup_s: float = 0.2
     max_seconds: float = 120.0
     mode: str = "full"
@@ -58,7 +60,8 @@ class Settings:
 
 FULL = Settings()
 # What `grokbench run` does at its end: a short warm-up and five blocks of each configuration.
-QUICK = Settings(min_rounds=5, max_rounds=5, block_s=0.005, warmup_s=0.02, max_seconds=30.0, mode="quick")
+QUICK = Settings(min_rounds=5, max_rounds=5, block_s=0.005, max_block_s=0.1, warmup_s=0.02, max_seconds=30.0,
+                 mode="quick")
 
 
 def chain_cost_period(chain: Any) -> int:
@@ -123,12 +126,12 @@ def block_unit(period: int, steps_per_epoch: int) -> int:
     return period if unit > MAX_UNIT_STEPS else unit
 
 
-def equal_blocks(units: Sequence[int], step_s: Sequence[float], block_s: float) -> list[int]:
+def equal_blocks(units: Sequence[int], step_s: Sequence[float], block_s: float, max_block_s: float) -> list[int]:
     """Steps per block of each runner (``units[i]`` steps per unit, ``step_s[i]`` seconds
-    per step): whole units, every block about ``max(block_s, longest unit)`` seconds long
-    (at most MAX_BLOCK_S, and never less than one unit)."""
+    per step): whole units, every block about ``max(block_s, longest unit)`` seconds long,
+    at most ``max_block_s`` and never less than one unit."""
     unit_s = [u * max(s, 1e-12) for u, s in zip(units, step_s)]
-    target = min(max([block_s, *unit_s]), MAX_BLOCK_S)
+    target = min(max([block_s, *unit_s]), max_block_s)
     return [u * max(1, round(target / us)) for u, us in zip(units, unit_s)]
 
 
@@ -156,22 +159,25 @@ def relative_standard_error(values: Sequence[float]) -> float:
     return 0.929 * float(q3 - q1) / median / math.sqrt(len(v)) if median > 0 else math.inf
 
 
-def interleave(runners: Sequence[Any], blocks: Sequence[int], settings: Settings,
-               now: Callable[[], float] = time.perf_counter) -> list[list[environment.Period]]:
-    """Round-robin over ``runners`` (objects with ``run(steps) -> Period``), one block of
-    ``blocks[i]`` steps each per round, the first runner rotating; returns each runner's
-    periods in order (see the module docstring for when it stops)."""
+def interleave(runners: Sequence[Any], units: Sequence[int], step_s: Sequence[float], settings: Settings,
+               now: Callable[[], float] = time.perf_counter) -> list[list[tuple[environment.Period, int]]]:
+    """Round-robin over ``runners`` (objects with ``run(steps) -> Period``): each round one
+    block of every runner, the first runner rotating. Block lengths (``equal_blocks`` of
+    ``units``) are set before every round from each runner's median seconds per step so
+    far (``step_s``, the warm-up's estimate, before the first). Returns each runner's
+    (period, steps) in order; see the module docstring for when it stops."""
     n = len(runners)
-    periods: list[list[environment.Period]] = [[] for _ in runners]
-    if n == 0:
-        return periods
+    done: list[list[tuple[environment.Period, int]]] = [[] for _ in runners]
+    estimate = list(step_s)
     deadline = now() + settings.max_seconds
-    for r in range(settings.max_rounds):
+    for r in range(settings.max_rounds if n else 0):
+        blocks = equal_blocks(units, estimate, settings.block_s, settings.max_block_s)
         for i in [*range(r % n, n), *range(r % n)]:
-            periods[i].append(runners[i].run(blocks[i]))
+            done[i].append((runners[i].run(blocks[i]), blocks[i]))
+        per_step = [[p.wall_s / steps for p, steps in blocks_of] for blocks_of in done]
+        estimate = [float(np.median(c)) for c in per_step]
         if r + 1 < settings.min_rounds:
             continue
-        per_step = [[p.wall_s / b for p in ps] for ps, b in zip(periods, blocks)]
         if all(relative_standard_error(c) <= settings.rel_tol for c in per_step) or now() > deadline:
             break
-    return periods
+    return done

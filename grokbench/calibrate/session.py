@@ -24,7 +24,6 @@ from .measure import (
     Runner,
     Settings,
     block_unit,
-    equal_blocks,
     interleave,
     relative_standard_error,
     warm_up,
@@ -79,32 +78,31 @@ def build_runners(configs: list[CalibrationConfig], settings: Settings) -> tuple
     return runners, step_s, skipped
 
 
-def step_cost(runner: Runner, periods: list[environment.Period], block: int, warmup_steps: int,
+def step_cost(runner: Runner, blocks: list[tuple[environment.Period, int]], warmup_steps: int,
               threads: int, settings: Settings) -> StepCost:
-    """A runner's measured blocks -> its StepCost."""
-    per_step = np.array([p.wall_s / block for p in periods])
+    """A runner's measured (period, steps) blocks -> its StepCost."""
+    per_step = np.array([p.wall_s / steps for p, steps in blocks])
     median = float(np.median(per_step))
-    cpu = float(np.median([p.cpu_s / block for p in periods])) if runner.config.device == "cpu" else None
+    cpu = float(np.median([p.cpu_s / steps for p, steps in blocks])) if runner.config.device == "cpu" else None
     q1, q3 = np.percentile(per_step, [25, 75])
-    wall = sum(p.wall_s for p in periods)
+    wall = sum(p.wall_s for p, _ in blocks)
     rel_se = relative_standard_error(per_step)
     c = runner.config
     return StepCost(
         key=c.key, task_label=c.task_label, method=c.method_label, device=c.device, layout=c.layout,
         threads=threads, step_cost_s=median, iqr_over_median=float(q3 - q1) / median if median > 0 else float("inf"),
-        rel_se=rel_se, stable=rel_se <= settings.rel_tol, rounds=len(periods), block_steps=block,
+        rel_se=rel_se, stable=rel_se <= settings.rel_tol, rounds=len(blocks), block_steps=blocks[-1][1],
         warmup_steps=warmup_steps, cost_period=runner.period, setup_s=runner.setup_s, cpu_step_cost_s=cpu,
-        cpu_per_wall=sum(p.cpu_s for p in periods) / wall if wall > 0 else None, mode=settings.mode,
+        cpu_per_wall=sum(p.cpu_s for p, _ in blocks) / wall if wall > 0 else None, mode=settings.mode,
     )
 
 
 def measure(runners: list[Runner], step_s: list[float], settings: Settings, threads: int) -> list[StepCost]:
-    """Interleave warmed-up runners (``measure.interleave``) in blocks of equal duration."""
+    """Interleave warmed-up runners (``measure.interleave``) in blocks of about equal duration."""
     warmed = [runner.step for runner in runners]
     units = [block_unit(r.period, r.schedule.steps_per_epoch) for r in runners]
-    blocks = equal_blocks(units, step_s, settings.block_s)
-    periods = interleave(runners, blocks, settings)
-    return [step_cost(r, p, b, w, threads, settings) for r, p, b, w in zip(runners, periods, blocks, warmed)]
+    blocks = interleave(runners, units, step_s, settings)
+    return [step_cost(r, b, w, threads, settings) for r, b, w in zip(runners, blocks, warmed)]
 
 
 def calibrate_folder(results_dir: str | Path, settings: Settings = FULL, *, threads: int | None = None,

@@ -1,0 +1,125 @@
+"""Claims -> plans run through the ordinary engine, one results folder per experiment.
+
+Layout: ``DIR/<claim>/<experiment>/`` is an ordinary results folder (``grokbench
+leaderboard`` reads it); ``DIR/<claim>/reproduce.json`` (the manifest) records what was
+asked of each experiment (task, methods, seeds, ``--set`` strings, budget) and the
+command, so that the page can be rebuilt from the folders alone (``--page-only``) and
+states how they were produced.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, api
+from ..errors import UserError
+from ..spec import parse_overrides, resolve_task
+from ..store import atomic_write_text
+from .claims import Claim, Experiment
+
+MANIFEST = "reproduce.json"
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Command-line limits laid over a claim's budget: ``max_steps`` caps step budgets,
+    ``max_epochs`` epoch budgets; ``seeds`` replaces the claim's seeds."""
+
+    max_steps: int | None = None
+    max_epochs: int | None = None
+    seeds: str | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentRun:
+    """One experiment as it is (or was) run: everything ``prepare`` needs."""
+
+    claim: str
+    experiment: str
+    task: str
+    methods: tuple[str, ...]
+    seeds: str
+    overrides: tuple[str, ...]
+    budget: str
+
+    def folder(self, root: Path) -> Path:
+        return root / self.claim / self.experiment
+
+
+def _budget_overrides(exp: Experiment, budget: dict[str, Any], caps: Caps) -> list[str]:
+    """The budget's task parameters as ``--set`` strings, with the caps laid over them."""
+    task = resolve_task(exp.task, parse_overrides([*exp.overrides, *_as_sets(exp.task, budget)]))
+    values = dict(budget)
+    if caps.max_steps is not None and "max_steps" in task.params:
+        current = task.params["max_steps"] or math.inf
+        values["max_steps"] = int(min(current, caps.max_steps))
+    elif caps.max_epochs is not None and "max_epochs" in task.params:
+        values["max_epochs"] = int(min(task.params["max_epochs"], caps.max_epochs))
+    return _as_sets(exp.task, values)
+
+
+def _as_sets(task: str, values: dict[str, Any]) -> list[str]:
+    return [f"{task}.{k}={v}" for k, v in values.items()]
+
+
+def plan_runs(claim: Claim, budget: str, caps: Caps = Caps()) -> tuple[list[ExperimentRun], list[str]]:
+    """The experiments of ``claim`` to run at ``budget`` ('cpu' or 'paper') and the ids of
+    those the budget skips."""
+    runs, skipped = [], []
+    for exp in claim.experiments:
+        params = exp.budget(budget)
+        if params is None:
+            skipped.append(exp.id)
+            continue
+        sets = (*exp.overrides, *_budget_overrides(exp, params, caps))
+        runs.append(ExperimentRun(claim.name, exp.id, exp.task, tuple(m.method for m in exp.methods),
+                                  caps.seeds or claim.seeds, sets, budget))
+    return runs, skipped
+
+
+def write_manifest(root: Path, claim: Claim, runs: list[ExperimentRun], skipped: list[str],
+                   command: Sequence[str]) -> None:
+    folder = root / claim.name
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {"claim": claim.name, "version": __version__, "command": list(command), "skipped": skipped,
+            "experiments": {r.experiment: {"task": r.task, "methods": list(r.methods), "seeds": r.seeds,
+                                           "set": list(r.overrides), "budget": r.budget} for r in runs}}
+    atomic_write_text(folder / MANIFEST, json.dumps(data, indent=2) + "\n")
+
+
+def read_manifest(root: Path, claim_name: str) -> dict[str, Any] | None:
+    """The manifest of a claim's results, None when the claim has not been run into ``root``."""
+    path = root / claim_name / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+
+
+def manifest_runs(manifest: dict[str, Any]) -> list[ExperimentRun]:
+    return [ExperimentRun(manifest["claim"], exp_id, e["task"], tuple(e["methods"]), e["seeds"],
+                          tuple(e["set"]), e["budget"]) for exp_id, e in manifest["experiments"].items()]
+
+
+def prepare_run(run: ExperimentRun, root: Path, device: str):
+    """``api.prepare`` for one experiment: exactly its methods (no added baseline)."""
+    return api.prepare(run.task, ",".join(run.methods), run.seeds, run.folder(root),
+                       overrides=run.overrides, device=device, baseline=False)
+
+
+def execute_claim(claim: Claim, runs: list[ExperimentRun], root: Path, *, device: str,
+                  execute: Callable[..., bool]) -> bool:
+    """Run every experiment of ``claim`` in turn; ``execute(plan, store, label)`` trains one
+    plan and returns False when interrupted (then the rest is not started)."""
+    plans = [(run, *prepare_run(run, root, device)) for run in runs]  # every name checked before training
+    for run, plan, store in plans:
+        if not execute(plan, store, f"{claim.name}/{run.experiment}"):
+            return False
+    return True

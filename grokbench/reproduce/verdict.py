@@ -1,0 +1,142 @@
+"""The one verdict rule of a reproduction, and the measurements it reads.
+
+Row outcomes (one per method with a published value; ``m`` = our censoring-aware median
+in the claim's unit, ``[lo, hi]`` its 95% bootstrap interval, ``B`` our budget, ``F`` =
+FACTOR):
+
+* published number P, ``m`` finite: *agrees* when P lies in ``[lo, hi]`` or within a
+  factor F of ``m`` (``m / F <= P <= m * F``); else *disagrees*.
+* published number P, ``m`` censored (half or more of the seeds did not reach the
+  metric): *disagrees* when ``P * F <= B`` (we gave at least F times the published cost
+  and most seeds still did not get there); else *censored* (P lies beyond what our budget
+  can show, say ``P > B``).
+* published ``true`` (reaches the metric): *agrees* when ``m`` is finite; else *censored*.
+* published ``false`` (does not reach it): *agrees* when no seed reaches it within B;
+  *disagrees* when some do.
+* no published value (controls, open questions), or numbers marked not comparable: no
+  outcome; shown only.
+
+Orderings (``A`` before ``B``): *holds* when A's median is finite and below B's (a
+censored median ranks above every finite one); *violated* when B's median is finite and
+at or below A's; *censored* when both are censored.
+
+Claim verdict: **not reproduced** when any row disagrees or any ordering is violated;
+else **inconclusive at this budget** when any row or ordering is censored, a row has no
+records, or a method has fewer than 2 seeds (no interval); else **reproduced**.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import stats
+from .claims import Claim, MethodEntry
+
+FACTOR = 2.0
+AGREES, DISAGREES, CENSORED, SHOWN = "agrees", "disagrees", "censored", ""
+HOLDS, VIOLATED = "holds", "violated"
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive at this budget"
+NOT_RUN = "not run"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One method's trials at the claim's metric, in the claim's unit (``inf`` = not reached)."""
+
+    n: int
+    k: int
+    median: float
+    ci: tuple[float, float] | None
+    budget: float
+    diverged: int
+
+    @property
+    def censored(self) -> bool:
+        return not math.isfinite(self.median)
+
+
+def measure(rows, metric: str, unit: str, label: str) -> Measure | None:
+    """``rows`` (one method's records) -> its Measure; None without a final record."""
+    sample = stats.make_sample(rows, metric)
+    if sample.n == 0:
+        return None
+    per = sample.steps_per_epoch if unit == "epochs" else 1.0
+    values = sample.steps / per
+    estimate = stats.median_ci(values, np.random.default_rng(zlib.crc32(label.encode())))
+    return Measure(sample.n, sample.k, estimate.value, estimate.ci, sample.budget_steps / per,
+                   sample.n_diverged)
+
+
+def row_outcome(entry: MethodEntry, m: Measure | None, comparable: bool = True) -> str:
+    """The row rule of the module docstring."""
+    published = entry.published
+    if published is None or (not comparable and not isinstance(published, bool)):
+        return SHOWN
+    if m is None:
+        return CENSORED
+    if isinstance(published, bool):
+        if published:
+            return AGREES if not m.censored else CENSORED
+        return AGREES if m.k == 0 else DISAGREES
+    if m.censored:
+        return DISAGREES if published * FACTOR <= m.budget else CENSORED
+    in_ci = m.ci is not None and m.ci[0] <= published <= m.ci[1]
+    return AGREES if in_ci or m.median / FACTOR <= published <= m.median * FACTOR else DISAGREES
+
+
+def ordering_outcome(faster: Measure | None, slower: Measure | None) -> str:
+    if faster is None or slower is None:
+        return CENSORED
+    if not faster.censored and faster.median < slower.median:
+        return HOLDS
+    if not slower.censored and slower.median <= faster.median:
+        return VIOLATED
+    return CENSORED
+
+
+@dataclass
+class ClaimResult:
+    """Everything the page shows of one claim: per experiment, per method, its Measure and
+    row outcome; the orderings; the verdict and its reason."""
+
+    claim: Claim
+    measures: dict[str, dict[str, Measure | None]]
+    rows: dict[str, dict[str, str]]
+    orderings: dict[str, list[tuple[str, str, str]]]
+    verdict: str
+    reason: str
+    skipped: list[str]
+
+
+def judge(claim: Claim, measures: dict[str, dict[str, Measure | None]], skipped: list[str]) -> ClaimResult:
+    """Apply the rule to the experiments that ran (``measures``: experiment -> method -> Measure)."""
+    rows, orderings = {}, {}
+    for exp in claim.experiments:
+        if exp.id not in measures:
+            continue
+        got = measures[exp.id]
+        rows[exp.id] = {e.method: row_outcome(e, got.get(e.method), claim.numbers_comparable) for e in exp.methods}
+        orderings[exp.id] = [(a, b, ordering_outcome(got.get(a), got.get(b))) for a, b in exp.ordering]
+    verdict, reason = _verdict(rows, orderings, measures)
+    return ClaimResult(claim, measures, rows, orderings, verdict, reason, skipped)
+
+
+def _verdict(rows, orderings, measures) -> tuple[str, str]:
+    outcomes = [(f"{exp}/{m}", o) for exp, r in rows.items() for m, o in r.items()]
+    orders = [(f"{exp}: {a} before {b}", o) for exp, lst in orderings.items() for a, b, o in lst]
+    if not outcomes and not orders:
+        return NOT_RUN, "no experiment of this claim has run at this budget"
+    bad = [w for w, o in outcomes if o == DISAGREES] + [w for w, o in orders if o == VIOLATED]
+    if bad:
+        return NOT_REPRODUCED, "disagrees: " + "; ".join(bad)
+    few = [f"{exp}/{m}" for exp, got in measures.items() for m, v in got.items() if v is None or v.n < 2]
+    open_ = [w for w, o in outcomes + orders if o == CENSORED]
+    if open_ or few:
+        parts = (["censored at our budget: " + "; ".join(open_)] if open_ else []) + \
+                (["fewer than 2 seeds: " + "; ".join(few)] if few else [])
+        return INCONCLUSIVE, ", ".join(parts)
+    return REPRODUCED, "every published value and ordering agrees"

@@ -1,0 +1,136 @@
+"""grokbench reproduce: claim files, the verdict rule, the runner and the page."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from helpers import run_cli
+
+from grokbench import reproduce
+from grokbench.errors import UserError
+from grokbench.plan import build_plan
+from grokbench.reproduce import verdict as v
+from grokbench.reproduce.claims import MethodEntry, parse_claim
+from grokbench.spec import parse_overrides
+
+TINY_CLAIM = {
+    "name": "tiny_egd", "title": "Tiny EGD check", "arxiv": "0000.00000",
+    "claim": "EGD solves sparse parity before SGD.", "metric": "target", "unit": "epochs",
+    "metric_text": "epochs to 100% test accuracy", "seeds": "0-1",
+    "experiments": [{
+        "id": "parity", "task": "sparse_parity", "set": ["sparse_parity.hidden=64", "sparse_parity.n_train=200", "sparse_parity.n_test=100"],
+        "budget": {"cpu": {"max_epochs": 8}, "paper": {"max_epochs": 200}},
+        "methods": [{"method": "sgd", "role": "baseline", "published": None},
+                    {"method": "egd", "role": "EGD", "published": True}],
+        "ordering": [["egd", "sgd"]],
+    }],
+}
+
+
+def _measure(median: float, ci=None, k: int = 2, n: int = 2, budget: float = 100.0) -> v.Measure:
+    return v.Measure(n, k, median, ci, budget, 0)
+
+
+@pytest.mark.parametrize("budget", ["cpu", "paper"])
+def test_every_builtin_claim_resolves_to_a_plan(budget):
+    claims = reproduce.load_claims()
+    assert {"grokfast", "neuralgrok", "egd_sparse", "perpgrad_stablemax", "muon"} <= set(claims)
+    for claim in claims.values():
+        runs, skipped = reproduce.plan_runs(claim, budget)
+        assert runs or skipped
+        for run in runs:
+            plan = build_plan(run.task, ",".join(run.methods), run.seeds, parse_overrides(list(run.overrides)))
+            assert len(plan.pairs) == len(run.methods)  # distinct variants, none added
+
+
+def test_caps_lower_the_budget_and_never_raise_it():
+    claim = reproduce.load_claims()["grokfast"]
+    (run,), _ = reproduce.plan_runs(claim, "cpu", reproduce.Caps(max_steps=50, seeds="0"))
+    assert "modular_addition:grokfast.max_steps=50" in run.overrides and run.seeds == "0"
+    (run,), _ = reproduce.plan_runs(claim, "cpu", reproduce.Caps(max_steps=10**9))
+    assert "modular_addition:grokfast.max_steps=2000" in run.overrides
+
+
+@pytest.mark.parametrize("broken, message", [
+    ({"metric": "t50"}, "metric must be one of"),
+    ({"experiments": []}, "distinct ids"),
+    ({"name": 3}, "wrong type"),
+])
+def test_malformed_claim_is_a_user_error(broken, message):
+    with pytest.raises(UserError, match=message):
+        parse_claim({**TINY_CLAIM, **broken}, "x.json")
+
+
+def test_ordering_must_name_listed_methods():
+    bad = json.loads(json.dumps(TINY_CLAIM))
+    bad["experiments"][0]["ordering"] = [["egd", "adamw"]]
+    with pytest.raises(UserError, match="must name two of its methods"):
+        parse_claim(bad, "x.json")
+
+
+def test_row_rule_for_step_counts():
+    entry = MethodEntry("m", "", 900)
+    assert v.row_outcome(entry, _measure(1000.0)) == v.AGREES
+    assert v.row_outcome(entry, _measure(2000.0)) == v.DISAGREES  # beyond a factor 2
+    assert v.row_outcome(entry, _measure(2000.0, ci=(850.0, 2500.0))) == v.AGREES  # inside the CI
+    assert v.row_outcome(entry, _measure(math.inf, k=0, budget=1500)) == v.CENSORED  # 2 x 900 > budget
+    assert v.row_outcome(entry, _measure(math.inf, k=0, budget=1800)) == v.DISAGREES
+    assert v.row_outcome(entry, _measure(1000.0), comparable=False) == v.SHOWN
+
+
+def test_row_rule_for_solved_or_not():
+    reaches, never = MethodEntry("m", "", True), MethodEntry("m", "", False)
+    assert v.row_outcome(reaches, _measure(10.0)) == v.AGREES
+    assert v.row_outcome(reaches, _measure(math.inf, k=0)) == v.CENSORED
+    assert v.row_outcome(never, _measure(math.inf, k=0)) == v.AGREES
+    assert v.row_outcome(never, _measure(math.inf, k=1)) == v.DISAGREES
+    assert v.row_outcome(MethodEntry("m", "", None), _measure(10.0)) == v.SHOWN
+
+
+def test_ordering_and_claim_verdict():
+    assert v.ordering_outcome(_measure(10.0), _measure(math.inf, k=0)) == v.HOLDS
+    assert v.ordering_outcome(_measure(10.0), _measure(10.0)) == v.VIOLATED
+    assert v.ordering_outcome(_measure(math.inf, k=0), _measure(math.inf, k=0)) == v.CENSORED
+    claim = parse_claim(TINY_CLAIM, "x.json")
+    fast, slow = _measure(10.0, ci=(8.0, 12.0)), _measure(30.0, ci=(25.0, 35.0))
+    assert v.judge(claim, {"parity": {"egd": fast, "sgd": slow}}, []).verdict == v.REPRODUCED
+    assert v.judge(claim, {"parity": {"egd": slow, "sgd": fast}}, []).verdict == v.NOT_REPRODUCED
+    one_seed = _measure(10.0, n=1, k=1)
+    assert v.judge(claim, {"parity": {"egd": one_seed, "sgd": slow}}, []).verdict == v.INCONCLUSIVE
+    assert v.judge(claim, {}, []).verdict == v.NOT_RUN
+
+
+def test_reproduce_runs_resumes_and_rebuilds_the_page(tmp_path: Path):
+    claim_file = tmp_path / "tiny.json"
+    claim_file.write_text(json.dumps(TINY_CLAIM))
+    out, page = tmp_path / "res", tmp_path / "REPRODUCTIONS.md"
+    args = ["reproduce", "tiny_egd", "--claim-file", str(claim_file), "--out", str(out), "--page", str(page),
+            "--quiet", "--device", "cpu"]
+    assert run_cli(*args) == 0
+    records = sorted((out / "tiny_egd" / "parity" / "records").glob("*.json"))
+    assert len(records) == 4
+    manifest = json.loads((out / "tiny_egd" / "reproduce.json").read_text())
+    assert manifest["experiments"]["parity"]["set"][-1] == "sparse_parity.max_epochs=8"
+    text = page.read_text()
+    section = text[text.index("## tiny_egd"):]
+    assert "| `egd` | EGD | reaches it |" in section and "/2 |" in section
+    assert "Ordering `egd` before `sgd`" in section and "**Verdict: " in section
+    assert "| grokfast | arXiv 2405.20233 | not run |" in text
+    mtimes = [p.stat().st_mtime_ns for p in records]
+    assert run_cli(*args) == 0  # resumes: nothing trains again
+    assert [p.stat().st_mtime_ns for p in records] == mtimes
+    page.unlink()
+    assert run_cli("reproduce", "--page-only", "--claim-file", str(claim_file), "--out", str(out),
+                   "--page", str(page)) == 0
+    rebuilt = page.read_text()
+    assert rebuilt[rebuilt.index("## tiny_egd"):rebuilt.index("Budget:")] == \
+        section[:section.index("Budget:")]
+
+
+def test_reproduce_bad_input_is_one_line(tmp_path: Path, capsys):
+    assert run_cli("reproduce", "nope", "--out", str(tmp_path)) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert run_cli("reproduce", "grokfast", "--max-steps", "0", "--out", str(tmp_path)) == 2

@@ -445,7 +445,14 @@ def _emit(text: str) -> None:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .leaderboard import write_leaderboard
+    from .store import Store, ensure_writable_dir
+
+    out = Path(args.out) if args.out is not None else Path(args.dir) / "leaderboard"
+    Store(args.dir)  # refuses a folder that is not a results folder before anything is written
+    ensure_writable_dir(out, f"leaderboard folder {out}")
 
     readme = write_leaderboard(args.dir, args.out, figures=not args.no_figures, show=not args.quiet)
     print(f"leaderboard: {readme}", file=sys.stderr)

@@ -78,6 +78,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
+def ensure_writable_dir(folder: Path, what: str) -> None:
+    """Create ``folder`` if needed and prove it takes a file; UserError naming ``what`` if not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write {what}: {exc.strerror or exc}") from exc
+
+
 class Store:
     """A results folder. ``Store(dir, create=True)`` checks that it can be written."""
 
@@ -85,13 +96,7 @@ class Store:
         self.root = Path(root)
         self.records_dir = self.root / "records"
         if create:
-            try:
-                self.records_dir.mkdir(parents=True, exist_ok=True)
-                probe = self.records_dir / f".probe-{os.getpid()}"
-                probe.write_text("")
-                probe.unlink()
-            except OSError as exc:
-                raise UserError(f"cannot write results folder {self.root}: {exc.strerror or exc}") from exc
+            ensure_writable_dir(self.records_dir, f"results folder {self.root}")
             self._remove_stale_temporaries()
         elif not self.records_dir.is_dir():
             raise UserError(f"{self.root} is not a grokbench results folder (no records/ inside)")

@@ -201,3 +201,49 @@ def test_record_files_follow_the_umask(tmp_path):
         os.umask(old)
     modes = {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out" / "records").glob("*.json")}
     assert modes == {0o644}
+
+
+def test_leaderboard_onto_a_file_is_one_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _tiny_run(out) == 0
+    (tmp_path / "afile").write_text("x")
+    capsys.readouterr()
+    assert run_cli("leaderboard", str(out), "-o", str(tmp_path / "afile"), "--no-figures", "--quiet") == 2
+    assert "cannot write leaderboard folder" in _one_line_error(capsys)
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+# --------------------------------------------------- 3. right type, impossible meaning
+
+@pytest.mark.parametrize("setting, says", [
+    ("sparse_parity.k=30", "k <= n"), ("sparse_parity.n=0", "sparse_parity.n must be >= 1"),
+    ("sparse_parity.batch_size=-4", "batch_size must be >= 0"), ("sparse_parity.target=1.5", "in (0, 1]"),
+    ("sparse_parity.max_epochs=0", "max_epochs must be >= 1"), ("sparse_parity.eval_every=0", "> 0"),
+    ("sgd.lr=-0.1", "sgd.lr must be > 0"), ("sgd.lr=nan", "finite"), ("sgd.lr=inf", "finite"),
+    ("sgd.weight_decay=-1", ">= 0"),
+])
+def test_impossible_values_are_refused_at_plan_time(tmp_path, capsys, setting, says):
+    assert _tiny_run(tmp_path / "out", "--set", setting) == 2
+    assert says in _one_line_error(capsys)
+    assert not (tmp_path / "out" / "records").exists()
+
+
+@pytest.mark.parametrize("method, setting, says", [
+    ("grokfast", "grokfast.alpha=1.5", "in [0, 1)"), ("grokfast_ma", "grokfast_ma.window=0", ">= 1"),
+    ("neuralgrok", "neuralgrok.outer_fraction=2", "outer_fraction"), ("adamw", "adamw.betas=0.9,1.2", "betas"),
+    ("adamw", "adamw.betas=0.9", "a list of 2 values"),
+])
+def test_impossible_method_values_are_refused(tmp_path, capsys, method, setting, says):
+    assert run_cli("run", "--methods", method, "--seeds", "1", "--out", str(tmp_path / "o"), "--quiet",
+                   *TINY_PARITY, "--set", setting) == 2
+    assert says in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("setting, says", [
+    ("modular_addition.p=1", ">= 2"), ("modular_addition.n_heads=5", "multiple of n_heads"),
+    ("modular_addition.train_frac=1.5", "train_frac"),
+])
+def test_impossible_transformer_values_are_refused(tmp_path, capsys, setting, says):
+    assert run_cli("run", "--tasks", "modular_addition", "--methods", "adamw", "--seeds", "1",
+                   "--out", str(tmp_path / "o"), "--quiet", "--set", setting) == 2
+    assert says in _one_line_error(capsys)

@@ -62,7 +62,8 @@ def profile_finding(steps: Mapping[str, st.Profile], seconds: Mapping[str, st.Pr
     """The best performance-profile scores in steps and in wall time."""
     def best(profiles: Mapping[str, st.Profile]) -> str:
         top = sorted(profiles.values(), key=lambda p: (-p.score, p.method))[:TOP]
-        return ", ".join(f"`{p.method}` {fmt_num(p.score)}" for p in top) or "none"
+        return ", ".join(f"`{p.method}` {fmt_num(p.score)} ({p.n_tasks} task{'s' * (p.n_tasks != 1)})"
+                         for p in top) or "none"
 
     text = (f"**Across tasks** (performance-profile score: 1 = the fastest median on every task it ran): "
             f"in steps {best(steps)}; in wall time {best(seconds)}.")

@@ -95,7 +95,8 @@ def render_claim(result: ClaimResult, manifest: dict | None) -> list[str]:
     return lines
 
 
-def render_page(results: list[tuple[ClaimResult, dict | None]], results_dir: str, page_command: str) -> str:
+def render_page(results: list[tuple[ClaimResult, dict | None]], results_dir: str, page_command: str,
+                page_path: str = "leaderboard/REPRODUCTIONS.md") -> str:
     """The whole page: the rule, a summary table, then each claim."""
     lines = ["# Paper reproductions", "",
              "Each published claim next to what this benchmark measures on the same engine "
@@ -105,8 +106,8 @@ def render_page(results: list[tuple[ClaimResult, dict | None]], results_dir: str
     lines.append("")
     for result, manifest in results:
         lines += render_claim(result, manifest)
-    lines += [f"Page written by `{page_command}`; `grokbench reproduce --page-only --out {results_dir}` "
-              "rebuilds it from the results without training.", ""]
+    rebuild = shlex.join(["grokbench", "reproduce", "--page-only", "--out", results_dir, "--page", page_path])
+    lines += [f"Page written by `{page_command}`; `{rebuild}` rebuilds it from the results without training.", ""]
     return "\n".join(lines)
 
 
@@ -116,7 +117,7 @@ def write_page(claims: list, root: Path, page: str | Path, command: str) -> Path
     from .results import collect
 
     path = Path(page)
-    text = render_page([collect(claim, root) for claim in claims], str(root), command)
+    text = render_page([collect(claim, root) for claim in claims], str(root), command, str(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, text)

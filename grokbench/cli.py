@@ -424,7 +424,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import render_report
     from .store import load_frame
 
-    frame = load_frame(args.dir)
+    frame = load_frame(args.dir, with_curves=True)
     _emit(render_report(frame, args.format))
     return 0
 

@@ -182,6 +182,7 @@ def to_row(record: Record, with_curve: bool = False) -> dict[str, Any]:
         "base": ident.get("base"),
         "parts": list(ident.get("parts") or []),
         "baseline": ident.get("baseline"),
+        "tuned": ident.get("tuned"),
         "device_name": record.environment.get("device_name"),
         **{k: record.environment.get(k) for k in ("torch", "device", "threads", "host", "executor",
                                                   "batched_seeds")},

@@ -79,6 +79,7 @@ class SeedTrack:
         metrics, budget = {}, {}
         if task is not None and schedule is not None:
             metrics = summarize(self.curve, fit_threshold=task.fit_threshold, target=task.target,
+                                sustain=task.sustain_evals,
                                 steps_per_epoch=schedule.steps_per_epoch)
             budget = {
                 "budget_steps": schedule.max_steps,

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from .metrics import DEFAULT_SUSTAIN_EVALS
 from .params import Constraint, at_least, fraction, nonnegative, positive
 from .plugin import Plugin
 from .preset import Preset
@@ -65,13 +66,22 @@ class Task(Plugin):
     Parameters every task has (in ``defaults``): ``batch_size`` (examples per step; 0 =
     full batch), ``eval_every`` (in epochs, > 0), ``max_epochs`` (the budget, >= 1),
     ``target`` (test accuracy that counts as solved, in (0, 1]), ``fit_threshold`` (train
-    accuracy that counts as fitted, in (0, 1]). Their bounds are in ``constraints``.
+    accuracy that counts as fitted, in (0, 1]), ``sustain_evals`` (evaluations the target
+    must hold after its first crossing, default 1; 0 = the first crossing). Their bounds
+    are in ``constraints``.
     """
 
     constraints: ClassVar[dict[str, Constraint]] = {
         "batch_size": nonnegative, "eval_every": positive, "max_epochs": at_least(1),
-        "target": fraction, "fit_threshold": fraction,
+        "target": fraction, "fit_threshold": fraction, "sustain_evals": nonnegative,
     }
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every task gets ``sustain_evals`` (1 unless it sets its own): a solve must hold
+        for that many evaluations after the first crossing (grokbench.metrics)."""
+        super().__init_subclass__(**kwargs)
+        if "sustain_evals" not in cls.defaults:
+            cls.defaults = {**cls.defaults, "sustain_evals": DEFAULT_SUSTAIN_EVALS}
 
     presets: ClassVar[dict[str, Preset]] = {}
     leaderboard_presets: ClassVar[tuple[str | None, ...]] = (None,)

@@ -127,7 +127,8 @@ class CellRun:
         """End every seed whose last evaluation decides it: diverged, solved (after
         ``after_solve`` more evaluations) or out of budget."""
         for track in self.unfinished():
-            status = track.decide(step, self.task.target, self.schedule.max_steps, self.cell.after_solve)
+            status = track.decide(step, self.task.target, self.schedule.max_steps, self.cell.after_solve,
+                                  self.task.sustain_evals)
             if status is not None:
                 yield self.end(track, status)
 

@@ -84,5 +84,15 @@ def provenance_rows(frame, runs: list[dict[str, Any]], commit: str | None,
         ("grokbench", f"{__version__}{written_by}"),
         ("git commit", commit or "unknown"),
         *environment_rows(frame),
+        *tuning_rows(frame),
         ("generated", generated),
     ]
+
+
+def tuning_rows(frame) -> list[tuple[str, str]]:
+    """Tuning budget, spaces and selected configurations of tuned records ([] if none)."""
+    from ..tuning import provenance_rows as tuned_provenance
+
+    if not len(frame) or "tuned" not in frame.columns:
+        return []
+    return tuned_provenance(r for r in frame.to_dict(orient="records") if isinstance(r.get("tuned"), dict))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rich.markup import escape
+
 from .. import stats as st
 from .rows import main_rows
 
@@ -61,7 +63,7 @@ def task_table(label: str, ts: st.TaskStats):
     for row in main_rows(ts):
         style = VERDICT_STYLES.get(row["verdict"])
         short = terminal_row(row)
-        table.add_row(*[short[c] for c in TERMINAL_COLUMNS], style=style)
+        table.add_row(*[escape(str(short[c])) for c in TERMINAL_COLUMNS], style=style)  # labels hold [..]
     return table
 
 

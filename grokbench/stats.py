@@ -131,6 +131,8 @@ class Sample:
     excluded: dict[str, int] = field(default_factory=dict)
     status: np.ndarray | None = None  # per seed: solved / unsolved / diverged / timeout
     relapsed: np.ndarray | None = None
+    seconds_calibrated: bool = False  # seconds = steps x calibrated step cost (grokbench.calibrate)
+    measured_seconds: np.ndarray | None = None  # the in-loop seconds to the threshold (inf: not reached)
 
     @property
     def n(self) -> int:
@@ -148,7 +150,8 @@ class Sample:
             self.seconds[idx], self.seconds_censor[idx], self.plateau[idx],
             self.steps_per_epoch, self.budget_steps, dict(self.excluded),
             None if self.status is None else self.status[idx],
-            None if self.relapsed is None else self.relapsed[idx],
+            None if self.relapsed is None else self.relapsed[idx], self.seconds_calibrated,
+            None if self.measured_seconds is None else self.measured_seconds[idx],
         )
 
     @property
@@ -221,16 +224,35 @@ def make_sample(rows, threshold: str = TARGET) -> Sample:
         s if ok else _last_step(r) if str(r["status"]) == "timeout" else (b if math.isfinite(b) else budget)
         for r, ok, s, b in zip(rs, solved, steps, budgets)
     ], float)
-    seconds = np.array([_num(r.get(time_col), math.inf) if ok else math.inf for r, ok in zip(rs, solved)], float)
-    seconds_censor = np.array([s if ok else _num(r.get("train_time_s"), 0.0)
-                               for r, ok, s in zip(rs, solved, seconds)], float)
+    seconds, seconds_censor, calibrated = _seconds(rs, solved, steps, steps_censor, time_col)
+    measured = np.array([_num(r.get(time_col), math.inf) if ok else math.inf for r, ok in zip(rs, solved)], float)
     plateau = np.array([_num(r.get("plateau_steps"), 0.0) if ok else math.inf for r, ok in zip(rs, solved)], float)
     relapsed = np.array([_num(r.get("relapses"), 0.0) > 0 for r in rs], bool)
     return Sample(
         np.array(seeds, dtype=int), solved, steps, steps_censor, seconds, seconds_censor, plateau,
         spe[0] if spe else 1.0, budget, excluded,
-        np.array([str(r["status"]) for r in rs], dtype=object), relapsed,
+        np.array([str(r["status"]) for r in rs], dtype=object), relapsed, calibrated, measured,
     )
+
+
+def _seconds(rs: list[dict], solved: np.ndarray, steps: np.ndarray, steps_censor: np.ndarray,
+             time_col: str) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Seconds to the threshold and censoring seconds, per seed, and whether calibrated.
+
+    Calibrated (every row has a calibrated per-seed step cost, grokbench.calibrate): steps
+    x that cost + the per-seed setup, the same for reached and censored steps. Otherwise
+    the measured in-loop seconds (censored at the seconds the trial trained)."""
+    costs = [_num(r.get("calibrated_step_cost_s")) for r in rs]
+    if rs and all(math.isfinite(c) for c in costs):
+        setup = np.array([_num(r.get("calibrated_setup_s"), 0.0) for r in rs], float)
+        cost = np.array(costs, float)
+        with np.errstate(invalid="ignore"):
+            seconds = np.where(solved, steps * cost + setup, math.inf)
+        return seconds, steps_censor * cost + setup, True
+    seconds = np.array([_num(r.get(time_col), math.inf) if ok else math.inf for r, ok in zip(rs, solved)], float)
+    seconds_censor = np.array([s if ok else _num(r.get("train_time_s"), 0.0)
+                               for r, ok, s in zip(rs, solved, seconds)], float)
+    return seconds, seconds_censor, False
 
 
 def _last_step(row: dict) -> float | None:

@@ -450,3 +450,20 @@ def test_performance_profiles_and_scores():
     assert c.n_tasks == 1 and c.score == pytest.approx((4 - 1.5) / 3)  # judged on t1 only
     seconds, _ = st.performance_profiles(analysis, "seconds")
     assert seconds["b"].ratios["t1"] == pytest.approx(2.0)
+
+
+def test_calibrated_step_costs_replace_measured_seconds():
+    """With a calibrated per-seed step cost on every row, seconds = steps x cost + setup and
+    the measured in-loop seconds are kept beside them; without, the measured ones are used."""
+    measured = rows("m", [100, 200, 300, None], seconds_per_step=0.5)
+    sample = st.make_sample(measured)
+    assert not sample.seconds_calibrated and list(sample.seconds[:3]) == [50.0, 100.0, 150.0]
+    for r in measured:
+        r.update({"calibrated_step_cost_s": 0.001, "calibrated_setup_s": 0.25})
+    sample = st.make_sample(measured)
+    assert sample.seconds_calibrated
+    assert list(sample.seconds[:3]) == pytest.approx([0.35, 0.45, 0.55]) and math.isinf(sample.seconds[3])
+    assert sample.seconds_censor[3] == pytest.approx(BUDGET * 0.001 + 0.25)
+    assert list(sample.measured_seconds[:3]) == [50.0, 100.0, 150.0]
+    measured[0]["calibrated_step_cost_s"] = None  # one uncalibrated trial: the method is not calibrated
+    assert not st.make_sample(measured).seconds_calibrated

@@ -54,10 +54,11 @@ Analysis = dict[str, st.TaskStats]
 
 
 def load_leaderboard_frame(results_dir: str | Path):
-    """The folder's records as a frame with everything the page needs (with curves)."""
-    from ..store import load_frame
+    """The folder's records as a frame with everything the page needs (with curves, and
+    the calibrated step costs of grokbench.calibrate where the folder has them)."""
+    from ..calibrate import load_calibrated_frame
 
-    return load_frame(results_dir, with_curves=True)
+    return load_calibrated_frame(results_dir, with_curves=True)
 
 
 def run_and_folder_analyses(folder_frame, run_keys: Collection[str]) -> tuple[Analysis, Analysis]:

@@ -68,7 +68,12 @@ PAIRS_TEXT = ("The named methods against each other (asked for with `--compare a
               "(sign test, Holm across these comparisons). A speedup > 1 means the first method is faster.")
 WALLTIME_TEXT = ("Do epoch savings survive the per-step cost? Epoch speedup next to wall-time speedup "
                  "(training seconds to target, baseline / method); \"yes\"/\"no\" when the wall-time CI lies "
-                 "above/below 1, \"(CI spans 1)\" for the side of the point estimate alone.")
+                 "above/below 1, \"(CI spans 1)\" for the side of the point estimate alone. Wall-time "
+                 "verdicts, speedups and profiles use *calibrated* seconds (steps to target x the "
+                 "configuration's step cost, measured interleaved with the other methods by `grokbench "
+                 "calibrate`) wherever every trial of a method has one, else the seconds measured in the "
+                 "training loop; \"wall time from\" says which, and \"measured s to target\" is always "
+                 "the in-loop figure.")
 
 
 def md_table(rows: list[dict[str, str]], right: Sequence[str] = ()) -> str:
@@ -132,9 +137,10 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
         return "\n".join(out) + "\n"
     out += ["Tasks: " + ", ".join(f"[{t}](#{anchor(t)})" for t in analysis), ""]
     dframe = st.disambiguate(frame) if len(frame) else frame
+    timing = _timing(frame, results_dir)
     for label, ts in analysis.items():
         targets = distinct_texts(dframe[dframe["task_label"] == label].get("target", []))
-        out += _task_section(label, ts, targets, (figures or {}).get(label))
+        out += _task_section(label, ts, targets, (figures or {}).get(label), timing.get(label))
     return "\n".join(out) + "\n"
 
 
@@ -186,8 +192,16 @@ def _figure_lines(label: str, figures: TaskFigures | None) -> list[str]:
             f"![{label}: steps to target per seed]({figures.steps})", ""]
 
 
+def _timing(frame, results_dir: Path) -> dict:
+    """Per task label, grokbench.calibrate's wall-time context ({} without calibration)."""
+    from ..calibrate import load_costs, walltime_context
+
+    costs = load_costs(results_dir) if len(frame) else {}
+    return walltime_context(frame, costs) if costs else {}
+
+
 def _task_section(label: str, ts: st.TaskStats, targets: list[str],
-                  figures: TaskFigures | None) -> list[str]:
+                  figures: TaskFigures | None, timing: Mapping | None = None) -> list[str]:
     """One task: facts, main table, thresholds, figures, stacks and pairs (if any), wall time."""
     out = [f"## {label}", "", _task_facts(ts, targets), "", md_table(main_rows(ts))]
     if ts.at_threshold:
@@ -198,5 +212,5 @@ def _task_section(label: str, ts: st.TaskStats, targets: list[str],
         out += [f"### {label}: stacked accelerators", "", STACKS_TEXT, "", md_table(stack_rows(ts))]
     if ts.pairs:
         out += [f"### {label}: named methods against each other", "", PAIRS_TEXT, "", md_table(pair_rows(ts))]
-    out += [f"### {label}: wall time", "", WALLTIME_TEXT, "", md_table(walltime_rows(ts))]
+    out += [f"### {label}: wall time", "", WALLTIME_TEXT, "", md_table(walltime_rows(ts, timing))]
     return out

@@ -206,6 +206,14 @@ def _speedup_cell(ts: st.TaskStats, method: str, estimate: st.Estimate | None) -
     return fmt_ratio(estimate) if estimate is not None else "–"
 
 
+def _measured_median(ms: st.MethodStats) -> str:
+    """The median of the seconds measured in the training loop (calibrated or not)."""
+    measured = ms.sample.measured_seconds
+    if measured is None or not ms.sample.seconds_calibrated:
+        return fmt_seconds(ms.median_seconds)
+    return fmt_seconds(st.Estimate(st.censored_median(measured), None))
+
+
 def walltime_rows(ts: st.TaskStats, timing: Mapping | None = None) -> list[dict[str, str]]:
     """Epoch speedup next to wall-time speedup: do an accelerator's savings survive its
     per-step cost?
@@ -248,8 +256,8 @@ def walltime_rows(ts: st.TaskStats, timing: Mapping | None = None) -> list[dict[
             "step cost vs baseline": f"{fmt_num(cost / base_cost[0])}×" if cost and base_cost[0] and same_kind
             else "–",
             "epoch savings survive?": _savings_survive(c, base),
-            "wall time from": _wall_source(t) if calibrated else "measured in the loop",
-            "measured s to target": fmt_seconds(ms.median_seconds) if s.n else "–",
+            "wall time from": _wall_source(t) if calibrated or s.seconds_calibrated else "measured in the loop",
+            "measured s to target": _measured_median(ms) if s.n else "–",
             "notes": _wall_notes(m, t, ts.baseline, base_timing),
         })
     return rows

@@ -127,12 +127,17 @@ def _add_tune_parser(sub) -> None:
     tune.add_argument("--batch-seeds", type=int, default=64, metavar="S",
                       help="train up to S seeds of a cell in one batched model (default 64)")
     tune.add_argument("--quiet", action="store_true", help="no progress output")
-    tune.add_argument("--executor", choices=("local", "process", "ray"), default="local", help="as for run")
-    tune.add_argument("-j", "--jobs", type=int, default=None, metavar="N", help="as for run")
-    tune.add_argument("--ray-address", default=None, metavar="ADDR", help="as for run")
-    tune.add_argument("--cpus-per-trial", type=float, default=None, metavar="C", help="as for run")
-    tune.add_argument("--gpus-per-trial", type=float, default=None, metavar="G", help="as for run")
-    tune.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS", help="as for run")
+    _add_executor_options_as_for_run(tune)
+
+
+def _add_executor_options_as_for_run(parser) -> None:
+    """The executor options of ``run``, for the commands that train through it too."""
+    parser.add_argument("--executor", choices=("local", "process", "ray"), default="local", help="as for run")
+    parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N", help="as for run")
+    parser.add_argument("--ray-address", default=None, metavar="ADDR", help="as for run")
+    parser.add_argument("--cpus-per-trial", type=float, default=None, metavar="C", help="as for run")
+    parser.add_argument("--gpus-per-trial", type=float, default=None, metavar="G", help="as for run")
+    parser.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS", help="as for run")
 
 
 def _add_reproduce_parser(sub) -> None:
@@ -155,12 +160,7 @@ def _add_reproduce_parser(sub) -> None:
     rp.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
     rp.add_argument("--batch-seeds", type=int, default=64, metavar="S", help="as for run")
     rp.add_argument("--quiet", action="store_true", help="no progress output")
-    rp.add_argument("--executor", choices=("local", "process", "ray"), default="local", help="as for run")
-    rp.add_argument("-j", "--jobs", type=int, default=None, metavar="N", help="as for run")
-    rp.add_argument("--ray-address", default=None, metavar="ADDR", help="as for run")
-    rp.add_argument("--cpus-per-trial", type=float, default=None, metavar="C", help="as for run")
-    rp.add_argument("--gpus-per-trial", type=float, default=None, metavar="G", help="as for run")
-    rp.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS", help="as for run")
+    _add_executor_options_as_for_run(rp)
 
 
 def _make_executor(args: argparse.Namespace) -> Executor:
@@ -217,7 +217,6 @@ def _resume_keys(store, timeout: TimeoutPolicy) -> set[str]:
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from . import api
-    from .progress import PlainProgress, make_progress
 
     device = _run_device(args)
     if args.batch_seeds < 1:
@@ -226,26 +225,15 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     plan, store = api.prepare(args.tasks, args.methods, args.seeds, args.out, overrides=args.set,
                               device=device, after_solve=args.after_solve, plugins=args.plugin, tuned=args.tuned,
                               baseline=not args.no_baseline)
-    done = _resume_keys(store, executor.timeout)
     batch = 1 if args.no_batch else args.batch_seeds
-    skipped = len(plan.keys() & done)
-    progress = PlainProgress(plan.n_trials, skipped, stream=io.StringIO()) if args.quiet \
-        else make_progress(plan.n_trials, skipped)
-    n_cells = len(plan.cells(done, max(1, batch)))
+    n_cells = len(plan.cells(_resume_keys(store, executor.timeout), batch))
     workers = getattr(executor, "workers", 1)
     if 0 < n_cells < workers and not args.quiet:
         print(f"note: {n_cells} cell(s) of seeds for {workers} workers; a smaller --batch-seeds spreads "
               f"the seeds over more workers", file=sys.stderr)
-    try:
-        completed = api.execute(plan, store, executor, done, batch_seeds=batch, progress=progress,
-                                command=["grokbench", *argv])
-    except api.RecordWriteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if not completed:
-        print(f"interrupted: finished trials are kept in {store.root}; re-run the same command to resume",
-              file=sys.stderr)
-        return 130
+    failed = _execute(plan, store, executor, batch, args.quiet, argv)
+    if failed is not None:
+        return failed
     if not args.no_calibrate:
         _calibrate_after_run(store, args.quiet)
     _end_of_run(store, plan)
@@ -253,10 +241,35 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _progress(quiet: bool, total: int, skipped: int):
+    from .progress import PlainProgress, make_progress
+
+    return PlainProgress(total, skipped, stream=io.StringIO()) if quiet else make_progress(total, skipped)
+
+
+def _execute(plan, store, executor, batch: int, quiet: bool, argv: Sequence[str]) -> int | None:
+    """Run the plan's trials not yet done, with progress. None when it completed, else the
+    exit status (1: a record could not be written; 130: interrupted), said in one line."""
+    from . import api
+
+    done = _resume_keys(store, executor.timeout)
+    progress = _progress(quiet, plan.n_trials, len(plan.keys() & done))
+    try:
+        completed = api.execute(plan, store, executor, done, batch_seeds=batch, progress=progress,
+                                command=["grokbench", *argv])
+    except api.RecordWriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if completed:
+        return None
+    print(f"interrupted: finished trials are kept in {store.root}; re-run the same command to resume",
+          file=sys.stderr)
+    return 130
+
+
 def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Train every proposal on the tuning seeds (resuming), then select and write DIR/tuned.json."""
     from . import api
-    from .progress import PlainProgress, make_progress
     from .tuning.driver import conclude
 
     device = _run_device(args)
@@ -265,21 +278,9 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     executor = _make_executor(args)
     study, store = api.prepare_tuning(args.tasks, args.methods, args.trials, args.tune_seeds, args.out,
                                       overrides=args.set, device=device, plugins=args.plugin)
-    done = _resume_keys(store, executor.timeout)
-    plan = study.plan
-    skipped = len(plan.keys() & done)
-    progress = PlainProgress(plan.n_trials, skipped, stream=io.StringIO()) if args.quiet \
-        else make_progress(plan.n_trials, skipped)
-    try:
-        completed = api.execute(plan, store, executor, done, batch_seeds=args.batch_seeds, progress=progress,
-                                command=["grokbench", *argv])
-    except api.RecordWriteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if not completed:
-        print(f"interrupted: finished trials are kept in {store.root}; re-run the same command to resume",
-              file=sys.stderr)
-        return 130
+    failed = _execute(study.plan, store, executor, args.batch_seeds, args.quiet, argv)
+    if failed is not None:
+        return failed
     data = conclude(study, store)
     for entry in data["selected"]:
         print(f"{entry['task']} / {entry['method']}: {entry['config']} (configuration {entry['index']}, "
@@ -321,7 +322,6 @@ def _run_claims(args: argparse.Namespace, chosen: list, argv: Sequence[str]) -> 
     from pathlib import Path
 
     from . import api, reproduce
-    from .progress import PlainProgress, make_progress
 
     root, command = Path(args.out), ["grokbench", *argv]
     caps = reproduce.Caps(args.max_steps, args.max_epochs, args.seeds)
@@ -332,8 +332,7 @@ def _run_claims(args: argparse.Namespace, chosen: list, argv: Sequence[str]) -> 
         skipped = len(plan.keys() & done)
         if not args.quiet:
             print(f"reproduce {label}: {plan.n_trials} trial(s), {skipped} already done", file=sys.stderr)
-        progress = PlainProgress(plan.n_trials, skipped, stream=io.StringIO()) if args.quiet \
-            else make_progress(plan.n_trials, skipped)
+        progress = _progress(args.quiet, plan.n_trials, skipped)
         return api.execute(plan, store, executor, done, batch_seeds=args.batch_seeds, progress=progress,
                            command=command)
 

@@ -104,6 +104,9 @@ def _check_fields(data: dict[str, Any]) -> None:
                         ("baseline", (str, type(None)))):
         if name in ident and not isinstance(ident[name], kinds):
             raise BadRecord(f"identity.{name} has the wrong type")
+    parts = [ident.get("optimizer") or {"name": ""}, *(ident.get("transforms") or [])]
+    if not all(isinstance(p, dict) and isinstance(p.get("name"), str) for p in parts):
+        raise BadRecord("a method part in the identity is not an object with a name")
     if data.get("status") not in {s.value for s in Status}:
         raise BadRecord(f"unknown status {data.get('status')!r}")
     for name in ("metrics", "budget", "curve", "environment", "timing"):
@@ -135,7 +138,8 @@ def _is_number(value: Any) -> bool:
 
 def _with_legacy_fields(ident: dict[str, Any]) -> dict[str, Any]:
     """Records written before the identity named the base and parts get them from their chain
-    (the baseline, which needs the whole task, is filled by :func:`rows`)."""
+    (the baseline, which needs the whole task, is filled by :func:`rows`); parameters since
+    removed are dropped where they were at their no-op default."""
     optimizer = ident.get("optimizer") if isinstance(ident.get("optimizer"), dict) else {}
     ident.setdefault("base", optimizer.get("name"))
     if "parts" not in ident:
@@ -143,7 +147,18 @@ def _with_legacy_fields(ident: dict[str, Any]) -> dict[str, Any]:
         names = [p.strip() for p in chain.split("+") if p.strip()]
         ident["parts"] = [p + (at + base if at else "") for p in names] if len(names) > 1 else []
     ident.setdefault("baseline", None)
+    for part in ident.get("transforms") or []:
+        params = part.get("params") if isinstance(part, dict) else None
+        if isinstance(params, dict) and part.get("name") in _REMOVED_AT_DEFAULT:
+            for name in _REMOVED_AT_DEFAULT[part["name"]]:
+                if params.get(name) is False:  # its default, which meant "no change"
+                    params.pop(name)
     return ident
+
+
+# Parameters later versions removed, by plugin, whose default (False) changed nothing: a
+# record that has them at that default describes the same configuration without them.
+_REMOVED_AT_DEFAULT = {"grokfast": ("paper_decay",), "grokfast_ma": ("paper_decay",)}
 
 
 # ------------------------------------------------------------------------------- rows

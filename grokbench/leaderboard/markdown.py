@@ -131,7 +131,7 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
         out += ["## Summary", "", *[f"- {line}" for line in findings(analysis)], ""]
         out += _across_tasks(analysis, overview)
     out += ["## How to read this page", "", *[f"{line}  " for line in METRIC_LINES], ""]
-    out += _provenance(frame, runs, commit, generated)
+    out += _provenance(frame, runs, commit, generated, results_dir)
     if not analysis:
         out.append("_No records in this results folder._")
         return "\n".join(out) + "\n"
@@ -144,10 +144,25 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     return "\n".join(out) + "\n"
 
 
-def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated: str) -> list[str]:
+def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated: str,
+                results_dir: Path) -> list[str]:
     out = ["## Provenance", "", "| provenance | |", "|---|---|"]
-    out += [f"| {field} | {value} |" for field, value in provenance_rows(frame, runs, commit, generated)]
+    rows = provenance_rows(frame, runs, commit, generated)
+    out += [f"| {field} | {value} |" for field, value in [*rows[:-1], *_calibration_rows(results_dir), rows[-1]]]
     return out + [""]
+
+
+def _calibration_rows(results_dir: Path) -> list[tuple[str, str]]:
+    """Where the calibrated step costs came from (none: no row)."""
+    from ..calibrate import read_calibration
+
+    data = read_calibration(results_dir)
+    if not data:
+        return []
+    return [("step costs", f"`grokbench calibrate {display_path(results_dir)}` ({data.get('mode')}, "
+                           f"{data.get('threads')} thread(s), {len(data.get('costs') or [])} configurations, "
+                           f"{float(data.get('duration_s') or 0):.0f} s, load {data.get('load1_before')} -> "
+                           f"{data.get('load1_after')}, {data.get('created_at')})")]
 
 
 def _across_tasks(analysis: Mapping[str, st.TaskStats], overview: OverviewFigures | None) -> list[str]:

@@ -127,6 +127,9 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     out = ["# grokbench leaderboard", "",
            f"Generated {generated} from the results in `{display_path(results_dir)}`. "
            f"Regenerate with `{regen}`; no number here is edited by hand.", ""]
+    if (outdir / "REPRODUCTIONS.md").is_file():
+        out += ["Each paper's headline in its own setting, the published number next to ours: "
+                "[REPRODUCTIONS.md](REPRODUCTIONS.md).", ""]
     if analysis:
         out += ["## Summary", "", *[f"- {line}" for line in findings(analysis)], ""]
         out += _across_tasks(analysis, overview)

@@ -18,7 +18,6 @@ from .errors import UserError, stop_signals
 
 if TYPE_CHECKING:
     from .executors import Executor
-    from .timeout import TimeoutPolicy
 
 DEFAULT_OUT = "results"
 
@@ -208,13 +207,6 @@ def _run_device(args: argparse.Namespace) -> str:
     return args.device
 
 
-def _resume_keys(store, timeout: TimeoutPolicy) -> set[str]:
-    """Keys of the trials not to run again under ``timeout`` (``TimeoutPolicy.is_final``:
-    final statuses, and ``timeout`` records whose limit was at least this one's; ``error``
-    is always retried)."""
-    return {r.key for r in store.records() if timeout.is_final(r)}
-
-
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from . import api
 
@@ -226,12 +218,13 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                               device=device, after_solve=args.after_solve, plugins=args.plugin, tuned=args.tuned,
                               baseline=not args.no_baseline)
     batch = 1 if args.no_batch else args.batch_seeds
-    n_cells = len(plan.cells(_resume_keys(store, executor.timeout), batch))
+    done = store.done_keys(executor.timeout)
+    n_cells = len(plan.cells(done, batch))
     workers = getattr(executor, "workers", 1)
     if 0 < n_cells < workers and not args.quiet:
         print(f"note: {n_cells} cell(s) of seeds for {workers} workers; a smaller --batch-seeds spreads "
               f"the seeds over more workers", file=sys.stderr)
-    failed = _execute(plan, store, executor, batch, args.quiet, argv)
+    failed = _execute(plan, store, executor, done, batch, args.quiet, argv)
     if failed is not None:
         return failed
     if not args.no_calibrate:
@@ -247,12 +240,11 @@ def _progress(quiet: bool, total: int, skipped: int):
     return PlainProgress(total, skipped, stream=io.StringIO()) if quiet else make_progress(total, skipped)
 
 
-def _execute(plan, store, executor, batch: int, quiet: bool, argv: Sequence[str]) -> int | None:
-    """Run the plan's trials not yet done, with progress. None when it completed, else the
+def _execute(plan, store, executor, done: set[str], batch: int, quiet: bool, argv: Sequence[str]) -> int | None:
+    """Run the plan's trials not in ``done``, with progress. None when it completed, else the
     exit status (1: a record could not be written; 130: interrupted), said in one line."""
     from . import api
 
-    done = _resume_keys(store, executor.timeout)
     progress = _progress(quiet, plan.n_trials, len(plan.keys() & done))
     try:
         completed = api.execute(plan, store, executor, done, batch_seeds=batch, progress=progress,
@@ -278,7 +270,8 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     executor = _make_executor(args)
     study, store = api.prepare_tuning(args.tasks, args.methods, args.trials, args.tune_seeds, args.out,
                                       overrides=args.set, device=device, plugins=args.plugin)
-    failed = _execute(study.plan, store, executor, args.batch_seeds, args.quiet, argv)
+    failed = _execute(study.plan, store, executor, store.done_keys(executor.timeout), args.batch_seeds,
+                      args.quiet, argv)
     if failed is not None:
         return failed
     data = conclude(study, store)
@@ -328,7 +321,7 @@ def _run_claims(args: argparse.Namespace, chosen: list, argv: Sequence[str]) -> 
     executor, device = _make_executor(args), _run_device(args)
 
     def execute(plan, store, label: str) -> bool:
-        done = _resume_keys(store, executor.timeout)
+        done = store.done_keys(executor.timeout)
         skipped = len(plan.keys() & done)
         if not args.quiet:
             print(f"reproduce {label}: {plan.n_trials} trial(s), {skipped} already done", file=sys.stderr)

@@ -127,9 +127,12 @@ class Store:
                 print(f"warning: skipping {path}: not a readable grokbench record ({reason})", file=sys.stderr)
         return out
 
-    def done_keys(self) -> set[str]:
-        """Keys of trials with a final status (errors are not final: they are retried)."""
-        return {r.key for r in self.records() if TimeoutPolicy().is_final(r)}
+    def done_keys(self, timeout: TimeoutPolicy | None = None) -> set[str]:
+        """Keys of the trials a run under ``timeout`` (default: none) does not run again
+        (``TimeoutPolicy.is_final``: final statuses, and ``timeout`` records whose limit was
+        at least this one's; ``error`` is always retried)."""
+        policy = timeout or TimeoutPolicy()
+        return {r.key for r in self.records() if policy.is_final(r)}
 
     def log_run(self, argv: Iterable[str], extra: dict[str, Any] | None = None) -> None:
         """Append one line to runs.jsonl; a folder where that fails is refused (UserError)."""

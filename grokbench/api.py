@@ -132,7 +132,7 @@ def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_se
     when interrupted (Ctrl-C): finished records are kept."""
     if batch_seeds < 1:
         raise UserError("--batch-seeds must be >= 1")
-    todo = {c.key(s) for c in plan.cells(done, batch_seeds) for s in c.seeds}
+    todo = {key for cell in plan.cells(done, batch_seeds) for key in cell.keys()}
     store.log_run(list(command) or ["grokbench.run"],
                   {"version": __version__, "trials": plan.n_trials, "to_run": len(todo)})
     claimed, held = store.claim(todo)

@@ -31,7 +31,7 @@ class Chain:
 
     def update(self, grads: Params, params: Params, state: list[Any], ctx: StepContext) -> None:
         """Set ``ctx.lr`` for ``ctx.step``, transform ``grads``, update ``params`` in place."""
-        ctx.lr = self.optimizer.lr_at(ctx.step)
+        ctx.lr = self.optimizer.lr_at(ctx.step, ctx.slot_settings.get("lr"))
         for transform, part_state in zip(self.transforms, state):
             grads = transform.update(grads, params, part_state, ctx)
         self.optimizer.step(grads, params, state[-1], ctx)

@@ -46,7 +46,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--after-solve", type=int, default=0, metavar="N",
                      help="keep training N more evaluations after solving (default 0)")
     run.add_argument("--batch-seeds", type=int, default=64, metavar="S",
-                     help="train up to S seeds of a cell in one batched model (default 64)")
+                     help="train up to S trials (seeds, times configurations that differ only in "
+                          "base-optimizer scalars) in one batched model (default 64)")
     run.add_argument("--no-batch", action="store_true", help="train one seed at a time (same as --batch-seeds 1)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--no-baseline", action="store_true",
@@ -71,7 +72,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--gpus-per-trial", type=float, default=None, metavar="G",
                     help="Ray GPUs per task, fractions allowed (0.25: four tasks share a GPU; default 0)")
     ex.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
-                    help="end a trial after SECONDS of wall time (x the seeds trained together in one cell) "
+                    help="end a trial after SECONDS of wall time (x the trials trained together in one cell) "
                          "with status 'timeout'")
 
     lst = sub.add_parser("list", help="tasks (presets, defaults) and methods (defaults)")
@@ -124,7 +125,8 @@ def _add_tune_parser(sub) -> None:
                       help="override a task or method parameter (repeatable; give the same to run --tuned)")
     tune.add_argument("--plugin", action="append", default=[], metavar="FILE", help="load plugins from a file")
     tune.add_argument("--batch-seeds", type=int, default=64, metavar="S",
-                      help="train up to S seeds of a cell in one batched model (default 64)")
+                      help="train up to S trials (seeds, times configurations that differ only in "
+                          "base-optimizer scalars) in one batched model (default 64)")
     tune.add_argument("--quiet", action="store_true", help="no progress output")
     _add_executor_options_as_for_run(tune)
 

@@ -7,6 +7,7 @@ import time
 import torch
 from torch import Tensor
 
+from .plan import Slot
 from .seedbatch import SeedBatch
 from .seedtrack import SeedTrack
 from .task import Task
@@ -32,16 +33,16 @@ def measure(task: Task, batch: SeedBatch) -> dict[str, list[float]]:
         return {k: torch.cat(v).double().cpu().tolist() for k, v in pieces.items()}
 
 
-def evaluate(task: Task, batch: SeedBatch, tracks: dict[int, SeedTrack], step: int, steps_per_epoch: int,
+def evaluate(task: Task, batch: SeedBatch, tracks: dict[Slot, SeedTrack], step: int, steps_per_epoch: int,
              step_losses: Tensor | None = None) -> float:
-    """Append an evaluation at ``step`` to the curve of every unfinished live seed; returns
+    """Append an evaluation at ``step`` to the curve of every unfinished live trial; returns
     the seconds it took. ``step_losses`` (the last training step's per-seed losses, given
     when one was non-finite) marks those seeds' train loss as non-finite (diverged)."""
     t0 = time.perf_counter()
     columns = measure(task, batch)
     finite = None if step_losses is None else torch.isfinite(step_losses.detach()).cpu().tolist()
-    for pos, seed in enumerate(batch.seeds):
-        track = tracks[seed]
+    for pos, slot in enumerate(batch.slots):
+        track = tracks[slot]
         if track.status is None:
             track.append(step, step / steps_per_epoch, {k: v[pos] for k, v in columns.items()},
                          step_ok=True if finite is None else finite[pos])

@@ -24,7 +24,7 @@ the same result on a stack of seeds as seed by seed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -47,7 +47,11 @@ class StepContext:
     batch: the (x, y) of this step, shapes (S, B, ...).
     holdout: (x, y) carved from the training data when the method asked for it, else None.
     generators: one CPU torch.Generator per seed, the method's own random stream.
-    lr: the base optimizer's learning rate at this step (warm-up applied).
+    lr: the base optimizer's learning rate at this step (warm-up applied): a float, or a
+        per-slot tensor of shape (S,) when configurations that differ in it share the batch.
+    slot_settings: the base optimizer's settings that differ per slot in a batch of several
+        configurations (``Optimizer.slot_settings``), each a float64 tensor with leading
+        axis S; empty when the batch holds one configuration.
     """
 
     step: int
@@ -56,7 +60,8 @@ class StepContext:
     holdout: tuple[Tensor, Tensor] | None
     generators: list[torch.Generator]
     device: torch.device
-    lr: float = 0.0
+    lr: float | Tensor = 0.0
+    slot_settings: dict[str, Tensor] = field(default_factory=dict)
 
     def randn(self, *shape: int, dtype: torch.dtype = torch.float32) -> Tensor:
         """Standard normals of shape (S, *shape), each seed's drawn from its own stream."""
@@ -107,25 +112,54 @@ class Transform(Method):
 
 class Optimizer(Method):
     """A base optimizer. Common parameters: ``lr`` (> 0) and ``warmup_steps`` (linear
-    warm-up, >= 0); the bounds of the common ones are in ``constraints``."""
+    warm-up, >= 0); the bounds of the common ones are in ``constraints``.
+
+    ``slot_settings`` names the scalar settings the optimizer can take per slot, so that
+    configurations differing only in them train in one batch (``grokbench.plan.Cell``);
+    its ``step`` then reads them with ``setting(name, ctx)`` and ``ctx.lr``, which may be
+    per-slot tensors (``slot_views`` shapes them against the parameters).
+    """
 
     kind: ClassVar[str] = "optimizer"
+    slot_settings: ClassVar[tuple[str, ...]] = ()
     constraints: ClassVar[dict[str, Constraint]] = {
         "lr": positive, "weight_decay": nonnegative, "warmup_steps": nonnegative, "eps": positive,
         "momentum": unit_open, "betas": each(unit_open, length=2),
     }
 
-    def lr_at(self, step: int) -> float:
+    def lr_at(self, step: int, lr: float | Tensor | None = None) -> float | Tensor:
         """Learning rate for 0-based step ``step``: ``lr * min(step / warmup_steps, 1)``, the
-        papers' ``LambdaLR(lambda update: min(update / 10, 1))`` (step 0 at lr 0)."""
+        papers' ``LambdaLR(lambda update: min(update / 10, 1))`` (step 0 at lr 0). ``lr``
+        (default ``self.lr``) may be per-slot values."""
+        lr = self.lr if lr is None else lr
         warmup = self.params.get("warmup_steps", 0)
         if warmup and step < warmup:
-            return self.lr * step / warmup
-        return self.lr
+            return lr * step / warmup
+        return lr
+
+    def setting(self, name: str, ctx: StepContext) -> Any:
+        """The setting ``name``: its per-slot values when the batch's configurations differ
+        in it (``ctx.slot_settings``), else this optimizer's own value."""
+        return ctx.slot_settings.get(name, self.params[name])
 
     def step(self, grads: Params, params: Params, state: Any, ctx: StepContext) -> None:
         """Update ``params`` in place with ``grads`` at learning rate ``ctx.lr``."""
         raise NotImplementedError
+
+
+def slot_views(value: Any, like: list[Tensor]) -> Any:
+    """Per-slot values (a tensor of shape (S,)) as one view per tensor of ``like``, shaped to
+    broadcast against it (S, 1, ..., 1) in its dtype, for ``torch._foreach_*`` ops; any other
+    value as it is."""
+    if not isinstance(value, Tensor):
+        return value
+    value = value.to(like[0].dtype)
+    return [value.reshape(value.shape[:1] + (1,) * (t.dim() - 1)) for t in like]
+
+
+def is_per_slot(*values: Any) -> bool:
+    """Whether any of ``values`` is per-slot (a tensor)."""
+    return any(isinstance(v, Tensor) for v in values)
 
 
 def per_seed_norm(t: Tensor) -> Tensor:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from . import registry
 from .errors import UserError
 from .spec import (
+    ComponentSpec,
     MethodSpec,
     Overrides,
     TaskSpec,
@@ -24,10 +26,23 @@ from .spec import (
 MAX_SEEDS = 100_000  # more seeds than any study needs; a larger count is a typo
 
 
+class Slot(NamedTuple):
+    """A position of a cell's batch axis: configuration ``config`` (an index into
+    ``Cell.configs``) on seed ``seed``. One slot is one trial."""
+
+    config: int
+    seed: int
+
+
 @dataclass(frozen=True)
 class Cell:
-    """One (task, method) pair and the seeds to train together: the unit an executor runs.
-    Picklable (it crosses to worker processes)."""
+    """One task, one method configuration or several, and the seeds to train together: the
+    unit an executor runs. Picklable (it crosses to worker processes).
+
+    ``variants``: further configurations of ``method`` trained in the same batch; they
+    differ from it only in base-optimizer scalars (``sweep_signature``). The batch's leading
+    axis then carries ``slots``, configuration-major: (0, s0), (0, s1), ..., (1, s0), ...
+    """
 
     task: TaskSpec
     method: MethodSpec
@@ -35,16 +50,46 @@ class Cell:
     after_solve: int = 0
     device: str = "cpu"
     plugin_files: tuple[str, ...] = field(default=())
+    variants: tuple[MethodSpec, ...] = ()
+
+    @property
+    def configs(self) -> tuple[MethodSpec, ...]:
+        return (self.method, *self.variants)
+
+    @property
+    def slots(self) -> tuple[Slot, ...]:
+        return tuple(Slot(c, s) for c in range(len(self.configs)) for s in self.seeds)
 
     @property
     def label(self) -> str:
-        return f"{self.task.label} / {self.method.label}"
+        more = f" (+{len(self.variants)} configurations)" if self.variants else ""
+        return f"{self.task.label} / {self.method.label}{more}"
 
-    def identity(self, seed: int) -> dict[str, Any]:
-        return trial_identity(self.task, self.method, seed, self.after_solve)
+    def identity(self, seed: int, config: int = 0) -> dict[str, Any]:
+        return trial_identity(self.task, self.configs[config], seed, self.after_solve)
 
-    def key(self, seed: int) -> str:
-        return identity_key(self.identity(seed))
+    def key(self, seed: int, config: int = 0) -> str:
+        return identity_key(self.identity(seed, config))
+
+    def slot_key(self, slot: Slot) -> str:
+        return self.key(slot.seed, slot.config)
+
+    def keys(self) -> list[str]:
+        """The resume keys of the cell's trials, in slot order."""
+        return [self.slot_key(slot) for slot in self.slots]
+
+
+def sweep_signature(method: MethodSpec) -> tuple | None:
+    """What two configurations must share to train in one batch: everything but the base
+    optimizer's ``slot_settings`` (lr, weight decay, betas, ...), and the random stream.
+    None when the base optimizer declares no per-slot settings."""
+    slot_settings = getattr(registry.get_method(method.optimizer.name), "slot_settings", ())
+    if not slot_settings:
+        return None
+    fixed = {k: v for k, v in method.optimizer.params.items() if k not in slot_settings}
+    optimizer = ComponentSpec(method.optimizer.name, fixed, None, method.optimizer.source)
+    parts = [t.identity() for t in method.transforms] + [optimizer.identity()]
+    return (method.stream_label, repr(parts))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -94,15 +139,31 @@ class Plan:
         return {self._cell(t, m).key(s) for t, m in self.pairs for s in self.seeds}
 
     def cells(self, done: set[str], max_batch: int) -> list[Cell]:
-        """Cells for the trials not in ``done``; up to ``max_batch`` seeds per cell."""
-        out = []
+        """Cells for the trials not in ``done``, at most ``max_batch`` trials per cell.
+        Configurations of one method that differ only in base-optimizer scalars and have the
+        same seeds to do share cells (configurations batched like seeds) when they fit."""
+        max_batch = max(1, max_batch)
+        groups: dict[tuple, list[tuple[TaskSpec, MethodSpec]]] = {}
         for task, method in self.pairs:
             probe = self._cell(task, method)
-            todo = [s for s in self.seeds if probe.key(s) not in done]
-            for i in range(0, len(todo), max(1, max_batch)):
-                chunk = tuple(todo[i : i + max(1, max_batch)])
-                out.append(self._cell(task, method, chunk))
+            todo = tuple(s for s in self.seeds if probe.key(s) not in done)
+            if todo:
+                signature = sweep_signature(method) or ("alone", method.label)
+                groups.setdefault((task.label, signature, todo), []).append((task, method))
+        out = []
+        for (_, _, todo), members in groups.items():
+            per_cell = max(1, max_batch // len(todo))
+            for i in range(0, len(members), per_cell):
+                out += self._chunked(members[i:i + per_cell], todo, max_batch)
         return out
+
+    def _chunked(self, members: list[tuple[TaskSpec, MethodSpec]], todo: tuple[int, ...], max_batch: int) -> list[Cell]:
+        """One cell of all ``members`` x ``todo`` when it fits ``max_batch``, else each
+        member's seeds in chunks of ``max_batch``."""
+        (task, method), variants = members[0], tuple(m for _, m in members[1:])
+        if len(members) * len(todo) <= max_batch:
+            return [Cell(task, method, todo, self.after_solve, self.device, self.plugin_files, variants)]
+        return [self._cell(t, m, todo[i:i + max_batch]) for t, m in members for i in range(0, len(todo), max_batch)]
 
 
 def build_plan(

@@ -200,7 +200,7 @@ def to_row(record: Record, with_curve: bool = False) -> dict[str, Any]:
         "tuned": ident.get("tuned"),
         "device_name": record.environment.get("device_name"),
         **{k: record.environment.get(k) for k in ("torch", "device", "threads", "host", "executor",
-                                                  "batched_seeds")},
+                                                  "batched_seeds", "batched_configs")},
         "record_version": record.grokbench_version or None,
         "started_at": record.started_at or None,
         "finished_at": record.finished_at or None,
@@ -225,8 +225,10 @@ def calibration_key(identity: dict[str, Any], device: str | None, layout: int) -
 
 
 def batch_layout(record: Record) -> int:
-    """Seeds trained together in the record's cell (1 for records that do not say)."""
-    return int(record.environment.get("batched_seeds") or 1)
+    """Trials trained together in the record's cell: its seeds times its configurations
+    (1 for records that do not say)."""
+    env = record.environment
+    return int(env.get("batched_seeds") or 1) * int(env.get("batched_configs") or 1)
 
 
 def under_load(record: Record) -> bool | None:

@@ -1,12 +1,15 @@
 """The seed batch: everything a cell trains, stacked along a leading seed axis.
 
-One ``SeedBatch`` holds, for the seeds still training: their data, parameters, the method
+One ``SeedBatch`` holds, for the trials still training: their data, parameters, the method
 chain's state, their batch-order and method random streams, and the step context the
-method sees. ``compact(keep)`` drops finished seeds from all of it at once.
+method sees. ``compact(keep)`` drops finished trials from all of it at once. The leading
+axis carries slots (``grokbench.plan.Slot``: a configuration and a seed); a cell of one
+configuration has one slot per seed, and "seed axis" elsewhere means this axis.
 
 Pairing: each seed's data, secret, initialization, held-out slice and batch order come
 from generators derived from (task name, seed index, stream) only, on the CPU, so they are
-identical whatever the method and whatever else is in the batch.
+identical whatever the method and whatever else is in the batch; the configurations of a
+batch get the same copies.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from torch import Tensor
 from . import seeding
 from .chain import Chain
 from .method import Params, StepContext
+from .plan import Slot
 from .task import Split, Task
 from .variants import strip_settings
 
@@ -55,9 +59,9 @@ def _stack(tensors: list[Tensor], device: torch.device) -> Tensor:
 
 @dataclass
 class SeedBatch:
-    """The live seeds of a cell (``seeds[pos]`` is the seed at batch position ``pos``)."""
+    """The live trials of a cell (``slots[pos]`` is the trial at batch position ``pos``)."""
 
-    seeds: list[int]
+    slots: list[Slot]
     data: dict[str, Tensor]
     params: Params
     state: list[Any]
@@ -68,16 +72,29 @@ class SeedBatch:
 
     @classmethod
     def build(cls, task: Task, task_name: str, method_label: str, seeds: tuple[int, ...],
-              chain: Chain, device: torch.device) -> SeedBatch:
-        """Draw every seed's data and initialization, stack them, and init the chain's state."""
+              chain: Chain, device: torch.device, n_configs: int = 1,
+              config_settings: dict[str, list[Any]] | None = None) -> SeedBatch:
+        """Draw every seed's data and initialization, stack them (``n_configs`` copies,
+        configuration-major), and init the chain's state. ``config_settings``: the base
+        optimizer's settings that differ by configuration, one value per configuration."""
+        slots = [Slot(c, s) for c in range(n_configs) for s in seeds]
         data, params = _stacked_data_and_params(task, task_name, seeds, chain.holdout_fraction, device)
+        data = {k: v.repeat((n_configs,) + (1,) * (v.dim() - 1)) for k, v in data.items()}
+        params = {k: v.detach().repeat((n_configs,) + (1,) * (v.dim() - 1)).requires_grad_()
+                  for k, v in params.items()}
         stream = strip_settings(method_label)  # variants of one method share its random stream
-        method_gens = [seeding.generator(task_name, s, seeding.METHOD, stream) for s in seeds]
+        method_gens = [seeding.generator(task_name, s.seed, seeding.METHOD, stream) for s in slots]
         holdout = (data["x_hold"], data["y_hold"]) if "x_hold" in data else None
         loss_fn = lambda p, x, y: task.loss(task.forward(p, x), y)  # noqa: E731
-        ctx = StepContext(0, loss_fn, (data["x_train"], data["y_train"]), holdout, method_gens, device)
-        order_gens = [seeding.generator(task_name, s, seeding.ORDER) for s in seeds]
-        return cls(list(seeds), data, params, chain.init(params, ctx), order_gens, ctx)
+        ctx = StepContext(0, loss_fn, (data["x_train"], data["y_train"]), holdout, method_gens, device,
+                          slot_settings=_per_slot(config_settings or {}, len(seeds), device))
+        order_gens = [seeding.generator(task_name, s.seed, seeding.ORDER) for s in slots]
+        return cls(slots, data, params, chain.init(params, ctx), order_gens, ctx)
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seed of each batch position."""
+        return [slot.seed for slot in self.slots]
 
     @property
     def n_train(self) -> int:
@@ -90,13 +107,13 @@ class SeedBatch:
         if b == 0 or self.epoch_batches is None:
             perm = torch.stack([torch.randperm(self.n_train, generator=g) for g in self.order_gens])
             perm = perm.to(self.ctx.device)
-            rows = torch.arange(len(self.seeds), device=self.ctx.device).unsqueeze(1)
+            rows = torch.arange(len(self.slots), device=self.ctx.device).unsqueeze(1)
             self.epoch_batches = (self.data["x_train"][rows, perm], self.data["y_train"][rows, perm])
         x, y = self.epoch_batches
         return x[:, b * batch_size:(b + 1) * batch_size], y[:, b * batch_size:(b + 1) * batch_size]
 
     def compact(self, keep_pos: list[int]) -> None:
-        """Keep only the seeds at batch positions ``keep_pos`` in every seed-axis tensor."""
+        """Keep only the trials at batch positions ``keep_pos`` in every seed-axis tensor."""
         keep = torch.tensor(keep_pos, device=self.ctx.device)
         self.data = {k: v[keep] for k, v in self.data.items()}
         with torch.no_grad():
@@ -107,7 +124,15 @@ class SeedBatch:
         self.order_gens = [self.order_gens[p] for p in keep_pos]
         self.ctx.generators = [self.ctx.generators[p] for p in keep_pos]
         self.ctx.holdout = (self.data["x_hold"], self.data["y_hold"]) if "x_hold" in self.data else None
-        self.seeds = [self.seeds[p] for p in keep_pos]
+        self.ctx.slot_settings = {k: v[keep] for k, v in self.ctx.slot_settings.items()}
+        self.slots = [self.slots[p] for p in keep_pos]
+
+
+def _per_slot(config_settings: dict[str, list[Any]], n_seeds: int, device: torch.device) -> dict[str, Tensor]:
+    """Each setting's per-configuration values repeated for the seeds: float64 tensors with
+    leading axis n_configs x n_seeds (configuration-major)."""
+    return {name: torch.tensor(values, dtype=torch.float64).repeat_interleave(n_seeds, dim=0).to(device)
+            for name, values in config_settings.items()}
 
 
 def _stacked_data_and_params(task: Task, name: str, seeds: tuple[int, ...], holdout_fraction: float,

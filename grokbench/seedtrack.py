@@ -1,4 +1,5 @@
-"""One seed of a cell: its curve, its share of the clock, how it ended, and its record."""
+"""One trial of a cell (a seed of one configuration): its curve, its share of the clock,
+how it ended, and its record."""
 
 from __future__ import annotations
 
@@ -16,11 +17,20 @@ def _finite_or_none(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-class SeedTrack:
-    """Book-keeping of one seed while its cell trains. ``status`` is None while training."""
+def batch_layout(cell: Cell) -> dict[str, int]:
+    """The record's layout fields: seeds trained together, and configurations when several."""
+    layout = {"batched_seeds": len(cell.seeds)}
+    if cell.variants:
+        layout["batched_configs"] = len(cell.configs)
+    return layout
 
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
+
+class SeedTrack:
+    """Book-keeping of one trial while its cell trains: ``seed`` of the cell's configuration
+    ``config``. ``status`` is None while training."""
+
+    def __init__(self, seed: int, config: int = 0) -> None:
+        self.seed, self.config = seed, config
         self.curve: dict[str, list] = {k: [] for k in CURVE_COLUMNS}
         self.train_time_s = 0.0
         self.status: Status | None = None
@@ -75,7 +85,7 @@ class SeedTrack:
     def record(self, cell: Cell, task: Task | None, schedule: Schedule | None, env: dict[str, Any],
                started: str, finished: str, eval_time_s: float, detail: str | None) -> Record:
         """This seed's record; metrics and budget only once the task and schedule exist."""
-        identity = cell.identity(self.seed)
+        identity = cell.identity(self.seed, self.config)
         metrics, budget = {}, {}
         if task is not None and schedule is not None:
             metrics = summarize(self.curve, fit_threshold=task.fit_threshold, target=task.target,
@@ -90,8 +100,8 @@ class SeedTrack:
                 "target": task.target,
             }
         return Record(
-            key=cell.key(self.seed), identity=identity, status=self.status,
-            environment={**env, "batched_seeds": len(cell.seeds)},
+            key=cell.key(self.seed, self.config), identity=identity, status=self.status,
+            environment={**env, **batch_layout(cell)},
             error=self.error, error_detail=detail if self.status == Status.ERROR else None,
             metrics=metrics, budget=budget, curve=self.curve, eval_time_s=eval_time_s,
             started_at=started, finished_at=finished, grokbench_version=__version__,

@@ -1,7 +1,8 @@
 """The trial-timeout rule, in one place: the trial loop, every executor and resume use it.
 
-``--trial-timeout T`` gives each trial T seconds of wall time. Seeds trained together in
-one cell share one clock, so a cell of n seeds may run n x T seconds. The trial loop checks
+``--trial-timeout T`` gives each trial T seconds of wall time. Trials trained together in
+one cell (its seeds, times its configurations) share one clock, so a cell of n trials may
+run n x T seconds. The trial loop checks
 the limit before every training step (cooperative); an executor that can kill its worker
 does so after a grace period beyond it (hard). A ``timeout`` record is final for the limit
 it ran under: a later run with the same or a smaller limit skips it, a larger limit (or
@@ -29,7 +30,7 @@ class TimeoutPolicy:
         return self.limit_s is not None
 
     def cell_budget_s(self, n_seeds: int) -> float | None:
-        """Wall seconds a cell of ``n_seeds`` seeds may train."""
+        """Wall seconds a cell of ``n_seeds`` trials (slots) may train."""
         return None if self.limit_s is None else self.limit_s * max(1, n_seeds)
 
     def deadline(self, n_seeds: int, start: float | None = None) -> float | None:
@@ -46,7 +47,7 @@ class TimeoutPolicy:
 
     def message(self, n_seeds: int, what: str) -> str:
         """The record's error text; ``what`` says how it ended, e.g. 'stopped before step 40'."""
-        per = f" x {n_seeds} seeds trained together" if n_seeds > 1 else ""
+        per = f" x {n_seeds} trials trained together" if n_seeds > 1 else ""
         return f"exceeded --trial-timeout {self.limit_s:g}s{per}; {what}"
 
     def is_final(self, record: Record) -> bool:

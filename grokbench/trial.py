@@ -1,8 +1,9 @@
 """Trials: the timed training loop and the untimed evaluation, for S seeds at once.
 
-A cell (``grokbench.plan.Cell``) is one (task, method) pair and a tuple of seeds.
-``run_cell`` trains all of its seeds in one seed-batched model (S = 1 is the single-seed
-case) and yields one ``Record`` per seed as soon as that seed is finished. Read it top to
+A cell (``grokbench.plan.Cell``) is one task, one method configuration (or several that
+differ only in base-optimizer scalars) and a tuple of seeds. ``run_cell`` trains all of its
+trials, its (configuration, seed) slots, in one batched model (S = 1 is the single-trial
+case) and yields one ``Record`` per trial as soon as that trial is finished. Read it top to
 bottom: ``_train`` is the loop; ``train_step`` is the timed unit; ``evaluate`` is the
 untimed one; ``CellRun.finish`` holds the rules that end a trial.
 
@@ -38,7 +39,7 @@ from torch import Tensor
 from . import environment
 from .chain import Chain
 from .evaluation import evaluate
-from .plan import Cell
+from .plan import Cell, Slot
 from .record import Record, Status
 from .seedbatch import SeedBatch
 from .seedtrack import SeedTrack
@@ -78,13 +79,13 @@ class SeedTiming:
 
 
 class CellRun:
-    """The book-keeping of one cell: a ``SeedTrack`` and a ``SeedTiming`` per seed, the
-    clock, and how to make records."""
+    """The book-keeping of one cell: a ``SeedTrack`` and a ``SeedTiming`` per slot (trial),
+    the clock, and how to make records."""
 
     def __init__(self, cell: Cell, device: torch.device) -> None:
         self.cell, self.device = cell, device
-        self.tracks = {s: SeedTrack(s) for s in cell.seeds}
-        self.timing = {s: SeedTiming() for s in cell.seeds}
+        self.tracks = {s: SeedTrack(s.seed, s.config) for s in cell.slots}
+        self.timing = {s: SeedTiming() for s in cell.slots}
         self.env = environment.describe(device)
         self.clock = environment.PeriodClock(device)
         self.memory_scope = environment.reset_peak_memory(device)
@@ -97,17 +98,17 @@ class CellRun:
     def unfinished(self) -> list[SeedTrack]:
         return [t for t in self.tracks.values() if t.status is None]
 
-    def charge(self, period: environment.Period, seeds: list[int], steps: int) -> None:
-        """Split the ``period`` of ``steps`` training steps equally among ``seeds`` (those
-        computed in it); each seed still training also notes the whole period."""
-        for s in seeds:
+    def charge(self, period: environment.Period, slots: list[Slot], steps: int) -> None:
+        """Split the ``period`` of ``steps`` training steps equally among ``slots`` (those
+        computed in it); each trial still training also notes the whole period."""
+        for s in slots:
             if self.tracks[s].status is None:
-                self.tracks[s].train_time_s += period.wall_s / len(seeds)
-                self.timing[s].add(period, steps, len(seeds))
+                self.tracks[s].train_time_s += period.wall_s / len(slots)
+                self.timing[s].add(period, steps, len(slots))
 
-    def timing_fields(self, seed: int) -> dict[str, Any]:
+    def timing_fields(self, slot: Slot) -> dict[str, Any]:
         """The record's ``timing``: see the module docstring."""
-        t = self.timing[seed]
+        t = self.timing[slot]
         loads = [x for x in (self.load1_start, t.load1_max) if x is not None]
         return {
             "clock": self.clock.name,
@@ -137,7 +138,7 @@ class CellRun:
         track.status, track.error = status, error
         record = track.record(self.cell, self.task, self.schedule, self.env, self.started, _now(),
                               self.eval_time_s, detail)
-        record.timing = self.timing_fields(track.seed)
+        record.timing = self.timing_fields(Slot(track.config, track.seed))
         return record
 
 
@@ -153,19 +154,29 @@ def run_cell(cell: Cell, progress: ProgressFn | None = None,
     run = CellRun(cell, environment.resolve_device(cell.device))
     try:
         run.task = cell.task.build()
-        chain = cell.method.build()
-        yield from _train(run, chain, progress, timeout or TimeoutPolicy())
+        yield from _train(run, progress, timeout or TimeoutPolicy())
     except (Exception, SystemExit) as exc:
         message, detail = f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=6)
         for track in run.unfinished():
             yield run.end(track, Status.ERROR, message, detail)
 
 
-def _train(run: CellRun, chain: Chain, progress: ProgressFn | None, timeout: TimeoutPolicy) -> Iterator[Record]:
+def build_chain(cell: Cell) -> tuple[Chain, dict[str, list[Any]]]:
+    """The chain of the cell's first configuration, and the base-optimizer settings in which
+    its configurations differ, one value per configuration (``SeedBatch`` makes them per slot)."""
+    chains = [spec.build() for spec in cell.configs]
+    names = chains[0].optimizer.slot_settings if len(chains) > 1 else ()
+    values = {name: [c.optimizer.params[name] for c in chains] for name in names}
+    return chains[0], {name: v for name, v in values.items() if len({repr(x) for x in v}) > 1}
+
+
+def _train(run: CellRun, progress: ProgressFn | None, timeout: TimeoutPolicy) -> Iterator[Record]:
     cell, task = run.cell, run.task
-    batch = SeedBatch.build(task, cell.task.name, cell.method.label, cell.seeds, chain, run.device)
+    chain, config_settings = build_chain(cell)
+    batch = SeedBatch.build(task, cell.task.name, cell.method.label, cell.seeds, chain, run.device,
+                            len(cell.configs), config_settings)
     run.schedule = schedule = task.schedule(batch.n_train)
-    deadline = timeout.deadline(len(cell.seeds))
+    deadline = timeout.deadline(len(cell.slots))
     run.eval_time_s += evaluate(task, batch, run.tracks, 0, schedule.steps_per_epoch)
     yield from run.finish(0)
     run.clock.start()
@@ -174,7 +185,7 @@ def _train(run: CellRun, chain: Chain, progress: ProgressFn | None, timeout: Tim
         if not run.unfinished():
             break
         if deadline is not None and time.monotonic() > deadline:
-            message = timeout.message(len(cell.seeds), f"stopped before step {step}")
+            message = timeout.message(len(cell.slots), f"stopped before step {step}")
             for track in run.unfinished():
                 yield run.end(track, Status.TIMEOUT, message)
             return
@@ -183,13 +194,13 @@ def _train(run: CellRun, chain: Chain, progress: ProgressFn | None, timeout: Tim
         diverging = run.device.type == "cpu" and not math.isfinite(losses.sum().item())
         if done % schedule.eval_every and done != schedule.max_steps and not diverging:
             continue
-        run.charge(run.clock.stop(), batch.seeds, done - period_start)
+        run.charge(run.clock.stop(), batch.slots, done - period_start)
         run.eval_time_s += evaluate(task, batch, run.tracks, done, schedule.steps_per_epoch,
                                     losses if diverging else None)
         _stop_diverged(batch, run)
         yield from run.finish(done)
         if progress is not None:
-            progress(cell, done, schedule.max_steps, [run.tracks[s].last_test_acc for s in batch.seeds
+            progress(cell, done, schedule.max_steps, [run.tracks[s].last_test_acc for s in batch.slots
                                                       if run.tracks[s].status is None])
         _compact(batch, run)
         run.clock.start()
@@ -217,8 +228,8 @@ def train_step(task: Task, chain: Chain, batch: SeedBatch, step: int, schedule: 
 def _stop_diverged(batch: SeedBatch, run: CellRun) -> None:
     """A seed whose loss went non-finite is zeroed, and from then on every gradient is
     sanitized, so that its NaNs cannot reach a batched kernel shared with other seeds."""
-    for pos, seed in enumerate(batch.seeds):
-        if run.tracks[seed].status is None and run.tracks[seed].diverged:
+    for pos, slot in enumerate(batch.slots):
+        if run.tracks[slot].status is None and run.tracks[slot].diverged:
             batch.sanitize = True
             with torch.no_grad():
                 for p in batch.params.values():
@@ -226,17 +237,17 @@ def _stop_diverged(batch: SeedBatch, run: CellRun) -> None:
 
 
 def _compact(batch: SeedBatch, run: CellRun) -> None:
-    """Drop finished seeds from the batch once at least COMPACT_FRACTION of it finished."""
-    keep = [pos for pos, s in enumerate(batch.seeds) if run.tracks[s].status is None]
-    n_done = len(batch.seeds) - len(keep)
-    if keep and n_done >= max(1, COMPACT_FRACTION * len(batch.seeds)):
+    """Drop finished trials from the batch once at least COMPACT_FRACTION of it finished."""
+    keep = [pos for pos, s in enumerate(batch.slots) if run.tracks[s].status is None]
+    n_done = len(batch.slots) - len(keep)
+    if keep and n_done >= max(1, COMPACT_FRACTION * len(batch.slots)):
         batch.compact(keep)
 
 
-def lost_record(cell: Cell, seed: int, status: Status, message: str, env: dict[str, Any],
+def lost_record(cell: Cell, slot: Slot, status: Status, message: str, env: dict[str, Any],
                 started: str) -> Record:
     """The record of a trial whose worker vanished (killed, crashed, timed out from outside):
     its identity, ``status`` and ``message``, no curve. Executors use it."""
-    track = SeedTrack(seed)
+    track = SeedTrack(slot.seed, slot.config)
     track.status, track.error = status, message
     return track.record(cell, None, None, env, started, _now(), 0.0, None)

@@ -197,6 +197,6 @@ class NeuralGrok(Transform):
             amp_grads = torch.autograd.grad(outer, list(amp.values()))
         # in place on the stored tensors (amp's leaves share their storage)
         meta = state["meta_opt"]
-        meta_ctx = replace(ctx, step=state["meta_steps"], lr=meta.lr_at(state["meta_steps"]))
+        meta_ctx = replace(ctx, step=state["meta_steps"], lr=meta.lr_at(state["meta_steps"]), slot_settings={})
         meta.step(dict(zip(amp, amp_grads)), state["amp"], state["meta_state"], meta_ctx)
         state["meta_steps"] += 1

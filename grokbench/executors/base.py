@@ -59,15 +59,17 @@ def now() -> str:
 
 
 def lost_records(
-    cell: Cell, seeds: Iterable[int], status: Status, message: str, started: str, env: dict[str, Any]
+    cell: Cell, reported: set[str], status: Status, message: str, started: str, env: dict[str, Any]
 ) -> Iterator[Record]:
-    """Records for the seeds of ``cell`` whose worker ended before reporting them: ``status``
-    and ``message``, no curve; ``env`` adds to this machine's host and the cell's device."""
+    """Records for the trials of ``cell`` whose worker ended before reporting them (their keys
+    are not in ``reported``): ``status`` and ``message``, no curve; ``env`` adds to this
+    machine's host and the cell's device."""
     from ..trial import lost_record
 
     base = {"host": socket.gethostname(), "device": cell.device, **env}
-    for seed in seeds:
-        yield lost_record(cell, seed, status, message, dict(base), started)
+    for slot in cell.slots:
+        if cell.slot_key(slot) not in reported:
+            yield lost_record(cell, slot, status, message, dict(base), started)
 
 
 _SIGNAL_HINTS = {

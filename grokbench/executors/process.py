@@ -148,7 +148,7 @@ class _Slot:
         self.ready = False
         self.info: dict[str, Any] = {}
         self.cell: Cell | None = None
-        self.reported: set[int] = set()
+        self.reported: set[str] = set()  # keys of the records the worker sent
         self.started_at = ""
         self.kill_at: float | None = None
 
@@ -244,7 +244,7 @@ class _Pool:
 
     def _assign(self, slot: _Slot, cell: Cell) -> None:
         slot.cell, slot.reported, slot.started_at = cell, set(), now()
-        slot.kill_at = self.timeout.kill_deadline(len(cell.seeds))
+        slot.kill_at = self.timeout.kill_deadline(len(cell.slots))
         try:
             slot.conn.send((cell, self.timeout))
         except OSError:
@@ -290,7 +290,7 @@ class _Pool:
                 self.progress(slot.cell, *message[1:])
         elif kind == "record":
             record = message[1]
-            slot.reported.add(record.seed)
+            slot.reported.add(record.key)
             yield self.executor.stamp(record)
         elif kind == "done":
             slot.cell, slot.kill_at = None, None
@@ -311,17 +311,16 @@ class _Pool:
 
     def _kill_overdue(self, slot: _Slot) -> Iterator[Record]:
         self._close(slot, 0.0)
-        n_seeds = len(slot.cell.seeds) if slot.cell is not None else 1
-        yield from self._lost(slot, Status.TIMEOUT, self.timeout.message(n_seeds, "the worker was killed"))
+        n_trials = len(slot.cell.slots) if slot.cell is not None else 1
+        yield from self._lost(slot, Status.TIMEOUT, self.timeout.message(n_trials, "the worker was killed"))
 
     def _lost(self, slot: _Slot, status: Status, message: str) -> Iterator[Record]:
-        """Records for the seeds of the slot's cell not reported yet; the slot is then free."""
+        """Records for the trials of the slot's cell not reported yet; the slot is then free."""
         cell, slot.cell, slot.kill_at = slot.cell, None, None
         if cell is None:
             return
-        missing = [s for s in cell.seeds if s not in slot.reported]
         env = {"pid": slot.proc.pid, "threads": slot.info.get("threads")}
-        for record in lost_records(cell, missing, status, message, slot.started_at, env):
+        for record in lost_records(cell, slot.reported, status, message, slot.started_at, env):
             yield self.executor.stamp(record)
 
     @staticmethod

@@ -61,7 +61,7 @@ def _ray_cell(cell: Cell, plugins: tuple[tuple[str, str], ...], threads: int, ti
 class _Running:
     def __init__(self, cell: Cell) -> None:
         self.cell = cell
-        self.reported: set[int] = set()
+        self.reported: set[str] = set()  # keys of the records the task sent
         self.info: dict[str, Any] = {}
         self.started_at = now()
         self.kill_at: float | None = None
@@ -148,7 +148,7 @@ class RayExecutor:
         for gen, r in list(running.items()):
             if r.kill_at is not None and time.monotonic() > r.kill_at:
                 self.ray.cancel(gen, force=True)
-                why = self.timeout.message(len(r.cell.seeds), "the Ray task was cancelled")
+                why = self.timeout.message(len(r.cell.slots), "the Ray task was cancelled")
                 yield from self._lost(running.pop(gen), Status.TIMEOUT, why)
 
     def _advance(self, gen: Any, running: dict[Any, _Running]) -> Iterator[Record]:
@@ -158,7 +158,7 @@ class RayExecutor:
             ref = next(gen)
         except StopIteration:
             del running[gen]
-            if set(r.cell.seeds) - r.reported:  # ended without reporting every seed
+            if set(r.cell.keys()) - r.reported:  # ended without reporting every trial
                 yield from self._lost(r, Status.ERROR, "the Ray task ended without a record for this trial")
             return
         try:
@@ -170,14 +170,13 @@ class RayExecutor:
             return
         if kind == "start":
             r.info = payload
-            r.kill_at = self.timeout.kill_deadline(len(r.cell.seeds))
+            r.kill_at = self.timeout.kill_deadline(len(r.cell.slots))
         elif kind == "record":
-            r.reported.add(payload.seed)
+            r.reported.add(payload.key)
             yield self._stamp(payload)
 
     def _lost(self, r: _Running, status: Status, message: str) -> Iterator[Record]:
-        missing = [s for s in r.cell.seeds if s not in r.reported]
-        for record in lost_records(r.cell, missing, status, message, r.started_at, dict(r.info)):
+        for record in lost_records(r.cell, r.reported, status, message, r.started_at, dict(r.info)):
             yield self._stamp(record)
 
     def _stamp(self, record: Record) -> Record:

@@ -86,6 +86,9 @@ def _build_parser() -> argparse.ArgumentParser:
     lb.add_argument("dir", help="results folder")
     lb.add_argument("-o", "--out", default=None, metavar="OUTDIR",
                     help="where README.md and its figures go (default: DIR/leaderboard)")
+    lb.add_argument("--defaults", metavar="DIR2",
+                    help="a results folder of the same methods at their default settings (DIR being tuned): "
+                         "its summary and main tables become the page's last section, its full page OUT/defaults/")
     lb.add_argument("--no-figures", action="store_true", help="tables only")
     lb.add_argument("--quiet", action="store_true", help="do not print the tables")
     _add_calibrate_parser(sub)
@@ -446,9 +449,12 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out is not None else Path(args.dir) / "leaderboard"
     Store(args.dir)  # refuses a folder that is not a results folder before anything is written
+    if args.defaults is not None:
+        Store(args.defaults)
     ensure_writable_dir(out, f"leaderboard folder {out}")
 
-    readme = write_leaderboard(args.dir, args.out, figures=not args.no_figures, show=not args.quiet)
+    readme = write_leaderboard(args.dir, args.out, figures=not args.no_figures, show=not args.quiet,
+                               defaults=args.defaults)
     print(f"leaderboard: {readme}", file=sys.stderr)
     return 0
 

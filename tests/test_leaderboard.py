@@ -262,3 +262,25 @@ def test_disagreements_between_default_and_tuned(folder_frame):
     default["sparse_parity"].vs_baseline["adamw"].verdict = st.NO_DIFF
     assert lb.disagreements(default, tuned) == [
         f"`sparse_parity` / `adamw` (steps): default settings {st.NO_DIFF}, tuned {st.FASTER}"]
+
+
+def test_a_tuned_page_keeps_the_default_settings_as_its_last_section(folder, tmp_path, capsys):
+    solves = {"sgd": [30, 40, 50], "adamw": [60, 70, None]}  # adamw slower than sgd here
+    defaults = _write_folder(tmp_path / "defaults-results", solves, "grokbench run --methods adamw --seeds 3")
+    out = tmp_path / "board"
+    assert run_cli("leaderboard", str(folder), "-o", str(out), "--defaults", str(defaults), "--quiet") == 0
+    text = (out / "README.md").read_text()
+    assert "--defaults " in text.split("\n", 3)[2]  # in the regenerate command
+    main, second = text.split("\n## Default settings\n", 1)
+    assert "## sparse_parity" in main and "## sparse_parity" not in second.replace("### sparse_parity", "")
+    assert "### sparse_parity at default settings" in second and "[defaults/README.md](defaults/README.md)" in second
+    assert "differ from those above:" in second
+    page = (out / "defaults" / "README.md").read_text()
+    assert page.startswith("# grokbench leaderboard") and str(defaults.name) in page
+    assert (out / "defaults" / "sparse_parity_curves.png").is_file()
+
+
+def test_defaults_folder_that_is_not_a_results_folder_is_a_user_error(folder, tmp_path, capsys):
+    assert run_cli("leaderboard", str(folder), "-o", str(tmp_path / "b"), "--defaults", str(tmp_path / "nope")) == 2
+    assert "not a grokbench results folder" in capsys.readouterr().err
+    assert not (tmp_path / "b" / "README.md").exists()

@@ -23,7 +23,7 @@ from pathlib import Path
 from .. import stats as st
 from .figures import TaskFigures, plot_curves, plot_steps, remove_figures, slug, write_figures
 from .format import fmt_interval, fmt_median, fmt_num, fmt_p, fmt_ratio, fmt_seconds, fmt_solved
-from .markdown import METRIC_LINES, md_table, render_markdown
+from .markdown import METRIC_LINES, DefaultsPart, md_table, render_markdown
 from .overview import OverviewFigures, write_overview
 from .provenance import git_commit
 from .rows import (
@@ -76,15 +76,21 @@ def run_and_folder_analyses(folder_frame, run_keys: Collection[str]) -> tuple[An
     return st.analyze(run_frame), folder
 
 
+DEFAULTS_DIR = "defaults"  # where a tuned page's default-settings page goes, inside its folder
+
+
 def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None, figures: bool = True,
-                      show: bool = False, *, frame=None, analysis: Analysis | None = None) -> Path:
+                      show: bool = False, *, frame=None, analysis: Analysis | None = None,
+                      defaults: str | Path | None = None) -> Path:
     """Write OUTDIR/README.md (+ figures) for a results folder; returns the README path.
 
     OUTDIR defaults to DIR/leaderboard; earlier figures there are removed first. ``show``
     also prints the tables. ``frame``: the whole folder's records (load_frame with curves;
     loaded when None); ``analysis``: grokbench.stats.analyze(frame), computed only when
     None. The comparisons of named methods with each other that the folder's logged runs
-    asked for (``--compare all-pairs``) are added to it."""
+    asked for (``--compare all-pairs``) are added to it. ``defaults``: a results folder of
+    the same methods at their default settings (for a tuned folder): its own page goes to
+    OUTDIR/defaults/, and its summary and main tables become the page's last section."""
     from ..store import Store, atomic_write_text
 
     results_dir = Path(results_dir)
@@ -100,8 +106,20 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
     remove_figures(outdir)
     drawn = write_figures(frame, analysis, outdir) if figures else None
     across = write_overview(analysis, outdir) if figures and analysis else None
+    part = _write_defaults(Path(defaults), outdir, figures) if defaults is not None else None
     text = render_markdown(frame, analysis, runs, results_dir=results_dir, outdir=outdir,
-                           commit=git_commit(), figures=drawn, overview=across)
+                           commit=git_commit(), figures=drawn, overview=across, defaults=part)
     readme = outdir / "README.md"
     atomic_write_text(readme, text)
     return readme
+
+
+def _write_defaults(results_dir: Path, outdir: Path, figures: bool) -> DefaultsPart:
+    """The default-settings folder's own page in OUTDIR/defaults/, and what the tuned page
+    shows of it."""
+    from ..store import Store
+
+    frame = load_leaderboard_frame(results_dir)
+    analysis = st.analyze(frame, pair_labels=requested_pairs(Store(results_dir).runs()))
+    page = write_leaderboard(results_dir, outdir / DEFAULTS_DIR, figures, frame=frame, analysis=analysis)
+    return DefaultsPart(results_dir, analysis, f"{DEFAULTS_DIR}/{page.name}")

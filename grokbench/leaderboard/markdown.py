@@ -7,6 +7,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from .rows import (
     threshold_rows,
     walltime_rows,
 )
-from .summary import findings
+from .summary import disagreements, findings
 
 METRIC_LINES = (
     "**Steps to target**: the sustained solve: the first evaluation with test accuracy >= the task's target "
@@ -113,7 +114,8 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
                     results_dir: Path, outdir: Path, commit: str | None = None,
                     generated: str | None = None,
                     figures: Mapping[str, TaskFigures] | None = None,
-                    overview: OverviewFigures | None = None) -> str:
+                    overview: OverviewFigures | None = None,
+                    defaults: DefaultsPart | None = None) -> str:
     """The leaderboard page for ``analysis`` (= grokbench.stats.analyze(frame)).
 
     ``frame``: the results folder's records (grokbench.store.load_frame columns plus
@@ -121,12 +123,18 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     ``outdir`` only name the regenerate command; ``commit``: the git commit to state;
     ``generated``: the time stamp (default: now, UTC); ``figures``: per task label what
     figures.write_figures wrote (None or a missing label: no figures referenced);
-    ``overview``: what overview.write_overview wrote (None: no figures across tasks)."""
+    ``overview``: what overview.write_overview wrote (None: no figures across tasks);
+    ``defaults``: a second folder, of every method at its default settings, whose summary
+    and main tables follow the page's own (a tuned page's untuned counterpart)."""
     generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     regen = f"grokbench leaderboard {display_path(results_dir)} -o {display_path(outdir)}"
+    if defaults is not None:
+        regen += f" --defaults {display_path(defaults.results_dir)}"
     out = ["# grokbench leaderboard", "",
            f"Generated {generated} from the results in `{display_path(results_dir)}`. "
            f"Regenerate with `{regen}`; no number here is edited by hand.", ""]
+    if defaults is not None:
+        out += [TUNED_INTRO if _any_tuned(frame) else DEFAULTS_INTRO, ""]
     if (outdir / "REPRODUCTIONS.md").is_file():
         out += ["Each paper's headline in its own setting, the published number next to ours: "
                 "[REPRODUCTIONS.md](REPRODUCTIONS.md).", ""]
@@ -144,7 +152,47 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     for label, ts in analysis.items():
         targets = distinct_texts(dframe[dframe["task_label"] == label].get("target", []))
         out += _task_section(label, ts, targets, (figures or {}).get(label), timing.get(label))
+    if defaults is not None:
+        out += _defaults_section(defaults, analysis)
     return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True)
+class DefaultsPart:
+    """The default-settings folder of a tuned page: its analysis, and where its own full page
+    (every table and figure) was written, relative to the tuned page's folder."""
+
+    results_dir: Path
+    analysis: Mapping[str, st.TaskStats]
+    page: str
+
+
+TUNED_INTRO = ("Every method here runs at the configuration a tuning study selected for it on seeds that "
+               "are never reported, with the same budget for every method of a task, the baseline included "
+               "(budget, search spaces and the selected settings: [Provenance](#provenance)). The same "
+               "methods at their default settings follow in [Default settings](#default-settings).")
+DEFAULTS_INTRO = "The same methods at their default settings follow in [Default settings](#default-settings)."
+
+
+def _any_tuned(frame) -> bool:
+    return "tuned" in getattr(frame, "columns", ()) and any(isinstance(t, dict) for t in frame["tuned"])
+
+
+def _defaults_section(part: DefaultsPart, analysis: Mapping[str, st.TaskStats]) -> list[str]:
+    """The second section: the default-settings folder's summary and main tables, and the
+    verdicts that differ from the page's own."""
+    out = ["## Default settings", "",
+           f"Every method at its default settings (no tuning), from `{display_path(part.results_dir)}`; "
+           f"its full page, with every table and figure: [{part.page}]({part.page}).", ""]
+    if not part.analysis:
+        return out + ["_No records in that folder._", ""]
+    changed = disagreements(part.analysis, analysis)
+    out += ["### Summary at default settings", "", *[f"- {line}" for line in findings(part.analysis)], "",
+            "Verdicts against the baseline that differ from those above: "
+            + ("; ".join(changed) if changed else "none") + ".", ""]
+    for label, ts in part.analysis.items():
+        out += [f"### {label} at default settings", "", _task_facts(ts, []), "", md_table(main_rows(ts))]
+    return out
 
 
 def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated: str,

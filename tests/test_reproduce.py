@@ -48,10 +48,12 @@ def test_every_builtin_claim_resolves_to_a_plan(budget):
 
 def test_caps_lower_the_budget_and_never_raise_it():
     claim = reproduce.load_claims()["grokfast"]
-    (run,), _ = reproduce.plan_runs(claim, "cpu", reproduce.Caps(max_steps=50, seeds="0"))
+    (run, long_run), _ = reproduce.plan_runs(claim, "cpu", reproduce.Caps(max_steps=50, seeds="0"))
     assert "modular_addition:grokfast.max_steps=50" in run.overrides and run.seeds == "0"
-    (run,), _ = reproduce.plan_runs(claim, "cpu", reproduce.Caps(max_steps=10**9))
+    assert "modular_addition:grokfast.max_steps=50" in long_run.overrides
+    (run, long_run), _ = reproduce.plan_runs(claim, "cpu", reproduce.Caps(max_steps=10**9))
     assert "modular_addition:grokfast.max_steps=2000" in run.overrides
+    assert "modular_addition:grokfast.max_steps=50000" in long_run.overrides
 
 
 @pytest.mark.parametrize("broken, message", [
@@ -128,6 +130,25 @@ def test_reproduce_runs_resumes_and_rebuilds_the_page(tmp_path: Path):
     rebuilt = page.read_text()
     assert rebuilt[rebuilt.index("## tiny_egd"):rebuilt.index("Budget:")] == \
         section[:section.index("Budget:")]
+
+
+def test_an_experiment_added_after_the_run_keeps_the_claim_from_passing(tmp_path: Path):
+    """A claim file that grew since its run: the new experiment shows with no records and
+    the verdict cannot be "reproduced" until it runs; one its budget skips is listed as not run."""
+    claim = json.loads(json.dumps(TINY_CLAIM))
+    claim["experiments"][0]["methods"][0]["published"] = True  # both rows judged: sgd reaches it too
+    claim_file, out, page = tmp_path / "tiny.json", tmp_path / "res", tmp_path / "R.md"
+    claim_file.write_text(json.dumps(claim))
+    args = ["--claim-file", str(claim_file), "--out", str(out), "--page", str(page)]
+    assert run_cli("reproduce", "tiny_egd", *args, "--quiet", "--device", "cpu") == 0
+    later = {**claim["experiments"][0], "id": "later"}
+    paper_only = {**claim["experiments"][0], "id": "paper_only", "budget": {"cpu": None, "paper": {}}}
+    claim_file.write_text(json.dumps({**claim, "experiments": [*claim["experiments"], later, paper_only]}))
+    assert run_cli("reproduce", "--page-only", *args) == 0
+    section = page.read_text().split("## tiny_egd", 1)[1]
+    assert "**later**" in section and "| `egd` | EGD | reaches it | no records | - | - | no records |" in section
+    assert "**Verdict: inconclusive at this budget** (" in section and "no records: later/sgd; later/egd" in section
+    assert "Not run at this budget: paper_only" in section
 
 
 def test_reproduce_bad_input_is_one_line(tmp_path: Path, capsys):

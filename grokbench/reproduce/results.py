@@ -38,4 +38,22 @@ def collect(claim: Claim, root: Path) -> tuple[ClaimResult, dict | None]:
     if manifest is None:
         return judge(claim, {}, []), None
     measures = {run.experiment: experiment_measures(claim, run, root) for run in manifest_runs(manifest)}
-    return judge(claim, measures, list(manifest.get("skipped", []))), manifest
+    skipped = list(manifest.get("skipped", []))
+    _add_unrun(claim, manifest, measures, skipped)
+    return judge(claim, measures, skipped), manifest
+
+
+def _add_unrun(claim: Claim, manifest: dict, measures: dict[str, dict[str, Measure | None]],
+               skipped: list[str]) -> None:
+    """Experiments the claim has but its last run did not know (the claim file grew since):
+    skipped where the run's budget skips them, else present with no records, so that the
+    claim cannot be judged reproduced without them."""
+    budgets = {e.get("budget") for e in manifest.get("experiments", {}).values()}
+    budget = budgets.pop() if len(budgets) == 1 else None
+    for exp in claim.experiments:
+        if exp.id in measures or exp.id in skipped:
+            continue
+        if budget is not None and exp.budget(budget) is None:
+            skipped.append(exp.id)
+        else:
+            measures[exp.id] = {e.method: None for e in exp.methods}

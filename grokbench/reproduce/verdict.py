@@ -37,7 +37,7 @@ from .. import stats
 from .claims import Claim, MethodEntry
 
 FACTOR = 2.0
-AGREES, DISAGREES, CENSORED, SHOWN = "agrees", "disagrees", "censored", ""
+AGREES, DISAGREES, CENSORED, NO_RECORDS, SHOWN = "agrees", "disagrees", "censored", "no records", ""
 HOLDS, VIOLATED = "holds", "violated"
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive at this budget"
 NOT_RUN = "not run"
@@ -77,7 +77,7 @@ def row_outcome(entry: MethodEntry, m: Measure | None, comparable: bool = True) 
     if published is None or (not comparable and not isinstance(published, bool)):
         return SHOWN
     if m is None:
-        return CENSORED
+        return NO_RECORDS
     if isinstance(published, bool):
         if published:
             return AGREES if not m.censored else CENSORED
@@ -133,10 +133,11 @@ def _verdict(rows, orderings, measures) -> tuple[str, str]:
     bad = [w for w, o in outcomes if o == DISAGREES] + [w for w, o in orders if o == VIOLATED]
     if bad:
         return NOT_REPRODUCED, "disagrees: " + "; ".join(bad)
-    few = [f"{exp}/{m}" for exp, got in measures.items() for m, v in got.items() if v is None or v.n < 2]
+    none = [f"{exp}/{m}" for exp, got in measures.items() for m, v in got.items() if v is None]
+    few = [f"{exp}/{m}" for exp, got in measures.items() for m, v in got.items() if v is not None and v.n < 2]
     open_ = [w for w, o in outcomes + orders if o == CENSORED]
-    if open_ or few:
-        parts = (["censored at our budget: " + "; ".join(open_)] if open_ else []) + \
-                (["fewer than 2 seeds: " + "; ".join(few)] if few else [])
+    if open_ or none or few:
+        parts = [f"{what}: " + "; ".join(items) for what, items in
+                 (("censored at our budget", open_), ("no records", none), ("fewer than 2 seeds", few)) if items]
         return INCONCLUSIVE, ", ".join(parts)
     return REPRODUCED, "every published value and ordering agrees"

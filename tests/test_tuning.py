@@ -60,13 +60,20 @@ def test_a_chains_space_is_its_parts_and_its_base_less_what_the_label_fixes(pari
 def test_proposals_are_reproducible_and_resolve_like_written_variants(parity):
     first = [p.label for p in propose("egd", parity, {}, 6)]
     again = [p.label for p in propose("egd", parity, {}, 6)]
-    assert first == again and len(set(first)) == 6
-    assert all(label.startswith("egd[") for label in first)
+    assert first == again and len(set(first)) == 7
+    assert all(label.startswith("egd[") for label in first[:6]) and first[6] == "egd"  # K points, then its own
     other_task = [p.label for p in propose("egd", resolve_task("sparse_sum", {}), {}, 6)]
     assert other_task != first  # scrambled per (task, method)
     p = propose("grokfast+egd@adamw", parity, {}, 2)[1]
     assert p.spec.optimizer.name == "adamw" and p.spec.optimizer.params["lr"] == p.values["adamw.lr"]
     assert p.spec.transforms[0].params["lamb"] == p.values["grokfast.lamb"]
+
+
+def test_the_last_configuration_is_the_method_as_labelled(parity):
+    *drawn, own = propose("adamw[weight_decay=0]", parity, {}, 4)
+    assert (own.index, own.label) == (4, "adamw[weight_decay=0]") and len(drawn) == 4
+    assert own.values == {"adamw.lr": own.spec.optimizer.params["lr"]}  # the label fixes weight_decay
+    assert own.space == drawn[0].space
 
 
 def test_a_method_with_nothing_to_tune_gets_one_configuration(parity, monkeypatch):
@@ -124,8 +131,8 @@ def test_bad_tuning_input_is_one_line(tmp_path, capsys):
 def test_study_includes_the_baseline_with_the_same_budget(parity):
     study = build_study("sparse_parity", "egd", 3, "1000-1001", {})
     assert {m for _, m in study.groups()} == {"sgd", "egd"}
-    assert all(len(group) == 3 for group in study.groups().values())
-    assert study.plan.seeds == (1000, 1001) and study.plan.n_trials == 12
+    assert all(len(group) == 4 for group in study.groups().values())  # 3 drawn and its own
+    assert study.plan.seeds == (1000, 1001) and study.plan.n_trials == 16
 
 
 def test_tune_then_run_tuned_carries_the_selected_configuration(tmp_path, tiny_parity, capsys):
@@ -135,9 +142,11 @@ def test_tune_then_run_tuned_carries_the_selected_configuration(tmp_path, tiny_p
     assert rc == 0
     data = json.loads((tuning / "tuned.json").read_text())
     (entry,) = data["selected"]
-    assert data["trials"] == 2 and data["tune_seeds"] == [1000] and entry["config"].startswith("sgd[")
-    assert "| 1 |" in (tuning / "tuning.md").read_text() and len((tuning / "tuning.csv").read_text().splitlines()) == 3
-    assert len(read_records(tuning)) == 2  # ordinary records, one per configuration and seed
+    assert data["trials"] == 2 and data["tune_seeds"] == [1000] and data["with_default"]
+    assert entry["config"].startswith("sgd") and entry["index"] in (0, 1, 2)
+    assert "| 2 | `sgd` |" in (tuning / "tuning.md").read_text()
+    assert len((tuning / "tuning.csv").read_text().splitlines()) == 4
+    assert len(read_records(tuning)) == 3  # ordinary records, one per configuration and seed
     rc = run_cli("run", "--methods", "sgd", "--tuned", str(tuning), "--seeds", "1", "--out", str(results),
                  "--quiet", "--no-calibrate", *tiny_parity)
     assert rc == 0

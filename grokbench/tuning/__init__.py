@@ -1,7 +1,7 @@
 """Tuning: search spaces, quasi-random proposals, one selection rule, and tuned runs.
 
 ``grokbench tune`` proposes K configurations per (task, method) from each method's
-declared search space (``space``), trains them on the tuning seeds as ordinary records
+declared search space (``space``), plus the method's own (its defaults), trains them on the tuning seeds as ordinary records
 (``driver``), selects one per (task, method) by the rule in ``selection`` and writes
 DIR/tuned.json; ``grokbench run --tuned DIR`` runs the selections on the report seeds
 (``tuned``). ``provenance_rows`` / ``folder_provenance`` give the leaderboard's header

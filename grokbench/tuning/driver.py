@@ -66,7 +66,8 @@ class Study:
 def build_study(tasks: str, methods: str, trials: int, tune_seeds: str, overrides: Overrides,
                 override_text: tuple[str, ...] = (), after_solve: int = 0, device: str = "cpu",
                 plugin_files: tuple[str, ...] = ()) -> Study:
-    """Resolve every task, method and proposal; ``trials`` configurations per (task, method)."""
+    """Resolve every task, method and proposal: ``trials`` quasi-random configurations per
+    (task, method), and the method as labelled."""
     if trials < 1:
         raise UserError("--trials must be >= 1")
     if after_solve < 0:
@@ -124,7 +125,8 @@ def conclude(study: Study, store: Store) -> dict[str, Any]:
         selected.append(_entry(study, chosen, best))
         tables.append((task_label, method, group, outcomes, best.index))
     data = {
-        "format": FORMAT, "trials": study.trials, "tune_seeds": list(study.plan.seeds), "rule": RULE,
+        "format": FORMAT, "trials": study.trials, "with_default": True, "tune_seeds": list(study.plan.seeds),
+        "rule": RULE,
         "search": SEARCH, "after_solve": study.plan.after_solve, "overrides": list(study.overrides),
         "selected": selected,
     }
@@ -153,7 +155,8 @@ def tuning_markdown(data: dict[str, Any], tables: list) -> str:
     seeds = data["tune_seeds"]
     lines = [
         "# Tuning", "",
-        f"- budget: {data['trials']} configuration(s) per (task, method), each on tuning seeds "
+        f"- budget: {data['trials']} quasi-random configuration(s) per (task, method) and the method's own "
+        f"(its defaults, the last index), each on tuning seeds "
         f"{', '.join(map(str, seeds))}",
         f"- search: {data['search']}", f"- selection: {data['rule']}", "",
     ]

@@ -1,4 +1,4 @@
-"""Quasi-random proposals: K configurations of one method on one task.
+"""Quasi-random proposals: K configurations of one method on one task, plus its own.
 
 The K points are the first K of a scrambled Sobol sequence (scipy.stats.qmc.Sobol) over
 the chain's search space, scrambled with a seed derived from (task label, method label):
@@ -6,6 +6,10 @@ the same command proposes the same configurations, on any machine. Each point be
 variant label (``sgd[lr=0.0123,weight_decay=0]``), resolved like any label written by
 hand, so a tuning trial is the same trial as that variant run with ``grokbench run``.
 Settings the method's own label already fixes (``adamw[weight_decay=0]``) are not tuned.
+
+Configuration K is the method as labelled (its defaults on the task): every method gets
+the same K + 1 configurations, and a tuned method is never worse on the tuning seeds than
+its default, which a small K of random points alone does not promise.
 """
 
 from __future__ import annotations
@@ -57,8 +61,8 @@ def unit_points(n_points: int, dims: int, seed: int):
 
 
 def propose(method_label: str, task: TaskSpec, overrides: Overrides, trials: int) -> list[Proposal]:
-    """``trials`` configurations of ``method_label`` on ``task`` (one when nothing is
-    tunable: the method as labelled)."""
+    """``trials`` quasi-random configurations of ``method_label`` on ``task``, then the
+    method as labelled (index ``trials``); only the latter when nothing is tunable."""
     plain = resolve_method(method_label, task, overrides)
     axes = tuned_axes(method_label, task, overrides)
     if not axes:
@@ -70,7 +74,14 @@ def propose(method_label: str, task: TaskSpec, overrides: Overrides, trials: int
         text = variant_text(plain, axes, list(values.values()))
         out.append(Proposal(task, plain.label, index, resolve_method(text, task, overrides), values,
                             describe_space(axes)))
-    return out
+    own = {axis.name: axis_value(plain, axis) for axis in axes}
+    return [*out, Proposal(task, plain.label, trials, plain, own, describe_space(axes))]
+
+
+def axis_value(spec: MethodSpec, axis: Axis) -> Any:
+    """The value ``spec`` resolved for ``axis`` (its part's parameter, or its base's)."""
+    part = spec.optimizer if axis.part is None else spec.transforms[axis.part]
+    return part.params.get(axis.param)
 
 
 def variant_text(plain: MethodSpec, axes: list[Axis], values: list[Any]) -> str:

@@ -47,6 +47,8 @@ def tuned_method(entry: dict[str, Any], data: dict[str, Any], folder: str, task:
                             f"{name.replace('_', ' ')} than when it was tuned; use the tuning's settings ({given})")
     tuned = {"config": spec.label, "index": entry["index"], "trials": data["trials"],
              "tune_seeds": list(data["tune_seeds"]), "space": entry.get("space", {}), "folder": folder}
+    if data.get("with_default"):
+        tuned["with_default"] = True
     return replace(spec, label=method.label, parts=method.parts, tuned=tuned)
 
 
@@ -94,19 +96,28 @@ def provenance_rows(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str
              for i in identities if isinstance(i.get("tuned"), dict)]
     if not tuned:
         return []
-    budgets = sorted({(t["trials"], _seed_text(t["tune_seeds"]), t["folder"]) for _, _, t in tuned})
+    budgets = sorted({(t["trials"], bool(t.get("with_default")), _seed_text(t["tune_seeds"]), t["folder"])
+                      for _, _, t in tuned})
     spaces: dict[str, str] = {}
     chosen: dict[tuple[str, str], str] = {}
     for task, method, t in tuned:
         spaces.update(t.get("space") or {})
-        chosen[(task, method)] = f"{task} / {method}: `{t['config']}` (configuration {t['index']} of {t['trials']})"
-    budget = "; ".join(f"K = {k} configurations per (task, method) on tuning seeds {s}, from `{f}`"
-                       for k, s, f in budgets)
+        chosen[(task, method)] = f"{task} / {method}: `{t['config']}` ({_which(t)})"
+    and_defaults = " and each method's defaults"
+    budget = "; ".join(f"K = {k} quasi-random configurations per (task, method){and_defaults if d else ''} "
+                       f"on tuning seeds {s}, from `{f}`" for k, d, s, f in budgets)
     return [
         ("tuning", f"{budget}; search: {SEARCH}; selection: {RULE}"),
         ("search spaces", "; ".join(f"{k} {v}" for k, v in sorted(spaces.items())) or "none"),
         ("tuned settings", "; ".join(chosen[k] for k in sorted(chosen))),
     ]
+
+
+def _which(tuned: dict[str, Any]) -> str:
+    """'configuration 3 of 8', or 'the defaults' for the method's own configuration."""
+    if tuned.get("with_default") and tuned["index"] == tuned["trials"]:
+        return "its defaults"
+    return f"configuration {tuned['index']} of {tuned['trials']}"
 
 
 def _seed_text(seeds: list[int]) -> str:

@@ -274,7 +274,7 @@ def test_a_tuned_page_keeps_the_default_settings_as_its_last_section(folder, tmp
     main, second = text.split("\n## Default settings\n", 1)
     assert "## sparse_parity" in main and "## sparse_parity" not in second.replace("### sparse_parity", "")
     assert "### sparse_parity at default settings" in second and "[defaults/README.md](defaults/README.md)" in second
-    assert "differ from those above:" in second
+    assert "differ from those above: none." in second  # 3 seeds: no verdict is significant on either side
     page = (out / "defaults" / "README.md").read_text()
     assert page.startswith("# grokbench leaderboard") and str(defaults.name) in page
     assert (out / "defaults" / "sparse_parity_curves.png").is_file()

@@ -188,8 +188,8 @@ def _defaults_section(part: DefaultsPart, analysis: Mapping[str, st.TaskStats]) 
         return out + ["_No records in that folder._", ""]
     changed = disagreements(part.analysis, analysis)
     out += ["### Summary at default settings", "", *[f"- {line}" for line in findings(part.analysis)], "",
-            "Verdicts against the baseline that differ from those above: "
-            + ("; ".join(changed) if changed else "none") + ".", ""]
+            f"Verdicts against the baseline that differ from those above: {len(changed) or 'none'}.", "",
+            *[f"- {line}" for line in changed], *([""] if changed else [])]
     for label, ts in part.analysis.items():
         out += [f"### {label} at default settings", "", _task_facts(ts, []), "", md_table(main_rows(ts))]
     return out

@@ -118,7 +118,8 @@ def _add_tune_parser(sub) -> None:
     tune.add_argument("--tasks", default="sparse_parity", help="'all' or NAME[:PRESET][,...] (default: sparse_parity)")
     tune.add_argument("--methods", default="sgd,adamw", help="'all' or METHOD[,...], as for run")
     tune.add_argument("--trials", type=int, default=8, metavar="K",
-                      help="configurations per (task, method), the same K for every method (default 8)")
+                      help="quasi-random configurations per (task, method), the same K for every method, "
+                           "each method's defaults tried besides (default 8)")
     tune.add_argument("--tune-seeds", default="1000-1002", metavar="SEEDS",
                       help="seeds every configuration runs on, apart from the report seeds: N (seeds 1000..999+N), "
                            "A-B or A,B,C (default 1000-1002)")

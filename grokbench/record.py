@@ -201,6 +201,7 @@ def to_row(record: Record, with_curve: bool = False) -> dict[str, Any]:
         "device_name": record.environment.get("device_name"),
         **{k: record.environment.get(k) for k in ("torch", "device", "threads", "host", "executor",
                                                   "batched_seeds", "batched_configs")},
+        "batch_width": batch_layout(record),
         "record_version": record.grokbench_version or None,
         "started_at": record.started_at or None,
         "finished_at": record.finished_at or None,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -38,13 +37,8 @@ class MethodTiming:
 
 
 def _measured_conditions(row: dict) -> str:
-    threads, layout = row.get("threads"), _count(row.get("batched_seeds")) * _count(row.get("batched_configs"))
-    return f"{row.get('device')}, {threads} thread{'s' * (threads != 1)}, {layout} seeds per batch"
-
-
-def _count(value: Any) -> int:
-    """A row's batch count; 1 where missing (None or NaN)."""
-    return int(value) if isinstance(value, (int, float)) and value == value and value >= 1 else 1
+    threads, layout = row.get("threads"), row.get("batch_width") or 1  # frames built without to_row: 1
+    return f"{row.get('device')}, {threads} thread{'s' * (threads != 1)}, {int(layout)} seeds per batch"
 
 
 def walltime_context(frame, costs: dict[str, StepCost]) -> dict[str, dict[str, MethodTiming]]:

@@ -164,10 +164,10 @@ def run_cell(cell: Cell, progress: ProgressFn | None = None,
 def build_chain(cell: Cell) -> tuple[Chain, dict[str, list[Any]]]:
     """The chain of the cell's first configuration, and the base-optimizer settings in which
     its configurations differ, one value per configuration (``SeedBatch`` makes them per slot)."""
-    chains = [spec.build() for spec in cell.configs]
-    names = chains[0].optimizer.slot_settings if len(chains) > 1 else ()
-    values = {name: [c.optimizer.params[name] for c in chains] for name in names}
-    return chains[0], {name: v for name, v in values.items() if len({repr(x) for x in v}) > 1}
+    chain = cell.method.build()
+    names = chain.optimizer.slot_settings if cell.variants else ()
+    values = {name: [spec.optimizer.params[name] for spec in cell.configs] for name in names}
+    return chain, {name: v for name, v in values.items() if len({repr(x) for x in v}) > 1}
 
 
 def _train(run: CellRun, progress: ProgressFn | None, timeout: TimeoutPolicy) -> Iterator[Record]:

@@ -12,6 +12,7 @@ from helpers import run_cli
 
 from grokbench import leaderboard as lb
 from grokbench import stats as st
+from grokbench.leaderboard.runtime import duration_text, invocation_seconds, run_time_row
 
 RUN_COMMAND = "grokbench run --tasks sparse_parity --methods sgd,adamw --seeds 3"
 # Tiny and fast; the lowered target makes some seeds solve and others not (censored).
@@ -278,9 +279,22 @@ def test_a_tuned_page_keeps_the_default_settings_as_its_last_section(folder, tmp
     page = (out / "defaults" / "README.md").read_text()
     assert page.startswith("# grokbench leaderboard") and str(defaults.name) in page
     assert (out / "defaults" / "sparse_parity_curves.png").is_file()
+    run_time = next(line for line in main.splitlines() if line.startswith("| run time |"))
+    assert "report runs" in run_time and "default settings" in run_time and "; total " in run_time
 
 
 def test_defaults_folder_that_is_not_a_results_folder_is_a_user_error(folder, tmp_path, capsys):
     assert run_cli("leaderboard", str(folder), "-o", str(tmp_path / "b"), "--defaults", str(tmp_path / "nope")) == 2
     assert "not a grokbench results folder" in capsys.readouterr().err
     assert not (tmp_path / "b" / "README.md").exists()
+
+
+def test_run_time_counts_each_invocation_to_the_last_trial_it_finished():
+    starts = ["2026-01-01T10:00:00+00:00", "2026-01-01T12:00:00+00:00", "2026-01-01T13:00:00+00:00"]
+    finishes = ["2026-01-01T10:30:00+00:00", "2026-01-01T11:15:00+00:00",  # the first invocation's last: 11:15
+                "2026-01-01T12:20:00+00:00", "not a time"]  # the third finished nothing
+    assert invocation_seconds(starts[::-1], finishes) == [75 * 60.0, 20 * 60.0, 0.0]
+    assert duration_text(95 * 60) == "1 h 35 min" and duration_text(29.4 * 60) == "29 min"
+    field, text = run_time_row([("report runs", "R", 600.0), ("tuning", "T", 3000.0), ("tuning", "U", None)])
+    assert field == "run time" and "report runs 10 min (`R`); tuning 50 min (`T`); total 1 h 00 min" in text
+    assert "unknown for `U`" in text and run_time_row([("tuning", "U", None)]) is None

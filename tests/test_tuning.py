@@ -13,7 +13,7 @@ from grokbench.method import Optimizer
 from grokbench.plan import build_plan
 from grokbench.record import Record
 from grokbench.spec import parse_overrides, resolve_task
-from grokbench.tuning import Choice, Linear, Log, provenance_rows
+from grokbench.tuning import Choice, Linear, Log, provenance_rows, selected_rows
 from grokbench.tuning.driver import FORMAT, build_study
 from grokbench.tuning.proposals import propose, tuned_axes
 from grokbench.tuning.selection import Outcome, outcome, select
@@ -167,12 +167,24 @@ def test_tune_then_run_tuned_carries_the_selected_configuration(tmp_path, tiny_p
 def test_provenance_rows_state_the_budget_spaces_and_choices():
     tuned = {"config": "sgd[lr=0.3]", "index": 4, "trials": 8, "tune_seeds": [1000, 1001, 1002],
              "space": {"sgd.lr": "log [0.001, 1]"}, "folder": "T"}
-    rows = dict(provenance_rows([{"task": "sparse_parity", "method": "sgd", "tuned": tuned},
-                                 {"task": "sparse_parity", "preset": "k5", "method": "sgd", "tuned": tuned}]))
-    assert "K = 8" in rows["tuning"] and "1000–1002" in rows["tuning"] and "`T`" in rows["tuning"]
+    other = {**tuned, "config": "sgd", "index": 4, "trials": 4, "with_default": True, "folder": "U"}
+    identities = [{"task": "sparse_parity", "method": "sgd", "tuned": tuned},
+                  {"task": "sparse_parity", "preset": "k5", "method": "sgd", "tuned": tuned},
+                  {"task": "modular_addition", "method": "sgd", "tuned": other}]
+    rows = dict(provenance_rows(identities))
+    assert "K = 8" in rows["tuning"] and "1000–1002" in rows["tuning"]
+    assert "`T` (sparse_parity, sparse_parity:k5)" in rows["tuning"]
+    assert "K = 4 quasi-random configurations per (task, method) and each method's defaults" in rows["tuning"]
+    assert "`U` (modular_addition)" in rows["tuning"]
     assert rows["search spaces"] == "sgd.lr log [0.001, 1]"
-    assert "sparse_parity:k5 / sgd: `sgd[lr=0.3]` (configuration 4 of 8)" in rows["tuned settings"]
-    assert provenance_rows([{"task": "t", "method": "m"}]) == []
+    assert rows["tuned settings"].startswith("3 (task, method) pairs, 1 of them at the method's defaults")
+    assert selected_rows(identities) == [
+        {"task": "modular_addition", "method": "`sgd`", "configuration": "`sgd`", "selected": "its defaults"},
+        {"task": "sparse_parity", "method": "`sgd`", "configuration": "`sgd[lr=0.3]`",
+         "selected": "configuration 4 of 8"},
+        {"task": "sparse_parity:k5", "method": "`sgd`", "configuration": "`sgd[lr=0.3]`",
+         "selected": "configuration 4 of 8"}]
+    assert provenance_rows([{"task": "t", "method": "m"}]) == [] == selected_rows([{"task": "t", "method": "m"}])
     nan = float("nan")  # frame rows of untuned records
     assert provenance_rows([{"task": "t", "preset": nan, "method": "m", "tuned": nan}]) == []
 

@@ -27,6 +27,7 @@ from .rows import (
     threshold_rows,
     walltime_rows,
 )
+from .runtime import folder_seconds, run_time_row
 from .summary import disagreements, findings
 
 METRIC_LINES = (
@@ -142,7 +143,8 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
         out += ["## Summary", "", *[f"- {line}" for line in findings(analysis)], ""]
         out += _across_tasks(analysis, overview)
     out += ["## How to read this page", "", *[f"{line}  " for line in METRIC_LINES], ""]
-    out += _provenance(frame, runs, commit, generated, results_dir)
+    out += _provenance(frame, runs, commit, generated, results_dir,
+                       defaults.results_dir if defaults is not None else None)
     if not analysis:
         out.append("_No records in this results folder._")
         return "\n".join(out) + "\n"
@@ -196,11 +198,31 @@ def _defaults_section(part: DefaultsPart, analysis: Mapping[str, st.TaskStats]) 
 
 
 def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated: str,
-                results_dir: Path) -> list[str]:
+                results_dir: Path, defaults_dir: Path | None = None) -> list[str]:
+    """The provenance table, and the tuned configurations' table when records were tuned."""
+    from ..tuning import selected_rows
+
     out = ["## Provenance", "", "| provenance | |", "|---|---|"]
     rows = provenance_rows(frame, runs, commit, generated)
-    out += [f"| {field} | {value} |" for field, value in [*rows[:-1], *_calibration_rows(results_dir), rows[-1]]]
+    extra = [*_calibration_rows(results_dir), *_run_time_rows(frame, results_dir, defaults_dir)]
+    out += [f"| {field} | {value} |" for field, value in [*rows[:-1], *extra, rows[-1]]]
+    selected = selected_rows(frame.to_dict(orient="records")) if "tuned" in getattr(frame, "columns", ()) else []
+    if selected:
+        out += ["", "### Tuned configurations", "",
+                "The configuration each (task, method) runs at, and which of the tried ones it is.", "",
+                md_table(selected)]
     return out + [""]
+
+
+def _run_time_rows(frame, results_dir: Path, defaults_dir: Path | None) -> list[tuple[str, str]]:
+    """How long the report runs, their tuning folders and the default-settings folder took."""
+    tuning = distinct_texts(t["folder"] for t in frame.get("tuned", []) if isinstance(t, dict)) if len(frame) else []
+    parts = [("report runs", display_path(results_dir), folder_seconds(results_dir))]
+    parts += [("tuning", folder, folder_seconds(folder)) for folder in tuning]
+    if defaults_dir is not None:
+        parts.append(("default settings", display_path(defaults_dir), folder_seconds(defaults_dir)))
+    row = run_time_row(parts)
+    return [row] if row else []
 
 
 def _calibration_rows(results_dir: Path) -> list[tuple[str, str]]:

@@ -84,33 +84,52 @@ def check_folder(plan: Plan, store: Store) -> None:
                             f"{what} run's; write it to its own --out folder")
 
 
+def _tuned_entries(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(task label, method label, tuned) of the identities that carry a ``tuned`` dict."""
+    return [(i["task"] + (f":{i['preset']}" if isinstance(i.get("preset"), str) else ""), i["method"], i["tuned"])
+            for i in identities if isinstance(i.get("tuned"), dict)]
+
+
 def provenance_rows(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     """The leaderboard header's rows for tuned records: the budget (K, tuning seeds,
-    search, selection rule, folder), the search spaces and each selected configuration;
-    [] when no record was tuned. Values are markdown. ``identities``: record identities,
-    or frame rows with the same ``task``, ``preset``, ``method`` and ``tuned`` fields."""
+    search, selection rule, folder and the tasks it tuned), the search spaces and a
+    pointer to the selected configurations (``selected_rows``); [] when no record was
+    tuned. Values are markdown. ``identities``: record identities, or frame rows with the
+    same ``task``, ``preset``, ``method`` and ``tuned`` fields."""
     from .driver import SEARCH
     from .selection import RULE
 
-    tuned = [(i["task"] + (f":{i['preset']}" if isinstance(i.get("preset"), str) else ""), i["method"], i["tuned"])
-             for i in identities if isinstance(i.get("tuned"), dict)]
+    tuned = _tuned_entries(identities)
     if not tuned:
         return []
-    budgets = sorted({(t["trials"], bool(t.get("with_default")), _seed_text(t["tune_seeds"]), t["folder"])
-                      for _, _, t in tuned})
+    budgets: dict[tuple, list[str]] = {}
     spaces: dict[str, str] = {}
-    chosen: dict[tuple[str, str], str] = {}
-    for task, method, t in tuned:
+    for task, _, t in tuned:
+        key = (t["trials"], bool(t.get("with_default")), _seed_text(t["tune_seeds"]), t["folder"])
+        budgets.setdefault(key, [])
+        if task not in budgets[key]:
+            budgets[key].append(task)
         spaces.update(t.get("space") or {})
-        chosen[(task, method)] = f"{task} / {method}: `{t['config']}` ({_which(t)})"
     and_defaults = " and each method's defaults"
     budget = "; ".join(f"K = {k} quasi-random configurations per (task, method){and_defaults if d else ''} "
-                       f"on tuning seeds {s}, from `{f}`" for k, d, s, f in budgets)
+                       f"on tuning seeds {s}, from `{f}` ({', '.join(tasks)})"
+                       for (k, d, s, f), tasks in sorted(budgets.items()))
+    pairs = {(task, method): t for task, method, t in tuned}
+    at_defaults = sum(_which(t) == "its defaults" for t in pairs.values())
     return [
         ("tuning", f"{budget}; search: {SEARCH}; selection: {RULE}"),
         ("search spaces", "; ".join(f"{k} {v}" for k, v in sorted(spaces.items())) or "none"),
-        ("tuned settings", "; ".join(chosen[k] for k in sorted(chosen))),
+        ("tuned settings", f"{len(pairs)} (task, method) pairs, {at_defaults} of them at the method's defaults: "
+                           "[Tuned configurations](#tuned-configurations)"),
     ]
+
+
+def selected_rows(identities: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
+    """The selected configurations as table rows (task, method, configuration, and which
+    of the tried ones it is), sorted by task and method; [] when no record was tuned."""
+    pairs = {(task, method): t for task, method, t in _tuned_entries(identities)}
+    return [{"task": task, "method": f"`{method}`", "configuration": f"`{t['config']}`", "selected": _which(t)}
+            for (task, method), t in sorted(pairs.items())]
 
 
 def _which(tuned: dict[str, Any]) -> str:
@@ -125,8 +144,3 @@ def _seed_text(seeds: list[int]) -> str:
     if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
         return f"{seeds[0]}–{seeds[-1]}"
     return ", ".join(map(str, seeds))
-
-
-def folder_provenance(results_dir: str | Path) -> list[tuple[str, str]]:
-    """``provenance_rows`` of every record in a results folder."""
-    return provenance_rows(r.identity for r in Store(results_dir).records())

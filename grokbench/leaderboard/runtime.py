@@ -1,0 +1,69 @@
+"""How long a results folder took to make, for the page's provenance.
+
+An invocation's run time is the wall clock from its start (its runs.jsonl line) to the
+last record it finished, i.e. the last record finished before the next invocation
+started. Time an interrupted invocation spent on trials it never finished is not
+counted; an invocation that finished nothing counts zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..store import Store
+
+
+def _when(text: Any) -> datetime | None:
+    """An ISO timestamp with its zone, else None."""
+    try:
+        when = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def invocation_seconds(starts: Iterable[Any], finishes: Iterable[Any]) -> list[float]:
+    """Seconds of each invocation (ISO timestamps of starts and of record finishes, in any
+    order; unreadable ones are skipped), in start order."""
+    begun = sorted(w for w in map(_when, starts) if w is not None)
+    done = sorted(w for w in map(_when, finishes) if w is not None)
+    out = []
+    for i, start in enumerate(begun):
+        end = begun[i + 1] if i + 1 < len(begun) else None
+        mine = [w for w in done if w >= start and (end is None or w < end)]
+        out.append((mine[-1] - start).total_seconds() if mine else 0.0)
+    return out
+
+
+def folder_seconds(folder: str | Path) -> float | None:
+    """Total run time of a results folder in seconds; None when it has no runs.jsonl line."""
+    store = Store(folder)
+    runs = store.runs()
+    if not runs:
+        return None
+    return sum(invocation_seconds((r.get("time") for r in runs), (r.finished_at for r in store.records())))
+
+
+def duration_text(seconds: float) -> str:
+    """'2 h 05 min', '29 min' (rounded to the minute)."""
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def run_time_row(parts: list[tuple[str, str, float | None]]) -> tuple[str, str] | None:
+    """The provenance row stating each part's run time and their total; ``parts``: (what,
+    folder, seconds or None when its runs.jsonl is missing). None when nothing is known."""
+    known = [(what, folder, s) for what, folder, s in parts if s is not None]
+    if not known:
+        return None
+    text = "; ".join(f"{what} {duration_text(s)} (`{folder}`)" for what, folder, s in known)
+    if len(known) > 1:
+        text += f"; total {duration_text(sum(s for _, _, s in known))}"
+    missing = [folder for _, folder, s in parts if s is None]
+    if missing:
+        text += f"; unknown for {', '.join(f'`{f}`' for f in missing)} (no runs.jsonl)"
+    return ("run time", f"{text} (wall clock of each logged invocation, from its start to the last trial "
+                        "it finished)")

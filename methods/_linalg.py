@@ -42,6 +42,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -143,6 +144,15 @@ def orth_gram(G: Tensor, eps: float | None = None, rank_rtol: float | None = Non
     return out if tall else out.mT
 
 
+def seedwise_finite(route: Callable[..., Tensor], G: Tensor, *args: Any) -> Tensor:
+    """``route(G, *args)`` for a decomposition that raises on a non-finite input: each
+    seed's matrix holding a NaN or inf is decomposed as zeros and returned as NaN, so that
+    seed diverges alone instead of failing its whole batch. G: (S, m, n)."""
+    bad = ~torch.isfinite(G).flatten(1).all(dim=1).view(-1, 1, 1)
+    out = route(torch.where(bad, torch.zeros_like(G), G), *args)
+    return torch.where(bad, torch.full_like(out, math.nan), out)
+
+
 def orthogonalize(G: Tensor, solver: str = "auto", eps: float | None = None, rank_rtol: float | None = None) -> Tensor:
     """U diag(f(s)) V^T for each seed's matrix of G (S, m, n); see the module docstring.
 
@@ -158,7 +168,7 @@ def orthogonalize(G: Tensor, solver: str = "auto", eps: float | None = None, ran
         skinny = max(m, n) >= 2 * min(m, n) and G.dtype != torch.float64
         solver = "gram" if skinny else "svd"
     route = orth_svd if solver == "svd" else orth_gram
-    return route(G, eps, rank_rtol)
+    return seedwise_finite(route, G, eps, rank_rtol)
 
 
 def _whiten_rank1(G: Tensor, eps: float) -> Tensor:
@@ -215,8 +225,14 @@ def randomized_orth(
     ``omega_fn(n, width)`` -> (S, n, width). Y = G Omega; ``power_iters`` rounds of
     Q = qr(Y), Z = qr(G^T Q), Y = G Z; then Q = qr(Y), B = Q^T G = Ub diag(s) V^T and
     the update is (Q Ub)_r diag(f) V_r^T over the top ``rank`` directions, f the spectral
-    rule of the module docstring (relative to G's shape and dtype).
+    rule of the module docstring (relative to G's shape and dtype). A seed whose matrix is
+    not finite gets NaN (``seedwise_finite``).
     """
+    return seedwise_finite(_randomized_orth, G, rank, oversample, power_iters, omega_fn, rank_rtol)
+
+
+def _randomized_orth(G: Tensor, rank: int, oversample: int, power_iters: int,
+                     omega_fn: Callable[[int, int], Tensor], rank_rtol: float | None) -> Tensor:
     m, n = G.shape[-2], G.shape[-1]
     k = min(m, n)
     r = max(1, min(rank, k))

@@ -60,6 +60,19 @@ def test_zero_gradient_gives_zero_step_for_every_solver(name, params):
         assert torch.equal(out, torch.zeros(shape)), (name, params, shape, out.norm())
 
 
+@pytest.mark.parametrize("name,params", EGD_SOLVERS)
+def test_a_non_finite_seed_gets_nan_and_leaves_the_other_seeds_alone(name, params):
+    for shape in ((3, 200, 20), (3, 12, 12)):
+        G = with_rank(3, *shape[1:], 3)
+        alone = transform_once(name, G[2:].clone(), **params)
+        G[0, 1, 1], G[1, 0, 0] = math.nan, math.inf  # a linalg decomposition raises on either
+        out = transform_once(name, G, **params)
+        assert out[:2].isnan().all(), (name, params, shape)
+        if params.get("sketch") is None and name == "egd":  # randomized sketches draw per batch
+            torch.testing.assert_close(out[2:], alone, atol=1e-5, rtol=0)
+        assert out[2:].isfinite().all()
+
+
 @pytest.mark.parametrize("name,params", [c for c in EGD_SOLVERS if c[1].get("sketch") != "newton_schulz"])
 def test_rank3_gradient_gets_a_rank3_step_for_every_exact_and_rsvd_solver(name, params):
     G = with_rank(2, 200, 20, 3)

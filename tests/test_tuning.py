@@ -86,13 +86,16 @@ def _outcome(index, steps):
     return Outcome(index, f"c{index}", tuple(steps), ())
 
 
-def test_selection_is_censoring_aware_then_by_solves_then_by_index():
+def test_selection_is_censoring_aware_then_by_solves_then_defaults_then_index():
     inf = math.inf
     assert select([_outcome(0, [100, 200, inf]), _outcome(1, [150, 150, 150])]).index == 1  # 200 > 150
     assert select([_outcome(0, [100, 120, inf]), _outcome(1, [150, 150, 150])]).index == 0  # 120 < 150
     assert select([_outcome(0, [300, 300, 300]), _outcome(1, [100, inf, inf])]).index == 0  # median inf loses
     assert select([_outcome(0, [inf, inf, inf]), _outcome(1, [500, inf, inf])]).index == 1  # tie inf: solves
     assert select([_outcome(2, [100, 100]), _outcome(1, [100, 100])]).index == 1  # full tie: lower index
+    nothing = [_outcome(i, [inf, inf, inf]) for i in range(4)]
+    assert select(nothing, default_index=3).index == 3  # full tie: the method's defaults first
+    assert select([_outcome(0, [90, 90]), _outcome(1, [100, 100])], default_index=1).index == 0  # only on ties
     assert _outcome(0, [100, inf]).median_steps == inf
 
 

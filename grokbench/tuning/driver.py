@@ -120,7 +120,7 @@ def conclude(study: Study, store: Store) -> dict[str, Any]:
     selected, tables = [], []
     for (task_label, method), group in study.groups().items():
         outcomes = _outcomes(study, group, by_key)
-        best = select(outcomes)
+        best = select(outcomes, default_index=next((p.index for p in group if p.label == method), None))
         chosen = next(p for p in group if p.index == best.index)
         selected.append(_entry(study, chosen, best))
         tables.append((task_label, method, group, outcomes, best.index))

@@ -4,7 +4,9 @@ Rule: the configuration with the lowest median number of steps to the target ove
 tuning seeds, where a seed that did not solve (unsolved, diverged, timed out, failed)
 counts as beyond the budget (infinitely many steps), so a configuration that solves fewer
 than half of the seeds has an infinite median; ties go to the configuration that solved
-more seeds, then to the lower configuration index. Steps are exact and the same on every
+more seeds, then to the method's own configuration (its defaults: tuning found no reason
+to move away from them, which matters most when no configuration solves), then to the
+lower configuration index. Steps are exact and the same on every
 machine, so the choice does not depend on the load of the machine that tuned.
 """
 
@@ -19,7 +21,7 @@ import numpy as np
 from ..record import Record, Status
 
 RULE = ("lowest median steps to target over the tuning seeds, a seed not solved counting as beyond "
-        "the budget; ties: more seeds solved, then the lower configuration index")
+        "the budget; ties: more seeds solved, then the method's defaults, then the lower configuration index")
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,8 @@ class Outcome:
         takes the mean of the middle two, inf when either is)."""
         return float(np.median(self.steps)) if self.steps else math.inf
 
-    def rank_key(self) -> tuple[float, int, int]:
-        return (self.median_steps, -self.solved, self.index)
+    def rank_key(self, default_index: int | None = None) -> tuple[float, int, bool, int]:
+        return (self.median_steps, -self.solved, self.index != default_index, self.index)
 
 
 def steps_to_target(record: Record) -> float:
@@ -57,6 +59,7 @@ def outcome(index: int, label: str, records: Iterable[Record]) -> Outcome:
     return Outcome(index, label, tuple(steps_to_target(r) for r in ordered), tuple(str(r.status) for r in ordered))
 
 
-def select(outcomes: list[Outcome]) -> Outcome:
-    """The configuration the rule chooses (``outcomes`` must not be empty)."""
-    return min(outcomes, key=Outcome.rank_key)
+def select(outcomes: list[Outcome], default_index: int | None = None) -> Outcome:
+    """The configuration the rule chooses (``outcomes`` must not be empty);
+    ``default_index``: the index of the method's own configuration, if it was tried."""
+    return min(outcomes, key=lambda o: o.rank_key(default_index))

@@ -33,23 +33,15 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="train every task x method x seed and record the results")
-    run.add_argument("--tasks", default="sparse_parity", help="'all' or NAME[:PRESET][,...] (default: sparse_parity)")
-    run.add_argument("--methods", default="sgd,adamw", help="'all' or METHOD[,...]; METHOD = BASE | ACC[+ACC][@BASE]")
+    _add_plan_options(run, "'all' or METHOD[,...]; METHOD = BASE | ACC[+ACC][@BASE]",
+                      "override a task or method parameter (repeatable)")
     run.add_argument("--seeds", default="10",
                      help="N (seeds 0..N-1), A-B (inclusive) or A,B,C (default: 10; the paired sign test's smallest "
                           "p with n seeds is 2/2^n: 0.25 with 3, 0.002 with 10)")
     run.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default: ./{DEFAULT_OUT})")
-    run.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
-    run.add_argument("--set", action="append", default=[], metavar="NAME.PARAM=VALUE",
-                     help="override a task or method parameter (repeatable)")
-    run.add_argument("--plugin", action="append", default=[], metavar="FILE", help="load plugins from a file")
     run.add_argument("--after-solve", type=int, default=0, metavar="N",
                      help="keep training N more evaluations after solving (default 0)")
-    run.add_argument("--batch-seeds", type=int, default=64, metavar="S",
-                     help="train up to S trials (seeds, times configurations that differ only in "
-                          "base-optimizer scalars) in one batched model (default 64)")
     run.add_argument("--no-batch", action="store_true", help="train one seed at a time (same as --batch-seeds 1)")
-    run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--no-baseline", action="store_true",
                      help="do not add each task's baseline (its base optimizer alone) to --methods")
     run.add_argument("--compare", choices=("baseline", "all-pairs"), default="baseline",
@@ -59,21 +51,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="run the configuration `grokbench tune` selected in DIR for each (task, method)")
     run.add_argument("--no-calibrate", action="store_true",
                      help="skip the quick step-cost calibration at the end (grokbench calibrate DIR does a full one)")
-    ex = run.add_argument_group("executors (docs/parallel.md)")
-    ex.add_argument("--executor", choices=("local", "process", "ray"), default="local",
-                    help="local: in this process (default); process: a pool of -j worker processes; "
-                         "ray: Ray tasks (pip install 'grokbench[ray]')")
-    ex.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                    help="worker processes of --executor process (default: the number of cores)")
-    ex.add_argument("--ray-address", default=None, metavar="ADDR",
-                    help="Ray cluster to join: auto, HOST:PORT or ray://HOST:PORT (default: a local Ray instance)")
-    ex.add_argument("--cpus-per-trial", type=float, default=None, metavar="C",
-                    help="Ray CPUs per task (default 1); torch uses max(1, floor(C)) threads")
-    ex.add_argument("--gpus-per-trial", type=float, default=None, metavar="G",
-                    help="Ray GPUs per task, fractions allowed (0.25: four tasks share a GPU; default 0)")
-    ex.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
-                    help="end a trial after SECONDS of wall time (x the trials trained together in one cell) "
-                         "with status 'timeout'")
+    _add_engine_options(run)
 
     lst = sub.add_parser("list", help="tasks (presets, defaults) and methods (defaults)")
     lst.add_argument("--plugin", action="append", default=[], metavar="FILE")
@@ -115,8 +93,8 @@ def _add_tune_parser(sub) -> None:
     """``grokbench tune``: K quasi-random configurations per (task, method) on tuning seeds."""
     tune = sub.add_parser("tune", help="tune every task x method (and each task's baseline) on tuning "
                                        "seeds -> DIR/tuned.json (then: grokbench run --tuned DIR)")
-    tune.add_argument("--tasks", default="sparse_parity", help="'all' or NAME[:PRESET][,...] (default: sparse_parity)")
-    tune.add_argument("--methods", default="sgd,adamw", help="'all' or METHOD[,...], as for run")
+    _add_plan_options(tune, "'all' or METHOD[,...], as for run",
+                      "override a task or method parameter (repeatable; give the same to run --tuned)")
     tune.add_argument("--trials", type=int, default=8, metavar="K",
                       help="quasi-random configurations per (task, method), the same K for every method, "
                            "each method's defaults tried besides (default 8)")
@@ -124,25 +102,40 @@ def _add_tune_parser(sub) -> None:
                       help="seeds every configuration runs on, apart from the report seeds: N (seeds 1000..999+N), "
                            "A-B or A,B,C (default 1000-1002)")
     tune.add_argument("--out", default="tuning", help="tuning folder (default: ./tuning)")
-    tune.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
-    tune.add_argument("--set", action="append", default=[], metavar="NAME.PARAM=VALUE",
-                      help="override a task or method parameter (repeatable; give the same to run --tuned)")
-    tune.add_argument("--plugin", action="append", default=[], metavar="FILE", help="load plugins from a file")
-    tune.add_argument("--batch-seeds", type=int, default=64, metavar="S",
-                      help="train up to S trials (seeds, times configurations that differ only in "
-                          "base-optimizer scalars) in one batched model (default 64)")
-    tune.add_argument("--quiet", action="store_true", help="no progress output")
-    _add_executor_options_as_for_run(tune)
+    _add_engine_options(tune)
 
 
-def _add_executor_options_as_for_run(parser) -> None:
-    """The executor options of ``run``, for the commands that train through it too."""
-    parser.add_argument("--executor", choices=("local", "process", "ray"), default="local", help="as for run")
-    parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N", help="as for run")
-    parser.add_argument("--ray-address", default=None, metavar="ADDR", help="as for run")
-    parser.add_argument("--cpus-per-trial", type=float, default=None, metavar="C", help="as for run")
-    parser.add_argument("--gpus-per-trial", type=float, default=None, metavar="G", help="as for run")
-    parser.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS", help="as for run")
+def _add_plan_options(parser, methods_help: str, set_help: str) -> None:
+    """What to train: tasks, methods, parameter overrides and plugins (run and tune)."""
+    parser.add_argument("--tasks", default="sparse_parity",
+                        help="'all' or NAME[:PRESET][,...] (default: sparse_parity)")
+    parser.add_argument("--methods", default="sgd,adamw", help=methods_help)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME.PARAM=VALUE", help=set_help)
+    parser.add_argument("--plugin", action="append", default=[], metavar="FILE", help="load plugins from a file")
+
+
+def _add_engine_options(parser) -> None:
+    """How to train: device, batching, progress and the executor (every command that trains)."""
+    parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
+    parser.add_argument("--batch-seeds", type=int, default=64, metavar="S",
+                        help="train up to S trials (seeds, times configurations that differ only in "
+                             "base-optimizer scalars) in one batched model (default 64)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    ex = parser.add_argument_group("executors (docs/parallel.md)")
+    ex.add_argument("--executor", choices=("local", "process", "ray"), default="local",
+                    help="local: in this process (default); process: a pool of -j worker processes; "
+                         "ray: Ray tasks (pip install 'grokbench[ray]')")
+    ex.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                    help="worker processes of --executor process (default: the number of cores)")
+    ex.add_argument("--ray-address", default=None, metavar="ADDR",
+                    help="Ray cluster to join: auto, HOST:PORT or ray://HOST:PORT (default: a local Ray instance)")
+    ex.add_argument("--cpus-per-trial", type=float, default=None, metavar="C",
+                    help="Ray CPUs per task (default 1); torch uses max(1, floor(C)) threads")
+    ex.add_argument("--gpus-per-trial", type=float, default=None, metavar="G",
+                    help="Ray GPUs per task, fractions allowed (0.25: four tasks share a GPU; default 0)")
+    ex.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
+                    help="end a trial after SECONDS of wall time (x the trials trained together in one cell) "
+                         "with status 'timeout'")
 
 
 def _add_reproduce_parser(sub) -> None:
@@ -162,10 +155,7 @@ def _add_reproduce_parser(sub) -> None:
     rp.add_argument("--seeds", default=None, help="replace each claim's seeds (N, A-B or A,B,C)")
     rp.add_argument("--claim-file", action="append", default=[], metavar="FILE",
                     help="add a claim file (JSON, the format of grokbench/reproduce/claims.py)")
-    rp.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
-    rp.add_argument("--batch-seeds", type=int, default=64, metavar="S", help="as for run")
-    rp.add_argument("--quiet", action="store_true", help="no progress output")
-    _add_executor_options_as_for_run(rp)
+    _add_engine_options(rp)
 
 
 def _make_executor(args: argparse.Namespace) -> Executor:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import __version__, registry
 from .errors import UserError, signals_deferred
-from .plan import Plan, build_plan
+from .plan import DEFAULT_CHECKPOINT_S, CheckpointPolicy, Plan, build_plan
 from .progress import PlainProgress
 from .spec import expand_methods, parse_overrides
 from .store import Store, load_frame
@@ -126,12 +127,17 @@ class RecordWriteError(Exception):
 
 
 def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_seeds: int = 64,
-            progress: Any = None, command: Sequence[str] = ()) -> bool:
+            progress: Any = None, command: Sequence[str] = (),
+            checkpoint_every_s: float = DEFAULT_CHECKPOINT_S) -> bool:
     """Run the plan's trials not in ``done`` on ``executor``, writing each record as it
     arrives. Trials another live run has claimed are skipped (with a note). Returns False
-    when interrupted (Ctrl-C): finished records are kept."""
+    when interrupted (Ctrl-C): finished records are kept, and trials still training go on
+    from their last checkpoint (``store.checkpoints_dir``, saved at most every
+    ``checkpoint_every_s`` seconds; 0: never) when the same command runs again."""
     if batch_seeds < 1:
         raise UserError("--batch-seeds must be >= 1")
+    if not checkpoint_every_s >= 0:
+        raise UserError("--checkpoint-every must be >= 0 seconds")
     todo = {key for cell in plan.cells(done, batch_seeds) for key in cell.keys()}
     store.log_run(list(command) or ["grokbench.run"],
                   {"version": __version__, "trials": plan.n_trials, "to_run": len(todo)})
@@ -139,10 +145,19 @@ def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_se
     if held:
         print(f"note: {len(held)} trial(s) are being run by {sorted(set(held.values()))[0]} into this folder; "
               f"skipping them (re-run afterwards to pick up any it leaves)", file=sys.stderr)
+    cells = plan.cells(done | set(held), batch_seeds)
+    if checkpoint_every_s > 0:
+        policy = CheckpointPolicy(str(store.checkpoints_dir), checkpoint_every_s)
+        cells = [replace(cell, checkpoint=policy) for cell in cells]
     try:
-        return _run_cells(plan.cells(done | set(held), batch_seeds), store, executor, progress)
+        completed = _run_cells(cells, store, executor, progress)
     finally:
         store.release(claimed)
+    if completed:
+        from .checkpoint import remove_finished
+
+        remove_finished(store.checkpoints_dir, store.done_keys(getattr(executor, "timeout", None)))
+    return completed
 
 
 def _run_cells(cells: list, store: Store, executor: Any, progress: Any) -> bool:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from . import __version__, registry
 from .api import device_name, load_plugins
 from .errors import UserError, stop_signals
+from .plan import DEFAULT_CHECKPOINT_S
 
 if TYPE_CHECKING:
     from .executors import Executor
@@ -121,6 +122,10 @@ def _add_engine_options(parser) -> None:
                         help="train up to S trials (seeds, times configurations that differ only in "
                              "base-optimizer scalars) in one batched model (default 64)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--checkpoint-every", type=float, default=DEFAULT_CHECKPOINT_S, metavar="SECONDS",
+                        help="save each cell's training state at an evaluation at most every SECONDS (default "
+                             f"{DEFAULT_CHECKPOINT_S:g}; 0: never): an interrupted run's trials go on from there "
+                             "when the same command runs again")
     ex = parser.add_argument_group("executors (docs/parallel.md)")
     ex.add_argument("--executor", choices=("local", "process", "ray"), default="local",
                     help="local: in this process (default); process: a pool of -j worker processes; "
@@ -220,7 +225,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if 0 < n_cells < workers and not args.quiet:
         print(f"note: {n_cells} cell(s) of seeds for {workers} workers; a smaller --batch-seeds spreads "
               f"the seeds over more workers", file=sys.stderr)
-    failed = _execute(plan, store, executor, done, batch, args.quiet, argv)
+    failed = _execute(plan, store, executor, done, batch, args.quiet, argv, args.checkpoint_every)
     if failed is not None:
         return failed
     if not args.no_calibrate:
@@ -236,7 +241,8 @@ def _progress(quiet: bool, total: int, skipped: int):
     return PlainProgress(total, skipped, stream=io.StringIO()) if quiet else make_progress(total, skipped)
 
 
-def _execute(plan, store, executor, done: set[str], batch: int, quiet: bool, argv: Sequence[str]) -> int | None:
+def _execute(plan, store, executor, done: set[str], batch: int, quiet: bool, argv: Sequence[str],
+             checkpoint_every_s: float) -> int | None:
     """Run the plan's trials not in ``done``, with progress. None when it completed, else the
     exit status (1: a record could not be written; 130: interrupted), said in one line."""
     from . import api
@@ -244,7 +250,7 @@ def _execute(plan, store, executor, done: set[str], batch: int, quiet: bool, arg
     progress = _progress(quiet, plan.n_trials, len(plan.keys() & done))
     try:
         completed = api.execute(plan, store, executor, done, batch_seeds=batch, progress=progress,
-                                command=["grokbench", *argv])
+                                command=["grokbench", *argv], checkpoint_every_s=checkpoint_every_s)
     except api.RecordWriteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -267,7 +273,7 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     study, store = api.prepare_tuning(args.tasks, args.methods, args.trials, args.tune_seeds, args.out,
                                       overrides=args.set, device=device, plugins=args.plugin)
     failed = _execute(study.plan, store, executor, store.done_keys(executor.timeout), args.batch_seeds,
-                      args.quiet, argv)
+                      args.quiet, argv, args.checkpoint_every)
     if failed is not None:
         return failed
     data = conclude(study, store)
@@ -323,7 +329,7 @@ def _run_claims(args: argparse.Namespace, chosen: list, argv: Sequence[str]) -> 
             print(f"reproduce {label}: {plan.n_trials} trial(s), {skipped} already done", file=sys.stderr)
         progress = _progress(args.quiet, plan.n_trials, skipped)
         return api.execute(plan, store, executor, done, batch_seeds=args.batch_seeds, progress=progress,
-                           command=command)
+                           command=command, checkpoint_every_s=args.checkpoint_every)
 
     for claim in chosen:
         runs, skipped = reproduce.plan_runs(claim, args.budget, caps)

@@ -23,6 +23,7 @@ from .spec import (
     trial_identity,
 )
 
+DEFAULT_CHECKPOINT_S = 300.0  # a cell in training saves its state at most this often
 MAX_SEEDS = 100_000  # more seeds than any study needs; a larger count is a typo
 
 
@@ -35,6 +36,15 @@ class Slot(NamedTuple):
 
 
 @dataclass(frozen=True)
+class CheckpointPolicy:
+    """Where a cell saves its training state (a folder) and at most how often, in seconds
+    of wall time (``grokbench.checkpoint``)."""
+
+    folder: str
+    every_s: float = DEFAULT_CHECKPOINT_S
+
+
+@dataclass(frozen=True)
 class Cell:
     """One task, one method configuration or several, and the seeds to train together: the
     unit an executor runs. Picklable (it crosses to worker processes).
@@ -42,6 +52,8 @@ class Cell:
     ``variants``: further configurations of ``method`` trained in the same batch; they
     differ from it only in base-optimizer scalars (``sweep_signature``). The batch's leading
     axis then carries ``slots``, configuration-major: (0, s0), (0, s1), ..., (1, s0), ...
+    ``checkpoint``: where and how often to save the training state (no part of any
+    trial's identity; None: never).
     """
 
     task: TaskSpec
@@ -51,6 +63,7 @@ class Cell:
     device: str = "cpu"
     plugin_files: tuple[str, ...] = field(default=())
     variants: tuple[MethodSpec, ...] = ()
+    checkpoint: CheckpointPolicy | None = None
 
     @property
     def configs(self) -> tuple[MethodSpec, ...]:

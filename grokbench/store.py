@@ -4,6 +4,8 @@ Layout of a results folder::
 
     DIR/records/<key>.json   one record per trial (key = hash of the trial's identity)
     DIR/runs.jsonl           one line per `grokbench run` invocation: command, time, version
+    DIR/checkpoints/         training state of cells an interrupted run left unfinished
+                             (``grokbench.checkpoint``); deleted once their trials have records
 
 A record file appears only complete: it is written to a temporary file in the same folder,
 flushed and fsynced, then renamed over the final name (atomic on POSIX), and the folder is
@@ -95,6 +97,7 @@ class Store:
     def __init__(self, root: str | Path, create: bool = False) -> None:
         self.root = Path(root)
         self.records_dir = self.root / "records"
+        self.checkpoints_dir = self.root / "checkpoints"
         if create:
             ensure_writable_dir(self.records_dir, f"results folder {self.root}")
             self._remove_stale_temporaries()

@@ -5,7 +5,9 @@ differ only in base-optimizer scalars) and a tuple of seeds. ``run_cell`` trains
 trials, its (configuration, seed) slots, in one batched model (S = 1 is the single-trial
 case) and yields one ``Record`` per trial as soon as that trial is finished. Read it top to
 bottom: ``_train`` is the loop; ``train_step`` is the timed unit; ``evaluate`` is the
-untimed one; ``CellRun.finish`` holds the rules that end a trial.
+untimed one; ``CellRun.finish`` holds the rules that end a trial; with a checkpoint policy
+the cell starts from a saved state (``grokbench.checkpoint``) and saves its own, untimed,
+after an evaluation.
 
 Timed vs untimed: only ``train_step`` (forward, backward, the method's transforms, the
 optimizer, after-step hooks) runs inside the clock (``environment.PeriodClock``: CUDA
@@ -36,8 +38,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import environment
+from . import checkpoint, environment
 from .chain import Chain
+from .checkpoint import Saver
 from .evaluation import evaluate
 from .plan import Cell, Slot
 from .record import Record, Status
@@ -177,11 +180,13 @@ def _train(run: CellRun, progress: ProgressFn | None, timeout: TimeoutPolicy) ->
                             len(cell.configs), config_settings)
     run.schedule = schedule = task.schedule(batch.n_train)
     deadline = timeout.deadline(len(cell.slots))
-    run.eval_time_s += evaluate(task, batch, run.tracks, 0, schedule.steps_per_epoch)
-    yield from run.finish(0)
+    saver, start = _resume(cell, batch, run)
+    if start == 0:
+        run.eval_time_s += evaluate(task, batch, run.tracks, 0, schedule.steps_per_epoch)
+        yield from run.finish(0)
     run.clock.start()
-    period_start = 0
-    for step in range(schedule.max_steps):
+    period_start = start
+    for step in range(start, schedule.max_steps):
         if not run.unfinished():
             break
         if deadline is not None and time.monotonic() > deadline:
@@ -203,8 +208,20 @@ def _train(run: CellRun, progress: ProgressFn | None, timeout: TimeoutPolicy) ->
             progress(cell, done, schedule.max_steps, [run.tracks[s].last_test_acc for s in batch.slots
                                                       if run.tracks[s].status is None])
         _compact(batch, run)
+        if saver is not None and saver.due() and run.unfinished():
+            saver.save(done, batch, run)
         run.clock.start()
         period_start = done
+
+
+def _resume(cell: Cell, batch: SeedBatch, run: CellRun) -> tuple[Saver | None, int]:
+    """The cell's checkpoint saver (None without a policy) and the step to start from: a
+    matching checkpoint's, loaded into ``batch`` and ``run``, else 0."""
+    if cell.checkpoint is None:
+        return None, 0
+    found = checkpoint.find(cell.checkpoint, cell.keys())
+    start = checkpoint.restore(found, cell, batch, run) if found is not None else 0
+    return checkpoint.Saver(cell, cell.checkpoint), start
 
 
 def train_step(task: Task, chain: Chain, batch: SeedBatch, step: int, schedule: Schedule) -> Tensor:

@@ -1,0 +1,105 @@
+"""Checkpoints: a cell interrupted mid-training goes on from its last save, and its trials'
+curves equal those of the uninterrupted run."""
+
+from dataclasses import replace
+
+import pytest
+from helpers import read_records, run_cli
+
+from grokbench import checkpoint
+from grokbench.plan import CheckpointPolicy, build_plan
+from grokbench.record import CURVE_COLUMNS
+from grokbench.spec import parse_overrides
+from grokbench.trial import run_cell
+
+TINY = ["sparse_parity.n_train=200", "sparse_parity.n_test=100", "sparse_parity.max_epochs=8",
+        "sparse_parity.batch_size=64"]
+METHODS = ["sgd", "adam", "adamw", "egd", "sketched_egd", "grokfast", "grokfast_ma", "neuralgrok", "muon",
+           "perpgrad", "normgrad", "grokfast+egd", "sgd[lr=0.05,0.2]"]
+UNTIMED = [c for c in CURVE_COLUMNS if c != "train_time_s"]
+
+
+def _cell(method: str, seeds: str = "2"):
+    (cell,) = build_plan("sparse_parity", method, seeds, parse_overrides(TINY)).cells(set(), 64)
+    return cell
+
+
+def _interrupt_after(evaluations: int):
+    calls = []
+
+    def progress(*_):
+        calls.append(1)
+        if len(calls) == evaluations:
+            raise KeyboardInterrupt
+
+    return progress
+
+
+def _curves(records) -> dict[str, dict]:
+    return {r.key: {c: r.curve[c] for c in UNTIMED} | {"status": r.status} for r in records}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_resumed_cell_gives_the_uninterrupted_curves(method, tmp_path):
+    cell = _cell(method)
+    whole = _curves(run_cell(cell))
+    saving = replace(cell, checkpoint=CheckpointPolicy(str(tmp_path), every_s=0))
+    with pytest.raises(KeyboardInterrupt):
+        list(run_cell(saving, _interrupt_after(4)))  # saved after evaluations 1-3 (epochs 1-3)
+    assert checkpoint.find(saving.checkpoint, cell.keys()) is not None
+    resumed = list(run_cell(saving))
+    assert _curves(resumed) == whole
+    assert all(r.environment["resumed_at_steps"] == [3 * 4] for r in resumed)  # 4 steps per epoch
+    assert all(r.curve["train_time_s"] == sorted(r.curve["train_time_s"]) for r in resumed)
+
+
+def test_a_narrower_cell_resumes_from_a_wider_checkpoint_and_others_start_afresh(tmp_path):
+    cell = _cell("adamw", "3")
+    whole = _curves(run_cell(cell))
+    saving = replace(cell, checkpoint=CheckpointPolicy(str(tmp_path), every_s=0))
+    with pytest.raises(KeyboardInterrupt):
+        list(run_cell(saving, _interrupt_after(4)))
+    narrow = replace(_cell("adamw", "1-2"), checkpoint=saving.checkpoint)  # seed 0 finished meanwhile, say
+    resumed = list(run_cell(narrow))
+    assert [r.environment.get("resumed_at_steps") for r in resumed] == [[12], [12]]
+    for key, curves in _curves(resumed).items():
+        assert curves["test_acc"] == pytest.approx(whole[key]["test_acc"], abs=1e-6)
+    wider = replace(_cell("adamw", "4"), checkpoint=saving.checkpoint)  # seed 3 was never saved
+    assert checkpoint.find(wider.checkpoint, wider.keys()) is None
+
+
+def test_finished_checkpoints_are_removed_and_unfinished_ones_kept(tmp_path):
+    cell = replace(_cell("sgd"), checkpoint=CheckpointPolicy(str(tmp_path), every_s=0))
+    with pytest.raises(KeyboardInterrupt):
+        list(run_cell(cell, _interrupt_after(3)))
+    (tmp_path / ".x.pt.123.tmp").write_bytes(b"")  # left by a process killed mid-save
+    (tmp_path / "bad.json").write_text("{not json")
+    assert checkpoint.remove_finished(tmp_path, {cell.keys()[0]}) == 1  # bad.json; one trial still unfinished
+    assert len(list(tmp_path.glob("*.pt"))) == 1 and not list(tmp_path.glob(".*"))
+    assert checkpoint.remove_finished(tmp_path, set(cell.keys())) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "R"
+    args = ["run", "--methods", "adamw", "--no-baseline", "--seeds", "2", "--out", str(out), "--quiet",
+            "--no-calibrate", *[a for s in TINY for a in ("--set", s)]]
+    original = checkpoint.Saver.save
+    saves = []
+
+    def save_then_stop(self, step, batch, run):
+        original(self, step, batch, run)
+        saves.append(step)
+        if len(saves) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint.Saver, "save", save_then_stop)
+    assert run_cli(*args, "--checkpoint-every", "1e-9") == 130
+    assert read_records(out) == [] and len(list((out / "checkpoints").glob("*.pt"))) == 1
+    monkeypatch.setattr(checkpoint.Saver, "save", original)
+    assert run_cli(*args) == 0
+    records = read_records(out)
+    assert len(records) == 2 and all(r["environment"]["resumed_at_steps"] == [saves[-1]] for r in records)
+    assert not list((out / "checkpoints").glob("*"))  # removed once the trials have records
+    assert run_cli(*args, "--checkpoint-every", "-1") == 2
+    assert "--checkpoint-every must be >= 0" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -111,10 +112,24 @@ def find(policy: CheckpointPolicy, keys: list[str]) -> Path | None:
     return best[1] if best else None
 
 
-def restore(path: Path, cell: Cell, batch: SeedBatch, run: Any) -> int:
-    """Load the checkpoint at ``path`` into a freshly built ``batch`` and ``run`` of
-    ``cell`` (whose keys it holds); returns the step to go on from."""
-    saved = torch.load(path, map_location="cpu", weights_only=False)
+def load(path: Path, cell: Cell) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if it is readable and holds every trial of ``cell``; else
+    None, with a warning naming the file (the cell then starts afresh)."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        missing = set(cell.keys()) - set(saved["tracks"])
+    except Exception as exc:  # a damaged or foreign file must not fail the trials
+        print(f"warning: ignoring checkpoint {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+    if saved.get("format") != FORMAT or missing:
+        print(f"warning: ignoring checkpoint {path}: not a checkpoint of these trials", file=sys.stderr)
+        return None
+    return saved
+
+
+def restore(saved: dict[str, Any], cell: Cell, batch: SeedBatch, run: Any) -> int:
+    """Put a ``load``-ed checkpoint into a freshly built ``batch`` and ``run`` of ``cell``;
+    returns the step to go on from."""
     device = batch.ctx.device
     index = torch.tensor([saved["keys"].index(cell.slot_key(s)) for s in batch.slots])
     with torch.no_grad():

@@ -220,7 +220,8 @@ def _resume(cell: Cell, batch: SeedBatch, run: CellRun) -> tuple[Saver | None, i
     if cell.checkpoint is None:
         return None, 0
     found = checkpoint.find(cell.checkpoint, cell.keys())
-    start = checkpoint.restore(found, cell, batch, run) if found is not None else 0
+    saved = checkpoint.load(found, cell) if found is not None else None
+    start = checkpoint.restore(saved, cell, batch, run) if saved is not None else 0
     return checkpoint.Saver(cell, cell.checkpoint), start
 
 

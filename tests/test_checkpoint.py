@@ -103,3 +103,15 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch, c
     assert not list((out / "checkpoints").glob("*"))  # removed once the trials have records
     assert run_cli(*args, "--checkpoint-every", "-1") == 2
     assert "--checkpoint-every must be >= 0" in capsys.readouterr().err
+
+
+def test_a_damaged_checkpoint_is_ignored_with_a_warning(tmp_path, capsys):
+    cell = replace(_cell("sgd"), checkpoint=CheckpointPolicy(str(tmp_path), every_s=0))
+    whole = _curves(run_cell(_cell("sgd")))
+    with pytest.raises(KeyboardInterrupt):
+        list(run_cell(cell, _interrupt_after(3)))
+    (pt,) = tmp_path.glob("*.pt")
+    pt.write_bytes(pt.read_bytes()[:100])  # truncated
+    records = list(run_cell(cell))
+    assert _curves(records) == whole and all("resumed_at_steps" not in r.environment for r in records)
+    assert "ignoring checkpoint" in capsys.readouterr().err

@@ -85,6 +85,12 @@ class Saver:
         self.last = time.monotonic()
 
 
+    def discard(self) -> None:
+        """Delete this cell's checkpoint (its trials are finished)."""
+        for suffix in (".json", ".pt"):
+            (self.folder / f"{self.name}{suffix}").unlink(missing_ok=True)
+
+
 def _track_fields(track: Any) -> dict[str, Any]:
     return {"curve": track.curve, "train_time_s": track.train_time_s, "evals_since_solve": track.evals_since_solve}
 

@@ -212,6 +212,8 @@ def _train(run: CellRun, progress: ProgressFn | None, timeout: TimeoutPolicy) ->
             saver.save(done, batch, run)
         run.clock.start()
         period_start = done
+    if saver is not None:
+        saver.discard()  # every trial has its record now
 
 
 def _resume(cell: Cell, batch: SeedBatch, run: CellRun) -> tuple[Saver | None, int]:

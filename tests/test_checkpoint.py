@@ -49,6 +49,7 @@ def test_a_resumed_cell_gives_the_uninterrupted_curves(method, tmp_path):
     assert checkpoint.find(saving.checkpoint, cell.keys()) is not None
     resumed = list(run_cell(saving))
     assert _curves(resumed) == whole
+    assert not list(tmp_path.iterdir())  # a cell that finished deletes its checkpoint
     assert all(r.environment["resumed_at_steps"] == [3 * 4] for r in resumed)  # 4 steps per epoch
     assert all(r.curve["train_time_s"] == sorted(r.curve["train_time_s"]) for r in resumed)
 

@@ -22,7 +22,7 @@ from helpers import read_records, run_cli
 
 from grokbench import registry
 from grokbench.errors import Terminated, signals_deferred, stop_signals
-from grokbench.executors import LocalExecutor, ProcessExecutor, cpu_count
+from grokbench.executors import LocalExecutor, ProcessExecutor
 from grokbench.executors.base import describe_exit
 from grokbench.plan import build_plan
 from grokbench.record import Record
@@ -138,6 +138,16 @@ def last_run(out: Path) -> dict:
 # ---------------------------------------------------------------- process pool
 
 
+def test_process_workers_share_the_cores_within_omp_num_threads(monkeypatch):
+    monkeypatch.setattr("grokbench.executors.process.cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert ProcessExecutor(2).threads == 4 and ProcessExecutor(16).threads == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the user's cap: never raised to the cores' share
+    assert ProcessExecutor(2).threads == 1 and ProcessExecutor(2, threads=3).threads == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "junk")
+    assert ProcessExecutor(2).threads == 4
+
+
 def test_process_pool_matches_local(tmp_path, local_records):
     out = tmp_path / "out"
     rc = run_cli("run", *TINY, "--methods", "sgd,adamw", "--seeds", "3", "--batch-seeds", "2",
@@ -148,7 +158,7 @@ def test_process_pool_matches_local(tmp_path, local_records):
     for r in got.values():
         env = r["environment"]
         assert env["executor"] == "process" and env["workers"] == 2
-        assert env["threads"] == max(1, cpu_count() // 2)
+        assert env["threads"] == ProcessExecutor(2).threads
         assert env["host"] and env["pid"] != os.getpid()
     assert {r["environment"]["executor"] for r in local_records.values()} == {"local"}
 

@@ -35,6 +35,13 @@ class Executor(Protocol):
     def run(self, cells: Iterable[Cell], progress: ProgressFn | None = None) -> Iterator[Record]: ...
 
 
+def thread_limit() -> int | None:
+    """The user's cap on threads per process: ``OMP_NUM_THREADS`` when it is a positive
+    integer, else None."""
+    text = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
 def cpu_count() -> int:
     """Cores this process may use (the affinity mask, not the machine's count)."""
     try:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UserError, one_line
 from ..record import Record, Status
 from ..timeout import TimeoutPolicy
-from .base import cpu_count, describe_exit, lost_records, now, plugin_sources, stamp
+from .base import cpu_count, describe_exit, lost_records, now, plugin_sources, stamp, thread_limit
 
 if TYPE_CHECKING:
     from ..plan import Cell
@@ -167,8 +167,9 @@ class _Slot:
 
 class ProcessExecutor:
     """``workers`` processes on this machine, each with ``threads`` torch threads
-    (default: its share of the cores, at least 1); ``timeout`` is enforced by killing a
-    worker past the policy's kill deadline."""
+    (default: its share of the cores, at least 1, at most ``OMP_NUM_THREADS`` when that is
+    set: on a shared machine one thread per process avoids oversubscription); ``timeout``
+    is enforced by killing a worker past the policy's kill deadline."""
 
     name = "process"
 
@@ -180,7 +181,8 @@ class ProcessExecutor:
         start_method: str = "spawn",
     ) -> None:
         self.workers = max(1, workers or cpu_count())
-        self.threads: int | None = threads or max(1, cpu_count() // self.workers)
+        share = max(1, cpu_count() // self.workers)
+        self.threads: int | None = threads or min(share, thread_limit() or share)
         self.timeout = timeout or TimeoutPolicy()
         self.start_method = start_method
 

@@ -84,7 +84,6 @@ class Saver:
         _atomic(self.folder / f"{self.name}.json", lambda f: f.write(side))
         self.last = time.monotonic()
 
-
     def discard(self) -> None:
         """Delete this cell's checkpoint (its trials are finished)."""
         for suffix in (".json", ".pt"):

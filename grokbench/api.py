@@ -153,7 +153,7 @@ def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_se
         completed = _run_cells(cells, store, executor, progress)
     finally:
         store.release(claimed)
-    if completed:
+    if completed and any(store.checkpoints_dir.glob("*")):  # reading every record only when there is something to clean
         from .checkpoint import remove_finished
 
         remove_finished(store.checkpoints_dir, store.done_keys(getattr(executor, "timeout", None)))

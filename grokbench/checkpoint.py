@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from .plan import Cell, CheckpointPolicy
-from .seedbatch import SeedBatch, index_state
+from .seedbatch import SeedBatch, index_state, map_tensors
 
 FORMAT = 1
 
@@ -41,15 +41,8 @@ def checkpoint_name(keys: list[str]) -> str:
 
 
 def _to(tree: Any, device: torch.device | str) -> Any:
-    """``tree`` with every tensor leaf moved to ``device`` (nested dicts, lists, tuples)."""
-    if isinstance(tree, torch.Tensor):
-        return tree.detach().to(device)
-    if isinstance(tree, dict):
-        return {k: _to(v, device) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        items = [_to(v, device) for v in tree]
-        return type(tree)(*items) if hasattr(tree, "_fields") else type(tree)(items)
-    return tree
+    """``tree`` with every tensor leaf detached and moved to ``device``."""
+    return map_tensors(tree, lambda t: t.detach().to(device))
 
 
 class Saver:

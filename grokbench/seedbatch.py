@@ -14,6 +14,7 @@ batch get the same copies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,19 +39,25 @@ def carve_holdout(split: Split, fraction: float, gen: torch.Generator) -> tuple[
     return inner, (split.x_train[hold], split.y_train[hold])
 
 
+def map_tensors(tree: Any, fn: Callable[[Tensor], Tensor]) -> Any:
+    """``tree`` with ``fn`` applied to every tensor leaf (in nested dicts, lists, tuples and
+    named tuples); other leaves are kept as they are."""
+    if isinstance(tree, Tensor):
+        return fn(tree)
+    if isinstance(tree, dict):
+        return {k: map_tensors(v, fn) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [map_tensors(v, fn) for v in tree]
+    if isinstance(tree, tuple):
+        items = [map_tensors(v, fn) for v in tree]
+        return type(tree)(*items) if hasattr(tree, "_fields") else tuple(items)
+    return tree
+
+
 def index_state(tree: Any, keep: Tensor) -> Any:
     """``tree`` with every tensor leaf (in nested dicts, lists, tuples) indexed by ``keep``
     along its leading seed axis; other leaves are shared by all seeds and kept as they are."""
-    if isinstance(tree, Tensor):
-        return tree[keep] if tree.dim() > 0 else tree
-    if isinstance(tree, dict):
-        return {k: index_state(v, keep) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [index_state(v, keep) for v in tree]
-    if isinstance(tree, tuple):
-        items = [index_state(v, keep) for v in tree]
-        return type(tree)(*items) if hasattr(tree, "_fields") else tuple(items)
-    return tree
+    return map_tensors(tree, lambda t: t[keep] if t.dim() > 0 else t)
 
 
 def _stack(tensors: list[Tensor], device: torch.device) -> Tensor:

@@ -40,7 +40,6 @@ from torch import Tensor
 
 from . import checkpoint, environment
 from .chain import Chain
-from .checkpoint import Saver
 from .evaluation import evaluate
 from .plan import Cell, Slot
 from .record import Record, Status
@@ -216,7 +215,7 @@ def _train(run: CellRun, progress: ProgressFn | None, timeout: TimeoutPolicy) ->
         saver.discard()  # every trial has its record now
 
 
-def _resume(cell: Cell, batch: SeedBatch, run: CellRun) -> tuple[Saver | None, int]:
+def _resume(cell: Cell, batch: SeedBatch, run: CellRun) -> tuple[checkpoint.Saver | None, int]:
     """The cell's checkpoint saver (None without a policy) and the step to start from: a
     matching checkpoint's, loaded into ``batch`` and ``run``, else 0."""
     if cell.checkpoint is None:

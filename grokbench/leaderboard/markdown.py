@@ -27,7 +27,7 @@ from .rows import (
     threshold_rows,
     walltime_rows,
 )
-from .runtime import folder_seconds, run_time_row
+from .runtime import folder_seconds, logged_seconds, run_time_row
 from .summary import disagreements, findings
 
 METRIC_LINES = (
@@ -204,7 +204,7 @@ def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated
 
     out = ["## Provenance", "", "| provenance | |", "|---|---|"]
     rows = provenance_rows(frame, runs, commit, generated)
-    extra = [*_calibration_rows(results_dir), *_run_time_rows(frame, results_dir, defaults_dir)]
+    extra = [*_calibration_rows(results_dir), *_run_time_rows(frame, runs, results_dir, defaults_dir)]
     out += [f"| {field} | {value} |" for field, value in [*rows[:-1], *extra, rows[-1]]]
     selected = selected_rows(frame.to_dict(orient="records")) if "tuned" in getattr(frame, "columns", ()) else []
     if selected:
@@ -214,10 +214,13 @@ def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated
     return out + [""]
 
 
-def _run_time_rows(frame, results_dir: Path, defaults_dir: Path | None) -> list[tuple[str, str]]:
-    """How long the report runs, their tuning folders and the default-settings folder took."""
+def _run_time_rows(frame, runs: list[dict[str, Any]], results_dir: Path,
+                   defaults_dir: Path | None) -> list[tuple[str, str]]:
+    """How long the report runs (from the page's own records and runs), their tuning
+    folders and the default-settings folder took."""
+    finishes = frame["finished_at"] if len(frame) else []
     tuning = distinct_texts(t["folder"] for t in frame.get("tuned", []) if isinstance(t, dict)) if len(frame) else []
-    parts = [("report runs", display_path(results_dir), folder_seconds(results_dir))]
+    parts = [("report runs", display_path(results_dir), logged_seconds(runs, finishes))]
     parts += [("tuning", folder, folder_seconds(folder)) for folder in tuning]
     if defaults_dir is not None:
         parts.append(("default settings", display_path(defaults_dir), folder_seconds(defaults_dir)))

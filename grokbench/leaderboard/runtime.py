@@ -38,13 +38,18 @@ def invocation_seconds(starts: Iterable[Any], finishes: Iterable[Any]) -> list[f
     return out
 
 
-def folder_seconds(folder: str | Path) -> float | None:
-    """Total run time of a results folder in seconds; None when it has no runs.jsonl line."""
-    store = Store(folder)
-    runs = store.runs()
+def logged_seconds(runs: list[dict[str, Any]], finishes: Iterable[Any]) -> float | None:
+    """Total run time in seconds of a folder's runs.jsonl lines and its records' finish
+    times; None when there is no line."""
     if not runs:
         return None
-    return sum(invocation_seconds((r.get("time") for r in runs), (r.finished_at for r in store.records())))
+    return sum(invocation_seconds((r.get("time") for r in runs), finishes))
+
+
+def folder_seconds(folder: str | Path) -> float | None:
+    """``logged_seconds`` of a results folder read from disk."""
+    store = Store(folder)
+    return logged_seconds(store.runs(), (r.finished_at for r in store.records()))
 
 
 def duration_text(seconds: float) -> str:

@@ -9,7 +9,10 @@ keys are all among one checkpoint's trials still training rebuilds its batch as 
 (data and chain from the seeds), loads that state, keeps only its own trials and goes on
 from the saved step: its trials' curves are those of the uninterrupted run (tested for
 every built-in method). Trials that finished after the save have records and are left
-out; a batch that lost them is narrower, which changes only the batch layout.
+out; a batch that lost them is narrower, which changes only the batch layout. A resumed
+trial's record says where it went on from: ``environment.resumed_at_steps`` and, per entry,
+``environment.resumed_devices`` (the device that trained up to that step; a checkpoint may
+be resumed on another device, whose numerics then take over).
 
 Files: ``FOLDER/<name>.pt`` (``torch.save``) and ``FOLDER/<name>.json`` (the keys and the
 step, read to find a match without loading tensors), written atomically, replaced at each
@@ -70,6 +73,7 @@ class Saver:
             "tracks": {k: _track_fields(run.tracks[s]) for k, s in live.items()},
             "timing": {k: asdict(run.timing[s]) for k, s in live.items()},
             "eval_time_s": run.eval_time_s, "started": run.started, "resumed": run.env.get("resumed_at_steps", []),
+            "resumed_devices": run.env.get("resumed_devices", []), "device": device_label(run.env),
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         _atomic(self.folder / f"{self.name}.pt", lambda f: torch.save(state, f))
@@ -146,7 +150,14 @@ def restore(saved: dict[str, Any], cell: Cell, batch: SeedBatch, run: Any) -> in
         vars(run.timing[slot]).update(saved["timing"][key])
     run.eval_time_s, run.started = saved["eval_time_s"], saved["started"]
     run.env["resumed_at_steps"] = [*saved["resumed"], saved["step"]]
+    earlier = saved.get("resumed_devices", [None] * len(saved["resumed"]))
+    run.env["resumed_devices"] = [*earlier, saved.get("device")]
     return int(saved["step"])
+
+
+def device_label(env: dict[str, Any]) -> str:
+    """'cuda (NVIDIA H200)': a record environment's device and its name."""
+    return f"{env.get('device')} ({env.get('device_name')})"
 
 
 def remove_finished(folder: str | Path, done: set[str]) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import resource
 import socket
 import sys
@@ -168,15 +169,18 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
-def nvidia_driver(cuda: Any = None) -> str | None:
+# "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  ..." or, for the open module,
+# "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build ..."
+_DRIVER_VERSION = re.compile(r"Kernel Module\b.*?\s(\d+\.\d+(?:\.\d+)*)(?:\s|$)")
+
+
+def nvidia_driver(cuda: Any = None, version_file: Path = Path("/proc/driver/nvidia/version")) -> str | None:
     """The NVIDIA kernel driver's version (e.g. '550.54.15'), else the CUDA driver API
     version torch reports (e.g. 'cuda-api 12040'), else None."""
     try:
-        first = Path("/proc/driver/nvidia/version").read_text().splitlines()[0]
-        words = first.split()
-        for i, word in enumerate(words):
-            if word == "Module" and i + 1 < len(words):
-                return words[i + 1]
+        found = _DRIVER_VERSION.search(version_file.read_text().splitlines()[0])
+        if found:
+            return found.group(1)
     except (OSError, IndexError):
         pass
     get = getattr(getattr(torch, "_C", None), "_cuda_getDriverVersion", None)

@@ -4,6 +4,7 @@ curves equal those of the uninterrupted run."""
 from dataclasses import replace
 
 import pytest
+import torch
 from helpers import read_records, run_cli
 
 from grokbench import checkpoint
@@ -51,7 +52,29 @@ def test_a_resumed_cell_gives_the_uninterrupted_curves(method, tmp_path):
     assert _curves(resumed) == whole
     assert not list(tmp_path.iterdir())  # a cell that finished deletes its checkpoint
     assert all(r.environment["resumed_at_steps"] == [3 * 4] for r in resumed)  # 4 steps per epoch
+    here = checkpoint.device_label(resumed[0].environment)
+    assert here.startswith("cpu (") and all(r.environment["resumed_devices"] == [here] for r in resumed)
     assert all(r.curve["train_time_s"] == sorted(r.curve["train_time_s"]) for r in resumed)
+
+
+@pytest.mark.parametrize("saved_on, reported", [("cuda (NVIDIA H200)", "cuda (NVIDIA H200)"), (None, None)])
+def test_a_resumed_record_names_the_device_that_trained_before_the_checkpoint(tmp_path, saved_on, reported):
+    cell = replace(_cell("adam"), checkpoint=CheckpointPolicy(str(tmp_path), every_s=0))
+    with pytest.raises(KeyboardInterrupt):
+        list(run_cell(cell, _interrupt_after(3)))
+    path = checkpoint.find(cell.checkpoint, cell.keys())
+    saved = torch.load(path, weights_only=False)
+    saved.pop("device")
+    saved.pop("resumed_devices")  # a checkpoint written before devices were kept has neither
+    if saved_on is not None:
+        saved.update(device=saved_on, resumed_devices=[])
+    torch.save(saved, path)
+    with pytest.raises(KeyboardInterrupt):
+        list(run_cell(cell, _interrupt_after(2)))  # resumed once, saved again further on
+    records = list(run_cell(cell))
+    here = checkpoint.device_label(records[0].environment)
+    assert all(r.environment["resumed_at_steps"] == [8, 12] for r in records)
+    assert all(r.environment["resumed_devices"] == [reported, here] for r in records)
 
 
 def test_a_narrower_cell_resumes_from_a_wider_checkpoint_and_others_start_afresh(tmp_path):

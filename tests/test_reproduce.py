@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from helpers import run_cli
 
@@ -14,6 +15,7 @@ from grokbench.errors import UserError
 from grokbench.plan import build_plan
 from grokbench.reproduce import verdict as v
 from grokbench.reproduce.claims import MethodEntry, parse_claim
+from grokbench.reproduce.results import hardware_line
 from grokbench.spec import parse_overrides
 
 TINY_CLAIM = {
@@ -53,7 +55,7 @@ def test_caps_lower_the_budget_and_never_raise_it():
     assert "modular_addition:grokfast.max_steps=50" in long_run.overrides
     (run, long_run), _ = reproduce.plan_runs(claim, "cpu", reproduce.Caps(max_steps=10**9))
     assert "modular_addition:grokfast.max_steps=2000" in run.overrides
-    assert "modular_addition:grokfast.max_steps=50000" in long_run.overrides
+    assert "modular_addition:grokfast.max_steps=80000" in long_run.overrides
 
 
 @pytest.mark.parametrize("broken, message", [
@@ -120,6 +122,7 @@ def test_reproduce_runs_resumes_and_rebuilds_the_page(tmp_path: Path):
     section = text[text.index("## tiny_egd"):]
     assert "| `egd` | EGD | reaches it |" in section and "/2 |" in section
     assert "Ordering `egd` before `sgd`" in section and "**Verdict: " in section
+    assert "Ran on: 4 trials on cpu (" in section
     assert "| grokfast | arXiv 2405.20233 | not run |" in text
     mtimes = [p.stat().st_mtime_ns for p in records]
     assert run_cli(*args) == 0  # resumes: nothing trains again
@@ -155,3 +158,16 @@ def test_reproduce_bad_input_is_one_line(tmp_path: Path, capsys):
     assert run_cli("reproduce", "nope", "--out", str(tmp_path)) == 2
     assert capsys.readouterr().err.count("\n") == 1
     assert run_cli("reproduce", "grokfast", "--max-steps", "0", "--out", str(tmp_path)) == 2
+
+
+def test_the_hardware_line_counts_devices_and_names_where_resumed_trials_began():
+    rows = pd.DataFrame([
+        {"device": "cpu", "device_name": "EPYC", "resumed_at_steps": [54000], "resumed_devices": ["cuda (H200)"]},
+        {"device": "cpu", "device_name": "EPYC", "resumed_at_steps": [54000], "resumed_devices": None},
+        {"device": "cuda", "device_name": "H200", "resumed_at_steps": None, "resumed_devices": None},
+    ])
+    assert hardware_line(rows) == (
+        "2 trials on cpu (EPYC); 1 trial on cuda (H200); "
+        "1 resumed from checkpoints: at step 54,000 (trained on a device not recorded until then); "
+        "1 resumed from checkpoints: at step 54,000 (trained on cuda (H200) until then)")
+    assert hardware_line(rows.iloc[:0]) == hardware_line(None) == ""

@@ -74,6 +74,8 @@ def _experiment_table(result: ClaimResult, exp) -> list[str]:
                      f"{rows[e.method] or 'shown only'} |")
     for a, b, outcome in result.orderings[exp.id]:
         lines.append(f"\nOrdering `{a}` before `{b}`: {outcome}{_ratio(got.get(a), got.get(b))}.")
+    if exp.id in result.hardware:
+        lines.append(f"\nRan on: {result.hardware[exp.id]}.")
     return lines + [""]
 
 

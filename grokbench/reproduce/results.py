@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
+import pandas as pd
+
+from ..checkpoint import device_label
 from ..plan import Cell, build_plan, parse_seeds
 from ..spec import parse_overrides
 from ..store import load_frame
@@ -18,18 +22,43 @@ def _method_keys(run: ExperimentRun, method: str) -> set[str]:
     return {Cell(task, spec, ()).key(seed) for task, spec in plan.pairs for seed in parse_seeds(run.seeds)}
 
 
-def experiment_measures(claim: Claim, run: ExperimentRun, root: Path) -> dict[str, Measure | None]:
-    """Per method of ``run``: its Measure from the records in the experiment's folder."""
+def experiment_measures(claim: Claim, run: ExperimentRun, root: Path) -> tuple[dict[str, Measure | None], str]:
+    """Per method of ``run``: its Measure from the records in the experiment's folder; and
+    where those records trained (``hardware_line``)."""
     folder = run.folder(root)
     frame = load_frame(folder, with_curves=True) if folder.exists() else None
     out: dict[str, Measure | None] = {}
+    used = []
     for method in run.methods:
         if frame is None or frame.empty:
             out[method] = None
             continue
         rows = frame[frame["key"].isin(_method_keys(run, method))]
+        used.append(rows)
         out[method] = measure(rows, claim.metric, claim.unit, f"{claim.name}/{run.experiment}/{method}")
-    return out
+    return out, hardware_line(pd.concat(used) if used else None)
+
+
+def hardware_line(rows: pd.DataFrame | None) -> str:
+    """'2 trials on cpu (AMD EPYC); 2 resumed from checkpoints: at step 54,000 (trained on
+    cuda (NVIDIA H200) until then)', from record rows; '' for none."""
+    if rows is None or rows.empty:
+        return ""
+    devices = Counter(device_label({"device": r.device, "device_name": r.device_name}) for r in rows.itertuples())
+    parts = ["; ".join(f"{n} trial{'s' * (n > 1)} on {d}" for d, n in sorted(devices.items()))]
+    resumed = Counter(_resumption(r) for r in rows.itertuples() if _resumption(r))
+    parts += [f"{n} resumed from checkpoints: {how}" for how, n in sorted(resumed.items())]
+    return "; ".join(parts)
+
+
+def _resumption(row) -> str:
+    steps = getattr(row, "resumed_at_steps", None)
+    if not isinstance(steps, list) or not steps:
+        return ""
+    devices = getattr(row, "resumed_devices", None)
+    devices = devices if isinstance(devices, list) and len(devices) == len(steps) else [None] * len(steps)
+    return ", ".join(f"at step {s:,} (trained on {d or 'a device not recorded'} until then)"
+                     for s, d in zip(steps, devices))
 
 
 def collect(claim: Claim, root: Path) -> tuple[ClaimResult, dict | None]:
@@ -37,10 +66,13 @@ def collect(claim: Claim, root: Path) -> tuple[ClaimResult, dict | None]:
     manifest = read_manifest(root, claim.name)
     if manifest is None:
         return judge(claim, {}, []), None
-    measures = {run.experiment: experiment_measures(claim, run, root) for run in manifest_runs(manifest)}
+    measured = {run.experiment: experiment_measures(claim, run, root) for run in manifest_runs(manifest)}
+    measures = {exp: got for exp, (got, _) in measured.items()}
     skipped = list(manifest.get("skipped", []))
     _add_unrun(claim, manifest, measures, skipped)
-    return judge(claim, measures, skipped), manifest
+    result = judge(claim, measures, skipped)
+    result.hardware = {exp: line for exp, (_, line) in measured.items() if line}
+    return result, manifest
 
 
 def _add_unrun(claim: Claim, manifest: dict, measures: dict[str, dict[str, Measure | None]],

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -101,7 +101,8 @@ def ordering_outcome(faster: Measure | None, slower: Measure | None) -> str:
 @dataclass
 class ClaimResult:
     """Everything the page shows of one claim: per experiment, per method, its Measure and
-    row outcome; the orderings; the verdict and its reason."""
+    row outcome; the orderings; the verdict and its reason; per experiment, the devices
+    its records trained on."""
 
     claim: Claim
     measures: dict[str, dict[str, Measure | None]]
@@ -110,6 +111,7 @@ class ClaimResult:
     verdict: str
     reason: str
     skipped: list[str]
+    hardware: dict[str, str] = field(default_factory=dict)  # experiment -> where its trials ran
 
 
 def judge(claim: Claim, measures: dict[str, dict[str, Measure | None]], skipped: list[str]) -> ClaimResult:

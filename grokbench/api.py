@@ -139,8 +139,8 @@ def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_se
     if not checkpoint_every_s >= 0:
         raise UserError("--checkpoint-every must be >= 0 seconds")
     todo = {key for cell in plan.cells(done, batch_seeds) for key in cell.keys()}
-    store.log_run(list(command) or ["grokbench.run"],
-                  {"version": __version__, "trials": plan.n_trials, "to_run": len(todo)})
+    started = store.log_run(list(command) or ["grokbench.run"],
+                            {"version": __version__, "trials": plan.n_trials, "to_run": len(todo)})
     claimed, held = store.claim(todo)
     if held:
         print(f"note: {len(held)} trial(s) are being run by {sorted(set(held.values()))[0]} into this folder; "
@@ -149,10 +149,13 @@ def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_se
     if checkpoint_every_s > 0:
         policy = CheckpointPolicy(str(store.checkpoints_dir), checkpoint_every_s)
         cells = [replace(cell, checkpoint=policy) for cell in cells]
+    status = "failed"
     try:
         completed = _run_cells(cells, store, executor, progress)
+        status = "completed" if completed else "interrupted"
     finally:
         store.release(claimed)
+        store.log_end(started, status)
     if completed and any(store.checkpoints_dir.glob("*")):  # reading every record only when there is something to clean
         from .checkpoint import remove_finished
 

@@ -3,7 +3,8 @@
 Layout of a results folder::
 
     DIR/records/<key>.json   one record per trial (key = hash of the trial's identity)
-    DIR/runs.jsonl           one line per `grokbench run` invocation: command, time, version
+    DIR/runs.jsonl           one line per `grokbench run` invocation (command, time, pid,
+                             version) and one when it ends (ended, started, pid, status)
     DIR/checkpoints/         training state of cells an interrupted run left unfinished
                              (``grokbench.checkpoint``); deleted once their trials have records
 
@@ -137,22 +138,39 @@ class Store:
         policy = timeout or TimeoutPolicy()
         return {r.key for r in self.records() if policy.is_final(r)}
 
-    def log_run(self, argv: Iterable[str], extra: dict[str, Any] | None = None) -> None:
-        """Append one line to runs.jsonl; a folder where that fails is refused (UserError)."""
-        line = {
-            "command": " ".join(argv),
-            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            **(extra or {}),
-        }
-        path = self.root / "runs.jsonl"
+    def log_run(self, argv: Iterable[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Append an invocation's line to runs.jsonl and return it; a folder where that
+        fails is refused (UserError)."""
+        line = {"command": " ".join(argv), "time": _now(), "pid": os.getpid(), **(extra or {})}
         try:
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(line) + "\n")
+            self._append_run_line(line)
         except OSError as exc:
-            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            raise UserError(f"cannot write {self.root / 'runs.jsonl'}: {exc.strerror or exc}") from exc
+        return line
+
+    def log_end(self, started: dict[str, Any], status: str) -> None:
+        """Append the end of the invocation whose line ``log_run`` returned as ``started``
+        (``status``: completed, interrupted or failed); a failure to write only warns."""
+        line = {"ended": _now(), "started": started.get("time"), "pid": started.get("pid"), "status": status}
+        try:
+            self._append_run_line(line)
+        except OSError as exc:
+            print(f"warning: cannot log the end of this run in {self.root / 'runs.jsonl'}: {exc.strerror or exc}",
+                  file=sys.stderr)
+
+    def _append_run_line(self, line: dict[str, Any]) -> None:
+        with open(self.root / "runs.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
 
     def runs(self) -> list[dict[str, Any]]:
-        """The lines of runs.jsonl that are JSON objects (others are skipped)."""
+        """The invocations logged in runs.jsonl (lines that are JSON objects; others are skipped)."""
+        return [line for line in self._run_lines() if "ended" not in line]
+
+    def run_ends(self) -> list[dict[str, Any]]:
+        """The ends of invocations logged in runs.jsonl (``log_end``'s lines)."""
+        return [line for line in self._run_lines() if "ended" in line]
+
+    def _run_lines(self) -> list[dict[str, Any]]:
         try:
             text = (self.root / "runs.jsonl").read_bytes().decode("utf-8", errors="replace")
         except OSError:
@@ -226,3 +244,8 @@ def load_frame(root: str | Path, with_curves: bool = False):
     if not frame.empty:
         frame = frame.sort_values(["task_label", "method", "seed"], kind="stable").reset_index(drop=True)
     return frame
+
+
+def _now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -11,6 +11,7 @@ from grokbench import checkpoint
 from grokbench.plan import CheckpointPolicy, build_plan
 from grokbench.record import CURVE_COLUMNS
 from grokbench.spec import parse_overrides
+from grokbench.store import Store
 from grokbench.trial import run_cell
 
 TINY = ["sparse_parity.n_train=200", "sparse_parity.n_test=100", "sparse_parity.max_epochs=8",
@@ -125,6 +126,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch, c
     records = read_records(out)
     assert len(records) == 2 and all(r["environment"]["resumed_at_steps"] == [saves[-1]] for r in records)
     assert not list((out / "checkpoints").glob("*"))  # removed once the trials have records
+    assert [e["status"] for e in Store(out).run_ends()] == ["interrupted", "completed"]
     assert run_cli(*args, "--checkpoint-every", "-1") == 2
     assert "--checkpoint-every must be >= 0" in capsys.readouterr().err
 

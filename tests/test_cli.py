@@ -10,6 +10,8 @@ import time
 import pytest
 from helpers import read_records, run_cli
 
+from grokbench.store import Store
+
 BAD_INPUTS = [
     (["--tasks", "nope"], "unknown task 'nope'"),
     (["--tasks", "sparse_parity:k9"], "no preset 'k9'"),
@@ -86,8 +88,11 @@ def test_run_report_and_rerun_skips_done_trials(tmp_path, tiny_parity, capsys):
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "records").iterdir()}
     assert run_cli(*args) == 0
     assert {p: p.stat().st_mtime_ns for p in (out / "records").iterdir()} == mtimes
-    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
-    assert [r["to_run"] for r in runs] == [6, 0]
+    store = Store(out)
+    assert [r["to_run"] for r in store.runs()] == [6, 0]
+    ends = store.run_ends()
+    assert [e["status"] for e in ends] == ["completed", "completed"]
+    assert [(e["started"], e["pid"]) for e in ends] == [(r["time"], r["pid"]) for r in store.runs()]
     for fmt in ("csv", "table"):
         assert run_cli("report", str(out), "--format", fmt) == 0
         assert "sgd" in capsys.readouterr().out

@@ -8,7 +8,6 @@ Fault plugins (written to a temporary file and loaded with --plugin):
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal
@@ -27,6 +26,7 @@ from grokbench.executors.base import describe_exit
 from grokbench.plan import build_plan
 from grokbench.record import Record
 from grokbench.spec import parse_overrides
+from grokbench.store import Store
 from grokbench.timeout import TimeoutPolicy
 
 # A stuck trial sleeps this long inside one step; being killed is the only way to finish sooner.
@@ -132,7 +132,7 @@ def by_key(out: Path) -> dict[str, dict]:
 
 
 def last_run(out: Path) -> dict:
-    return json.loads((out / "runs.jsonl").read_text().splitlines()[-1])
+    return Store(out).runs()[-1]
 
 
 # ---------------------------------------------------------------- process pool

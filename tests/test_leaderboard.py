@@ -12,7 +12,13 @@ from helpers import run_cli
 
 from grokbench import leaderboard as lb
 from grokbench import stats as st
-from grokbench.leaderboard.runtime import duration_text, invocation_seconds, run_time_row
+from grokbench.leaderboard.runtime import (
+    duration_text,
+    invocation_seconds,
+    logged_seconds,
+    run_time_row,
+)
+from grokbench.store import Store
 
 RUN_COMMAND = "grokbench run --tasks sparse_parity --methods sgd,adamw --seeds 3"
 # Tiny and fast; the lowered target makes some seeds solve and others not (censored).
@@ -134,7 +140,7 @@ def _files(root: Path) -> dict[str, float]:
 
 def test_markdown_renderer_is_pure(folder, folder_frame, tmp_path, monkeypatch):
     analysis = st.analyze(folder_frame, n_boot=100)
-    runs = [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()]
+    runs = Store(folder).runs()
     monkeypatch.chdir(tmp_path)
 
     def no_subprocess(*args, **kwargs):
@@ -289,11 +295,19 @@ def test_defaults_folder_that_is_not_a_results_folder_is_a_user_error(folder, tm
     assert not (tmp_path / "b" / "README.md").exists()
 
 
-def test_run_time_counts_each_invocation_to_the_last_trial_it_finished():
+def test_run_time_counts_each_invocation_to_its_logged_end_else_the_last_trial_it_finished():
     starts = ["2026-01-01T10:00:00+00:00", "2026-01-01T12:00:00+00:00", "2026-01-01T13:00:00+00:00"]
     finishes = ["2026-01-01T10:30:00+00:00", "2026-01-01T11:15:00+00:00",  # the first invocation's last: 11:15
                 "2026-01-01T12:20:00+00:00", "not a time"]  # the third finished nothing
     assert invocation_seconds(starts[::-1], finishes) == [75 * 60.0, 20 * 60.0, 0.0]
+    ended = [None, "2026-01-01T12:50:00+00:00", "2026-01-01T13:05:00+00:00"]  # logged ends win
+    assert invocation_seconds(starts, finishes, ended) == [75 * 60.0, 50 * 60.0, 5 * 60.0]
+    runs = [{"command": "c", "time": starts[0], "pid": 7}, {"command": "c", "time": starts[1], "pid": 7},
+            {"command": "logged before pids", "time": starts[2]}]
+    ends = [{"ended": "2026-01-01T12:50:00+00:00", "started": starts[1], "pid": 7},
+            {"ended": "2026-01-01T12:59:00+00:00", "started": starts[1], "pid": 8},  # another process's
+            {"ended": "2026-01-01T13:30:00+00:00", "started": starts[2], "pid": None}]  # matches no pid-less start
+    assert logged_seconds(runs, finishes, ends) == (75 + 50 + 0) * 60.0
     assert duration_text(95 * 60) == "1 h 35 min" and duration_text(29.4 * 60) == "29 min"
     field, text = run_time_row([("report runs", "R", 600.0), ("tuning", "T", 3000.0), ("tuning", "U", None)])
     assert field == "run time" and "report runs 10 min (`R`); tuning 50 min (`T`); total 1 h 00 min" in text

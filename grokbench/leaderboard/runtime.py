@@ -1,9 +1,10 @@
 """How long a results folder took to make, for the page's provenance.
 
-An invocation's run time is the wall clock from its start (its runs.jsonl line) to the
-last record it finished, i.e. the last record finished before the next invocation
-started. Time an interrupted invocation spent on trials it never finished is not
-counted; an invocation that finished nothing counts zero.
+An invocation's run time is the wall clock from its start (its runs.jsonl line) to its
+end (the line it logs when it completes, is interrupted or fails). Where no end was
+logged (older logs, a killed process) it runs to the last record it finished, i.e. the
+last record finished before the next invocation started: time such an invocation spent
+on trials it never finished is not counted, and one that finished nothing counts zero.
 """
 
 from __future__ import annotations
@@ -25,31 +26,40 @@ def _when(text: Any) -> datetime | None:
     return when if when.tzinfo is not None else None
 
 
-def invocation_seconds(starts: Iterable[Any], finishes: Iterable[Any]) -> list[float]:
-    """Seconds of each invocation (ISO timestamps of starts and of record finishes, in any
-    order; unreadable ones are skipped), in start order."""
-    begun = sorted(w for w in map(_when, starts) if w is not None)
+def invocation_seconds(starts: Iterable[Any], finishes: Iterable[Any], ends: Iterable[Any] | None = None) -> list[float]:
+    """Seconds of each invocation, in start order: ISO timestamps of the starts, of the
+    record finishes (in any order) and, aligned with ``starts``, of each one's logged end
+    (None where unknown). Unreadable starts are skipped."""
+    ends = list(ends) if ends is not None else []
+    timed = [(_when(s), _when(ends[i]) if i < len(ends) else None) for i, s in enumerate(starts)]
+    begun = sorted((s, e) for s, e in timed if s is not None)
     done = sorted(w for w in map(_when, finishes) if w is not None)
     out = []
-    for i, start in enumerate(begun):
-        end = begun[i + 1] if i + 1 < len(begun) else None
+    for i, (start, logged_end) in enumerate(begun):
+        if logged_end is not None and logged_end >= start:
+            out.append((logged_end - start).total_seconds())
+            continue
+        end = begun[i + 1][0] if i + 1 < len(begun) else None
         mine = [w for w in done if w >= start and (end is None or w < end)]
         out.append((mine[-1] - start).total_seconds() if mine else 0.0)
     return out
 
 
-def logged_seconds(runs: list[dict[str, Any]], finishes: Iterable[Any]) -> float | None:
-    """Total run time in seconds of a folder's runs.jsonl lines and its records' finish
-    times; None when there is no line."""
+def logged_seconds(runs: list[dict[str, Any]], finishes: Iterable[Any],
+                   ends: Iterable[dict[str, Any]] = ()) -> float | None:
+    """Total run time in seconds of a folder's runs.jsonl invocations, its records' finish
+    times and its logged ends (``Store.run_ends``); None when there is no invocation."""
     if not runs:
         return None
-    return sum(invocation_seconds((r.get("time") for r in runs), finishes))
+    ended = {(e.get("started"), e.get("pid")): e.get("ended") for e in ends}
+    known = [ended.get((r.get("time"), r.get("pid"))) if r.get("pid") is not None else None for r in runs]
+    return sum(invocation_seconds((r.get("time") for r in runs), finishes, known))
 
 
 def folder_seconds(folder: str | Path) -> float | None:
     """``logged_seconds`` of a results folder read from disk."""
     store = Store(folder)
-    return logged_seconds(store.runs(), (r.finished_at for r in store.records()))
+    return logged_seconds(store.runs(), (r.finished_at for r in store.records()), store.run_ends())
 
 
 def duration_text(seconds: float) -> str:
@@ -70,5 +80,5 @@ def run_time_row(parts: list[tuple[str, str, float | None]]) -> tuple[str, str] 
     missing = [folder for _, folder, s in parts if s is None]
     if missing:
         text += f"; unknown for {', '.join(f'`{f}`' for f in missing)} (no runs.jsonl)"
-    return ("run time", f"{text} (wall clock of each logged invocation, from its start to the last trial "
-                        "it finished)")
+    return ("run time", f"{text} (wall clock of each logged invocation, from its start to its logged end, or "
+                        "to the last trial it finished where no end was logged)")

@@ -46,7 +46,7 @@ def hardware_line(rows: pd.DataFrame | None) -> str:
         return ""
     devices = Counter(device_label({"device": r.device, "device_name": r.device_name}) for r in rows.itertuples())
     parts = ["; ".join(f"{n} trial{'s' * (n > 1)} on {d}" for d, n in sorted(devices.items()))]
-    resumed = Counter(_resumption(r) for r in rows.itertuples() if _resumption(r))
+    resumed = Counter(filter(None, map(_resumption, rows.itertuples())))
     parts += [f"{n} resumed from checkpoints: {how}" for how, n in sorted(resumed.items())]
     return "; ".join(parts)
 

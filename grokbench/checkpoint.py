@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from . import environment
 from .plan import Cell, CheckpointPolicy
 from .seedbatch import SeedBatch, index_state, map_tensors
 
@@ -73,7 +74,7 @@ class Saver:
             "tracks": {k: _track_fields(run.tracks[s]) for k, s in live.items()},
             "timing": {k: asdict(run.timing[s]) for k, s in live.items()},
             "eval_time_s": run.eval_time_s, "started": run.started, "resumed": run.env.get("resumed_at_steps", []),
-            "resumed_devices": run.env.get("resumed_devices", []), "device": device_label(run.env),
+            "resumed_devices": run.env.get("resumed_devices", []), "device": environment.device_label(run.env),
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         _atomic(self.folder / f"{self.name}.pt", lambda f: torch.save(state, f))
@@ -154,10 +155,6 @@ def restore(saved: dict[str, Any], cell: Cell, batch: SeedBatch, run: Any) -> in
     run.env["resumed_devices"] = [*earlier, saved.get("device")]
     return int(saved["step"])
 
-
-def device_label(env: dict[str, Any]) -> str:
-    """'cuda (NVIDIA H200)': a record environment's device and its name."""
-    return f"{env.get('device')} ({env.get('device_name')})"
 
 
 def remove_finished(folder: str | Path, done: set[str]) -> int:

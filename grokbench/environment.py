@@ -190,6 +190,11 @@ def nvidia_driver(cuda: Any = None, version_file: Path = Path("/proc/driver/nvid
         return None
 
 
+def device_label(env: dict[str, Any]) -> str:
+    """'cuda (NVIDIA H200)': a record environment's device and its name."""
+    return f"{env.get('device')} ({env.get('device_name')})"
+
+
 def describe_cuda(device: torch.device, cuda: Any = None) -> dict[str, Any]:
     """Name, memory, compute capability, CUDA runtime and driver of a CUDA device."""
     cuda = cuda or torch.cuda

@@ -4,7 +4,7 @@ Layout of a results folder::
 
     DIR/records/<key>.json   one record per trial (key = hash of the trial's identity)
     DIR/runs.jsonl           one line per `grokbench run` invocation (command, time, pid,
-                             version) and one when it ends (ended, started, pid, status)
+                             run_id, version) and one when it ends (ended, run_id, status)
     DIR/checkpoints/         training state of cells an interrupted run left unfinished
                              (``grokbench.checkpoint``); deleted once their trials have records
 
@@ -32,6 +32,7 @@ import socket
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -141,7 +142,8 @@ class Store:
     def log_run(self, argv: Iterable[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Append an invocation's line to runs.jsonl and return it; a folder where that
         fails is refused (UserError)."""
-        line = {"command": " ".join(argv), "time": _now(), "pid": os.getpid(), **(extra or {})}
+        line = {"command": " ".join(argv), "time": _now(), "pid": os.getpid(), "run_id": uuid.uuid4().hex[:16],
+                **(extra or {})}
         try:
             self._append_run_line(line)
         except OSError as exc:
@@ -151,7 +153,7 @@ class Store:
     def log_end(self, started: dict[str, Any], status: str) -> None:
         """Append the end of the invocation whose line ``log_run`` returned as ``started``
         (``status``: completed, interrupted or failed); a failure to write only warns."""
-        line = {"ended": _now(), "started": started.get("time"), "pid": started.get("pid"), "status": status}
+        line = {"ended": _now(), "run_id": started.get("run_id"), "status": status}
         try:
             self._append_run_line(line)
         except OSError as exc:
@@ -163,12 +165,16 @@ class Store:
             f.write(json.dumps(line) + "\n")
 
     def runs(self) -> list[dict[str, Any]]:
-        """The invocations logged in runs.jsonl (lines that are JSON objects; others are skipped)."""
-        return [line for line in self._run_lines() if "ended" not in line]
-
-    def run_ends(self) -> list[dict[str, Any]]:
-        """The ends of invocations logged in runs.jsonl (``log_end``'s lines)."""
-        return [line for line in self._run_lines() if "ended" in line]
+        """The invocations logged in runs.jsonl (lines that are JSON objects; others are
+        skipped), each with the ``ended`` time and ``status`` of its end line where it
+        logged one (matched by ``run_id``; lines without one match none)."""
+        lines = self._run_lines()
+        ends = {e.get("run_id"): e for e in lines if "ended" in e}
+        out = []
+        for line in (x for x in lines if "ended" not in x):
+            end = ends.get(line["run_id"]) if line.get("run_id") is not None else None
+            out.append({**line, "ended": end["ended"], "status": end.get("status")} if end else line)
+        return out
 
     def _run_lines(self) -> list[dict[str, Any]]:
         try:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers import read_records, run_cli
 
-from grokbench import checkpoint
+from grokbench import checkpoint, environment
 from grokbench.plan import CheckpointPolicy, build_plan
 from grokbench.record import CURVE_COLUMNS
 from grokbench.spec import parse_overrides
@@ -53,7 +53,7 @@ def test_a_resumed_cell_gives_the_uninterrupted_curves(method, tmp_path):
     assert _curves(resumed) == whole
     assert not list(tmp_path.iterdir())  # a cell that finished deletes its checkpoint
     assert all(r.environment["resumed_at_steps"] == [3 * 4] for r in resumed)  # 4 steps per epoch
-    here = checkpoint.device_label(resumed[0].environment)
+    here = environment.device_label(resumed[0].environment)
     assert here.startswith("cpu (") and all(r.environment["resumed_devices"] == [here] for r in resumed)
     assert all(r.curve["train_time_s"] == sorted(r.curve["train_time_s"]) for r in resumed)
 
@@ -73,7 +73,7 @@ def test_a_resumed_record_names_the_device_that_trained_before_the_checkpoint(tm
     with pytest.raises(KeyboardInterrupt):
         list(run_cell(cell, _interrupt_after(2)))  # resumed once, saved again further on
     records = list(run_cell(cell))
-    here = checkpoint.device_label(records[0].environment)
+    here = environment.device_label(records[0].environment)
     assert all(r.environment["resumed_at_steps"] == [8, 12] for r in records)
     assert all(r.environment["resumed_devices"] == [reported, here] for r in records)
 
@@ -126,7 +126,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch, c
     records = read_records(out)
     assert len(records) == 2 and all(r["environment"]["resumed_at_steps"] == [saves[-1]] for r in records)
     assert not list((out / "checkpoints").glob("*"))  # removed once the trials have records
-    assert [e["status"] for e in Store(out).run_ends()] == ["interrupted", "completed"]
+    assert [r["status"] for r in Store(out).runs()] == ["interrupted", "completed"]
     assert run_cli(*args, "--checkpoint-every", "-1") == 2
     assert "--checkpoint-every must be >= 0" in capsys.readouterr().err
 

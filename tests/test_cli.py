@@ -88,11 +88,10 @@ def test_run_report_and_rerun_skips_done_trials(tmp_path, tiny_parity, capsys):
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "records").iterdir()}
     assert run_cli(*args) == 0
     assert {p: p.stat().st_mtime_ns for p in (out / "records").iterdir()} == mtimes
-    store = Store(out)
-    assert [r["to_run"] for r in store.runs()] == [6, 0]
-    ends = store.run_ends()
-    assert [e["status"] for e in ends] == ["completed", "completed"]
-    assert [(e["started"], e["pid"]) for e in ends] == [(r["time"], r["pid"]) for r in store.runs()]
+    runs = Store(out).runs()
+    assert [r["to_run"] for r in runs] == [6, 0]
+    assert [r["status"] for r in runs] == ["completed", "completed"]  # each start line matched its end line
+    assert all(r["ended"] >= r["time"] for r in runs)
     for fmt in ("csv", "table"):
         assert run_cli("report", str(out), "--format", fmt) == 0
         assert "sgd" in capsys.readouterr().out

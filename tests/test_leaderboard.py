@@ -295,19 +295,21 @@ def test_defaults_folder_that_is_not_a_results_folder_is_a_user_error(folder, tm
     assert not (tmp_path / "b" / "README.md").exists()
 
 
-def test_run_time_counts_each_invocation_to_its_logged_end_else_the_last_trial_it_finished():
+def test_run_time_counts_each_invocation_to_its_logged_end_else_the_last_trial_it_finished(tmp_path):
     starts = ["2026-01-01T10:00:00+00:00", "2026-01-01T12:00:00+00:00", "2026-01-01T13:00:00+00:00"]
     finishes = ["2026-01-01T10:30:00+00:00", "2026-01-01T11:15:00+00:00",  # the first invocation's last: 11:15
                 "2026-01-01T12:20:00+00:00", "not a time"]  # the third finished nothing
     assert invocation_seconds(starts[::-1], finishes) == [75 * 60.0, 20 * 60.0, 0.0]
     ended = [None, "2026-01-01T12:50:00+00:00", "2026-01-01T13:05:00+00:00"]  # logged ends win
     assert invocation_seconds(starts, finishes, ended) == [75 * 60.0, 50 * 60.0, 5 * 60.0]
-    runs = [{"command": "c", "time": starts[0], "pid": 7}, {"command": "c", "time": starts[1], "pid": 7},
-            {"command": "logged before pids", "time": starts[2]}]
-    ends = [{"ended": "2026-01-01T12:50:00+00:00", "started": starts[1], "pid": 7},
-            {"ended": "2026-01-01T12:59:00+00:00", "started": starts[1], "pid": 8},  # another process's
-            {"ended": "2026-01-01T13:30:00+00:00", "started": starts[2], "pid": None}]  # matches no pid-less start
-    assert logged_seconds(runs, finishes, ends) == (75 + 50 + 0) * 60.0
+    lines = [{"command": "c", "time": starts[0], "run_id": "a"}, {"command": "c", "time": starts[1], "run_id": "b"},
+             {"command": "logged before run ids", "time": starts[2]},
+             {"ended": "2026-01-01T12:50:00+00:00", "run_id": "b"},
+             {"ended": "2026-01-01T12:59:00+00:00", "run_id": "c"},  # another invocation's
+             {"ended": "2026-01-01T13:30:00+00:00", "run_id": None}]  # matches no start without an id
+    (tmp_path / "records").mkdir()
+    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert logged_seconds(Store(tmp_path).runs(), finishes) == (75 + 50 + 0) * 60.0
     assert duration_text(95 * 60) == "1 h 35 min" and duration_text(29.4 * 60) == "29 min"
     field, text = run_time_row([("report runs", "R", 600.0), ("tuning", "T", 3000.0), ("tuning", "U", None)])
     assert field == "run time" and "report runs 10 min (`R`); tuning 50 min (`T`); total 1 h 00 min" in text

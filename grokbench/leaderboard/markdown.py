@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import stats as st
-from ..store import Store
 from .figures import TaskFigures
 from .overview import OverviewFigures
 from .provenance import distinct_texts, provenance_rows
@@ -221,7 +220,7 @@ def _run_time_rows(frame, runs: list[dict[str, Any]], results_dir: Path,
     folders and the default-settings folder took."""
     finishes = frame["finished_at"] if len(frame) else []
     tuning = distinct_texts(t["folder"] for t in frame.get("tuned", []) if isinstance(t, dict)) if len(frame) else []
-    parts = [("report runs", display_path(results_dir), logged_seconds(runs, finishes, Store(results_dir).run_ends()))]
+    parts = [("report runs", display_path(results_dir), logged_seconds(runs, finishes))]
     parts += [("tuning", folder, folder_seconds(folder)) for folder in tuning]
     if defaults_dir is not None:
         parts.append(("default settings", display_path(defaults_dir), folder_seconds(defaults_dir)))

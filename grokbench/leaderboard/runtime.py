@@ -45,21 +45,18 @@ def invocation_seconds(starts: Iterable[Any], finishes: Iterable[Any], ends: Ite
     return out
 
 
-def logged_seconds(runs: list[dict[str, Any]], finishes: Iterable[Any],
-                   ends: Iterable[dict[str, Any]] = ()) -> float | None:
-    """Total run time in seconds of a folder's runs.jsonl invocations, its records' finish
-    times and its logged ends (``Store.run_ends``); None when there is no invocation."""
+def logged_seconds(runs: list[dict[str, Any]], finishes: Iterable[Any]) -> float | None:
+    """Total run time in seconds of a folder's invocations (``Store.runs``: start ``time``
+    and, where logged, ``ended``) and its records' finish times; None when there is none."""
     if not runs:
         return None
-    ended = {(e.get("started"), e.get("pid")): e.get("ended") for e in ends}
-    known = [ended.get((r.get("time"), r.get("pid"))) if r.get("pid") is not None else None for r in runs]
-    return sum(invocation_seconds((r.get("time") for r in runs), finishes, known))
+    return sum(invocation_seconds([r.get("time") for r in runs], finishes, [r.get("ended") for r in runs]))
 
 
 def folder_seconds(folder: str | Path) -> float | None:
     """``logged_seconds`` of a results folder read from disk."""
     store = Store(folder)
-    return logged_seconds(store.runs(), (r.finished_at for r in store.records()), store.run_ends())
+    return logged_seconds(store.runs(), (r.finished_at for r in store.records()))
 
 
 def duration_text(seconds: float) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..checkpoint import device_label
+from ..environment import device_label
 from ..plan import Cell, build_plan, parse_seeds
 from ..spec import parse_overrides
 from ..store import load_frame

@@ -159,6 +159,10 @@ def test_tune_then_run_tuned_carries_the_selected_configuration(tmp_path, tiny_p
     assert tuned["config"] == entry["config"] and tuned["index"] == entry["index"]
     assert tuned["trials"] == 2 and tuned["tune_seeds"] == [1000] and tuned["folder"] == str(tuning)
     assert record["identity"]["optimizer"]["params"]["lr"] == entry["optimizer"]["params"]["lr"]
+    assert run_cli("leaderboard", str(results), "-o", str(tmp_path / "board"), "--quiet") == 0
+    page = (tmp_path / "board" / "README.md").read_text()
+    (tune_row,) = [line for line in page.splitlines() if line.startswith("| tuning command |")]
+    assert "`grokbench tune --methods sgd --trials 2" in tune_row  # the page names the study's command
     capsys.readouterr()
     assert run_cli("run", "--methods", "sgd", "--seeds", "1", "--out", str(results), "--quiet", *tiny_parity) == 2
     assert "another configuration" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import stats as st
+from ..store import Store
 from .figures import TaskFigures
 from .overview import OverviewFigures
 from .provenance import distinct_texts, provenance_rows
@@ -204,7 +205,8 @@ def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated
 
     out = ["## Provenance", "", "| provenance | |", "|---|---|"]
     rows = provenance_rows(frame, runs, commit, generated)
-    extra = [*_calibration_rows(results_dir), *_run_time_rows(frame, runs, results_dir, defaults_dir)]
+    extra = [*_tuning_command_rows(frame), *_calibration_rows(results_dir),
+             *_run_time_rows(frame, runs, results_dir, defaults_dir)]
     out += [f"| {field} | {value} |" for field, value in [*rows[:-1], *extra, rows[-1]]]
     selected = selected_rows(frame.to_dict(orient="records")) if "tuned" in getattr(frame, "columns", ()) else []
     if selected:
@@ -214,12 +216,26 @@ def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated
     return out + [""]
 
 
+def _tuning_folders(frame) -> list[str]:
+    """The tuning folders the page's tuned records came from, as their records name them."""
+    return distinct_texts(t["folder"] for t in frame.get("tuned", []) if isinstance(t, dict)) if len(frame) else []
+
+
+def _tuning_command_rows(frame) -> list[tuple[str, str]]:
+    """The commands (from each tuning folder's runs.jsonl) that made the tuning studies the
+    tuned records came from; a folder that is not there adds nothing."""
+    commands = [cmd for folder in _tuning_folders(frame) if Path(folder, "runs.jsonl").is_file()
+                for cmd in distinct_texts(r.get("command") for r in Store(folder).runs())]
+    return [("tuning command" if len(commands) == 1 else f"tuning command {i + 1}", f"`{cmd}`")
+            for i, cmd in enumerate(commands)]
+
+
 def _run_time_rows(frame, runs: list[dict[str, Any]], results_dir: Path,
                    defaults_dir: Path | None) -> list[tuple[str, str]]:
     """How long the report runs (from the page's own records and runs), their tuning
     folders and the default-settings folder took."""
     finishes = frame["finished_at"] if len(frame) else []
-    tuning = distinct_texts(t["folder"] for t in frame.get("tuned", []) if isinstance(t, dict)) if len(frame) else []
+    tuning = _tuning_folders(frame)
     parts = [("report runs", display_path(results_dir), logged_seconds(runs, finishes))]
     parts += [("tuning", folder, folder_seconds(folder)) for folder in tuning]
     if defaults_dir is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from grokbench import leaderboard as lb
 from grokbench import stats as st
 from grokbench.leaderboard.runtime import (
     duration_text,
+    elapsed_seconds,
     invocation_seconds,
     logged_seconds,
     run_time_row,
@@ -311,6 +313,12 @@ def test_run_time_counts_each_invocation_to_its_logged_end_else_the_last_trial_i
     (tmp_path / "runs.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert logged_seconds(Store(tmp_path).runs(), finishes) == (75 + 50 + 0) * 60.0
     assert duration_text(95 * 60) == "1 h 35 min" and duration_text(29.4 * 60) == "29 min"
-    field, text = run_time_row([("report runs", "R", 600.0), ("tuning", "T", 3000.0), ("tuning", "U", None)])
-    assert field == "run time" and "report runs 10 min (`R`); tuning 50 min (`T`); total 1 h 00 min" in text
-    assert "unknown for `U`" in text and run_time_row([("tuning", "U", None)]) is None
+    at = [datetime(2026, 1, 1, 10, minute, tzinfo=timezone.utc) for minute in (0, 10, 20, 50)]
+    tuning, report = [(at[0], at[1]), (at[2], at[3])], [(at[3], at[3] + timedelta(minutes=10))]
+    field, text = run_time_row([("report runs", "R", report), ("tuning", "T", tuning), ("tuning", "U", None)])
+    assert field == "run time" and "report runs 10 min (`R`); tuning 40 min (`T`); total 50 min" in text
+    assert "unknown for `U`" in text and "overlapped" not in text and run_time_row([("tuning", "U", None)]) is None
+    concurrent = [(at[0] + timedelta(minutes=5), at[3])]  # ran beside both tuning invocations
+    _, text = run_time_row([("report runs", "R", concurrent), ("tuning", "T", tuning)])
+    assert "total 1 h 25 min" in text and "overlapped" in text and "50 min elapsed while any ran" in text
+    assert elapsed_seconds([(at[0], at[2]), (at[1], at[1]), (at[1], at[3])]) == 50 * 60.0

@@ -28,7 +28,7 @@ from .rows import (
     threshold_rows,
     walltime_rows,
 )
-from .runtime import folder_seconds, logged_seconds, run_time_row
+from .runtime import folder_intervals, logged_intervals, run_time_row
 from .summary import disagreements, findings
 
 METRIC_LINES = (
@@ -236,10 +236,10 @@ def _run_time_rows(frame, runs: list[dict[str, Any]], results_dir: Path,
     folders and the default-settings folder took."""
     finishes = frame["finished_at"] if len(frame) else []
     tuning = _tuning_folders(frame)
-    parts = [("report runs", display_path(results_dir), logged_seconds(runs, finishes))]
-    parts += [("tuning", folder, folder_seconds(folder)) for folder in tuning]
+    parts = [("report runs", display_path(results_dir), logged_intervals(runs, finishes))]
+    parts += [("tuning", folder, folder_intervals(folder)) for folder in tuning]
     if defaults_dir is not None:
-        parts.append(("default settings", display_path(defaults_dir), folder_seconds(defaults_dir)))
+        parts.append(("default settings", display_path(defaults_dir), folder_intervals(defaults_dir)))
     row = run_time_row(parts)
     return [row] if row else []
 

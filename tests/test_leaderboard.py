@@ -236,6 +236,10 @@ def test_requested_pairs_read_from_the_logged_commands():
             {"command": "grokbench run --compare all-pairs --methods all"}]
     assert lb.requested_pairs(runs) == {"egd", "adamw", st.ALL_PAIRS}
     assert lb.requested_pairs(runs[1:2]) == set()
+    variants = [{"command": "grokbench run --methods egd[lr=0.014,weight_decay=2.75],sgd[lr=0.1,0.2] "
+                            "--compare all-pairs"},
+                {"command": "grokbench run --methods sgd[lr=abc --compare all-pairs"}]  # refused by the grammar
+    assert lb.requested_pairs(variants) == {"egd[lr=0.014,weight_decay=2.75]", "sgd[lr=0.1]", "sgd[lr=0.2]"}
 
 
 def test_all_pairs_family_on_the_page(tmp_path):

@@ -110,6 +110,25 @@ def requested_pairs(runs: Iterable[Mapping[str, Any]]) -> set[str]:
         except (UserError, SystemExit):
             continue
         if getattr(args, "compare", None) == "all-pairs":
-            labels.update(st.ALL_PAIRS if m.strip() == "all" else m.strip() for m in args.methods.split(","))
-    labels.discard("")
+            labels.update(_method_labels(args.methods))
+    return labels
+
+
+def _method_labels(methods: str) -> set[str]:
+    """The labels a ``--methods`` text names, as records carry them: commas inside brackets
+    belong to a label and a grid expands (``sgd[lr=0.1,0.2]`` is two labels); ``all`` is
+    ``stats.ALL_PAIRS``. A text the grammar refuses names none."""
+    from .. import variants
+    from ..errors import UserError
+
+    labels: set[str] = set()
+    try:
+        for item in variants.split_top_level(methods, ",", "--methods"):
+            item = item.strip()
+            if item == "all":
+                labels.add(st.ALL_PAIRS)
+            elif item:
+                labels.update(variants.expand_label(item))
+    except UserError:
+        return set()
     return labels

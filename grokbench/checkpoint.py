@@ -156,7 +156,6 @@ def restore(saved: dict[str, Any], cell: Cell, batch: SeedBatch, run: Any) -> in
     return int(saved["step"])
 
 
-
 def remove_finished(folder: str | Path, done: set[str]) -> int:
     """Delete the checkpoints in ``folder`` whose trials all have final records (keys in
     ``done``), unreadable ones and stray temporary files; returns how many checkpoints."""

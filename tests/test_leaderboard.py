@@ -16,8 +16,8 @@ from grokbench import stats as st
 from grokbench.leaderboard.runtime import (
     duration_text,
     elapsed_seconds,
-    invocation_seconds,
-    logged_seconds,
+    invocation_intervals,
+    logged_intervals,
     run_time_row,
 )
 from grokbench.store import Store
@@ -301,13 +301,17 @@ def test_defaults_folder_that_is_not_a_results_folder_is_a_user_error(folder, tm
     assert not (tmp_path / "b" / "README.md").exists()
 
 
+def _seconds(intervals):
+    return [(end - start).total_seconds() for start, end in intervals]
+
+
 def test_run_time_counts_each_invocation_to_its_logged_end_else_the_last_trial_it_finished(tmp_path):
     starts = ["2026-01-01T10:00:00+00:00", "2026-01-01T12:00:00+00:00", "2026-01-01T13:00:00+00:00"]
     finishes = ["2026-01-01T10:30:00+00:00", "2026-01-01T11:15:00+00:00",  # the first invocation's last: 11:15
                 "2026-01-01T12:20:00+00:00", "not a time"]  # the third finished nothing
-    assert invocation_seconds(starts[::-1], finishes) == [75 * 60.0, 20 * 60.0, 0.0]
+    assert _seconds(invocation_intervals(starts[::-1], finishes)) == [75 * 60.0, 20 * 60.0, 0.0]
     ended = [None, "2026-01-01T12:50:00+00:00", "2026-01-01T13:05:00+00:00"]  # logged ends win
-    assert invocation_seconds(starts, finishes, ended) == [75 * 60.0, 50 * 60.0, 5 * 60.0]
+    assert _seconds(invocation_intervals(starts, finishes, ended)) == [75 * 60.0, 50 * 60.0, 5 * 60.0]
     lines = [{"command": "c", "time": starts[0], "run_id": "a"}, {"command": "c", "time": starts[1], "run_id": "b"},
              {"command": "logged before run ids", "time": starts[2]},
              {"ended": "2026-01-01T12:50:00+00:00", "run_id": "b"},
@@ -315,7 +319,7 @@ def test_run_time_counts_each_invocation_to_its_logged_end_else_the_last_trial_i
              {"ended": "2026-01-01T13:30:00+00:00", "run_id": None}]  # matches no start without an id
     (tmp_path / "records").mkdir()
     (tmp_path / "runs.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    assert logged_seconds(Store(tmp_path).runs(), finishes) == (75 + 50 + 0) * 60.0
+    assert sum(_seconds(logged_intervals(Store(tmp_path).runs(), finishes))) == (75 + 50 + 0) * 60.0
     assert duration_text(95 * 60) == "1 h 35 min" and duration_text(29.4 * 60) == "29 min"
     at = [datetime(2026, 1, 1, 10, minute, tzinfo=timezone.utc) for minute in (0, 10, 20, 50)]
     tuning, report = [(at[0], at[1]), (at[2], at[3])], [(at[3], at[3] + timedelta(minutes=10))]

@@ -50,23 +50,12 @@ def invocation_intervals(starts: Iterable[Any], finishes: Iterable[Any],
     return out
 
 
-def invocation_seconds(starts: Iterable[Any], finishes: Iterable[Any], ends: Iterable[Any] | None = None) -> list[float]:
-    """Seconds of each ``invocation_intervals`` interval, in start order."""
-    return [(end - start).total_seconds() for start, end in invocation_intervals(starts, finishes, ends)]
-
-
 def logged_intervals(runs: list[dict[str, Any]], finishes: Iterable[Any]) -> list[Interval] | None:
     """The invocation intervals of a folder's runs (``Store.runs``: start ``time`` and,
     where logged, ``ended``) and its records' finish times; None when there is no run."""
     if not runs:
         return None
     return invocation_intervals([r.get("time") for r in runs], finishes, [r.get("ended") for r in runs])
-
-
-def logged_seconds(runs: list[dict[str, Any]], finishes: Iterable[Any]) -> float | None:
-    """Total seconds of ``logged_intervals`` (overlaps counted twice); None when there is no run."""
-    intervals = logged_intervals(runs, finishes)
-    return None if intervals is None else _total(intervals)
 
 
 def folder_intervals(folder: str | Path) -> list[Interval] | None:

@@ -59,10 +59,14 @@ def _handler(signum: int, frame: object) -> None:
 
 
 @contextmanager
-def stop_signals() -> Iterator[_SignalState]:
+def stop_signals(*, then_ignore: bool = False) -> Iterator[_SignalState]:
     """While active, SIGINT raises KeyboardInterrupt and SIGTERM raises Terminated in the
     main thread, except inside ``signals_deferred``. The yielded state's ``terminated``
-    says whether a SIGTERM came. Outside the main thread this changes nothing."""
+    says whether a SIGTERM came. Outside the main thread this changes nothing.
+
+    On exit the previous handlers come back, or, with ``then_ignore``, both signals are
+    ignored from then on: for a process whose command has its exit status and that only
+    shuts down, so that a late Ctrl-C cannot turn that status into a death by signal."""
     if not _in_main_thread():
         yield _SignalState()
         return
@@ -72,7 +76,7 @@ def stop_signals() -> Iterator[_SignalState]:
         yield _state
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, signal.SIG_IGN if then_ignore else handler)
 
 
 @contextmanager

@@ -122,7 +122,11 @@ def _local_copy(path: str, source: str) -> Path:
     copy = folder / p.name
     if not copy.is_file() or copy.read_text(encoding="utf-8") != source:
         folder.mkdir(mode=0o700, exist_ok=True)
-        copy.write_text(source, encoding="utf-8")
+        # written whole under a private name, then renamed: two runs at once never read half
+        fd, partial = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.replace(partial, copy)
     return copy
 
 

@@ -89,7 +89,7 @@ class Saver:
 
 
 def _track_fields(track: Any) -> dict[str, Any]:
-    return {"curve": track.curve, "train_time_s": track.train_time_s, "evals_since_solve": track.evals_since_solve}
+    return {"curve": track.curve, "train_time_s": track.train_time_s}  # the watch is rebuilt from the curve
 
 
 def _atomic(path: Path, write) -> None:

@@ -167,7 +167,7 @@ SUMMARY_COLUMNS = [
     "task", "preset", "method", "seed", "status",
     "fit_step", "t90_step", "t95_step", "first_cross_step", "solve_step",
     "fit_epoch", "t90_epoch", "t95_epoch", "first_cross_epoch", "solve_epoch",
-    "plateau_steps", "plateau_epochs", "relapses",
+    "plateau_steps", "plateau_epochs", "relapses", "stable_window_evals", "unstable",
     "train_time_s", "t90_time_s", "t95_time_s", "time_to_target_s",
 ]
 METRIC_COLUMNS = SUMMARY_COLUMNS[5:]

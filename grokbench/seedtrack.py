@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from . import __version__
-from .metrics import DEFAULT_SUSTAIN_EVALS, summarize, trailing_run
+from .metrics import Stability, StabilityWatch, summarize
 from .plan import Cell
 from .record import CURVE_COLUMNS, Record, Status
 from .task import Schedule, Task
@@ -35,7 +35,7 @@ class SeedTrack:
         self.train_time_s = 0.0
         self.status: Status | None = None
         self.error: str | None = None
-        self.evals_since_solve = 0
+        self.watch: StabilityWatch | None = None  # built from the curve on first use
 
     @property
     def diverged(self) -> bool:
@@ -56,30 +56,33 @@ class SeedTrack:
             self.curve["train_loss"][-1] = None
         self.curve["train_time_s"].append(self.train_time_s)
 
+    def _watched(self, target: float, stability: Stability, eval_every: int, max_steps: int) -> StabilityWatch:
+        """The stability watch, fed every evaluation of the curve not fed yet (all of them
+        after a resume from a checkpoint, which saves the curve and not the watch)."""
+        if self.watch is None:
+            self.watch = StabilityWatch(target, stability, eval_every, budget=max_steps)
+        for i in range(self.watch.last + 1, len(self.curve["step"])):
+            self.watch.feed(self.curve["step"][i], self.curve["test_acc"][i])
+        return self.watch
+
     def decide(self, step: int, target: float, max_steps: int, after_solve: int,
-               sustain: int = DEFAULT_SUSTAIN_EVALS) -> Status | None:
+               stability: Stability, eval_every: int) -> Status | None:
         """The finishing rule, applied after each evaluation. None: keep training.
 
-        A non-finite train loss is ``diverged``. A trial is ``solved`` at its first
-        evaluation at or above ``target`` after which test accuracy stays there for the next
-        ``sustain`` evaluations (``grokbench.metrics``' sustained solve); it stops once
-        ``max(sustain, after_solve)`` evaluations have passed since that crossing. A fall
-        below the target before ``sustain`` evaluations passed makes the crossing a relapse,
-        and training goes on. At ``max_steps`` a trial still at or above the target since its
-        last crossing is ``solved`` (the budget, not the accuracy, ended it); otherwise
-        ``unsolved``.
+        A non-finite train loss is ``diverged``. A trial is ``solved`` once a crossing of
+        ``target`` has held through its window (``grokbench.metrics``: the solve is that
+        crossing) and the tail after it has been watched too, and ``after_solve``
+        evaluations have passed since the crossing. A crossing whose window is open at
+        ``max_steps`` trains on past the budget until the window decides; a crossing after
+        the budget does not count. At ``max_steps`` with no open window: ``unsolved``.
         """
         if self.diverged:
             return Status.DIVERGED
-        sustain = max(0, int(sustain))
-        if self.evals_since_solve > sustain:  # solved and sustained: counting the evaluations after it
-            self.evals_since_solve += 1
-        else:  # the evaluations since the current crossing, the crossing included (0: below target)
-            self.evals_since_solve = trailing_run(self.curve["test_acc"], target, sustain + 1)
-        if self.evals_since_solve > max(sustain, after_solve):
-            return Status.SOLVED
-        if step >= max_steps:
-            return Status.SOLVED if self.evals_since_solve else Status.UNSOLVED
+        w = self._watched(target, stability, eval_every, max_steps)
+        if w.solve is not None:
+            return Status.SOLVED if w.done and w.last - w.solve >= after_solve else None
+        if step >= max_steps and not w.watching:
+            return Status.UNSOLVED
         return None
 
     def record(self, cell: Cell, task: Task | None, schedule: Schedule | None, env: dict[str, Any],
@@ -89,8 +92,8 @@ class SeedTrack:
         metrics, budget = {}, {}
         if task is not None and schedule is not None:
             metrics = summarize(self.curve, fit_threshold=task.fit_threshold, target=task.target,
-                                sustain=task.sustain_evals,
-                                steps_per_epoch=schedule.steps_per_epoch)
+                                steps_per_epoch=schedule.steps_per_epoch, stability=task.stability,
+                                eval_every=schedule.eval_every, budget_steps=schedule.max_steps)
             budget = {
                 "budget_steps": schedule.max_steps,
                 "budget_epochs": schedule.max_steps / schedule.steps_per_epoch,

@@ -116,7 +116,9 @@ class Sample:
     ``steps``/``seconds``/``plateau`` are ``inf`` where the trial did not reach the
     threshold; ``steps_censor``/``seconds_censor`` are where it was censored (budget steps;
     the training seconds it ran), used for the log-rank test and for bounds. ``relapsed``:
-    crossed the target and fell back below it (before a sustained solve, or for good).
+    crossed the target and fell back below its hold level (before a stable solve, or for
+    good). ``unstable``: solved, then fell below the hold level in the watched tail after
+    the window (``grokbench.metrics``).
     """
 
     seeds: np.ndarray
@@ -133,6 +135,7 @@ class Sample:
     relapsed: np.ndarray | None = None
     seconds_calibrated: bool = False  # seconds = steps x calibrated step cost (grokbench.calibrate)
     measured_seconds: np.ndarray | None = None  # the in-loop seconds to the threshold (inf: not reached)
+    unstable: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -152,6 +155,7 @@ class Sample:
             None if self.status is None else self.status[idx],
             None if self.relapsed is None else self.relapsed[idx], self.seconds_calibrated,
             None if self.measured_seconds is None else self.measured_seconds[idx],
+            None if self.unstable is None else self.unstable[idx],
         )
 
     @property
@@ -161,6 +165,10 @@ class Sample:
     @property
     def n_relapsed(self) -> int:
         return 0 if self.relapsed is None else int(self.relapsed.sum())
+
+    @property
+    def n_unstable(self) -> int:
+        return 0 if self.unstable is None else int(self.unstable.sum())
 
     def count(self, status: str) -> int:
         return 0 if self.status is None else int((self.status == status).sum())
@@ -228,10 +236,11 @@ def make_sample(rows, threshold: str = TARGET) -> Sample:
     measured = np.array([_num(r.get(time_col), math.inf) if ok else math.inf for r, ok in zip(rs, solved)], float)
     plateau = np.array([_num(r.get("plateau_steps"), 0.0) if ok else math.inf for r, ok in zip(rs, solved)], float)
     relapsed = np.array([_num(r.get("relapses"), 0.0) > 0 for r in rs], bool)
+    unstable = np.array([r.get("unstable") is True for r in rs], bool)
     return Sample(
         np.array(seeds, dtype=int), solved, steps, steps_censor, seconds, seconds_censor, plateau,
         spe[0] if spe else 1.0, budget, excluded,
-        np.array([str(r["status"]) for r in rs], dtype=object), relapsed, calibrated, measured,
+        np.array([str(r["status"]) for r in rs], dtype=object), relapsed, calibrated, measured, unstable,
     )
 
 

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from .metrics import DEFAULT_SUSTAIN_EVALS
-from .params import Constraint, at_least, fraction, nonnegative, positive
+from .metrics import DEFAULT_HOLD_BAND, DEFAULT_SUSTAIN_EVALS, DEFAULT_SUSTAIN_FRAC, Stability
+from .params import Constraint, at_least, fraction, nonnegative, positive, unit_open
 from .plugin import Plugin
 from .preset import Preset
 
@@ -66,22 +66,31 @@ class Task(Plugin):
     Parameters every task has (in ``defaults``): ``batch_size`` (examples per step; 0 =
     full batch), ``eval_every`` (in epochs, > 0), ``max_epochs`` (the budget, >= 1),
     ``target`` (test accuracy that counts as solved, in (0, 1]), ``fit_threshold`` (train
-    accuracy that counts as fitted, in (0, 1]), ``sustain_evals`` (evaluations the target
-    must hold after its first crossing, default 1; 0 = the first crossing). Their bounds
-    are in ``constraints``.
+    accuracy that counts as fitted, in (0, 1]), and the stability rule of a solve
+    (``grokbench.metrics.Stability``): ``sustain_evals`` (the window's least length in
+    evaluations, default 5; 0 with the other two at 0 = the first crossing), ``sustain_frac``
+    (the window as a fraction of the steps so far, default 0.1) and ``hold_band`` (how far
+    below the target accuracy may dip inside the window, in [0, 1), default 0.05). Their
+    bounds are in ``constraints``.
     """
 
     constraints: ClassVar[dict[str, Constraint]] = {
         "batch_size": nonnegative, "eval_every": positive, "max_epochs": at_least(1),
         "target": fraction, "fit_threshold": fraction, "sustain_evals": nonnegative,
+        "sustain_frac": nonnegative, "hold_band": unit_open,
     }
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Every task gets ``sustain_evals`` (1 unless it sets its own): a solve must hold
-        for that many evaluations after the first crossing (grokbench.metrics)."""
+        """Every task gets the stability settings (the defaults unless it sets its own)."""
         super().__init_subclass__(**kwargs)
-        if "sustain_evals" not in cls.defaults:
-            cls.defaults = {**cls.defaults, "sustain_evals": DEFAULT_SUSTAIN_EVALS}
+        stability = {"sustain_evals": DEFAULT_SUSTAIN_EVALS, "sustain_frac": DEFAULT_SUSTAIN_FRAC,
+                     "hold_band": DEFAULT_HOLD_BAND}
+        cls.defaults = {**cls.defaults, **{k: v for k, v in stability.items() if k not in cls.defaults}}
+
+    @property
+    def stability(self) -> Stability:
+        """The rule that decides a stable solve (``grokbench.metrics``)."""
+        return Stability(int(self.sustain_evals), float(self.sustain_frac), float(self.hold_band))
 
     presets: ClassVar[dict[str, Preset]] = {}
     leaderboard_presets: ClassVar[tuple[str | None, ...]] = (None,)

@@ -127,11 +127,11 @@ class CellRun:
         }
 
     def finish(self, step: int) -> Iterator[Record]:
-        """End every seed whose last evaluation decides it: diverged, solved (after
-        ``after_solve`` more evaluations) or out of budget."""
+        """End every seed whose last evaluation decides it: diverged, solved (its window and
+        tail watched, and ``after_solve`` more evaluations) or out of budget."""
         for track in self.unfinished():
             status = track.decide(step, self.task.target, self.schedule.max_steps, self.cell.after_solve,
-                                  self.task.sustain_evals)
+                                  self.task.stability, self.schedule.eval_every)
             if status is not None:
                 yield self.end(track, status)
 
@@ -185,7 +185,9 @@ def _train(run: CellRun, progress: ProgressFn | None, timeout: TimeoutPolicy) ->
         yield from run.finish(0)
     run.clock.start()
     period_start = start
-    for step in range(start, schedule.max_steps):
+    # past the budget, only trials watching a crossing's window or a solve's tail train on
+    limit = schedule.max_steps + task.stability.watch_steps(schedule.max_steps, schedule.eval_every)
+    for step in range(start, limit):
         if not run.unfinished():
             break
         if deadline is not None and time.monotonic() > deadline:
@@ -196,7 +198,7 @@ def _train(run: CellRun, progress: ProgressFn | None, timeout: TimeoutPolicy) ->
         losses = train_step(task, chain, batch, step, schedule)
         done = step + 1
         diverging = run.device.type == "cpu" and not math.isfinite(losses.sum().item())
-        if done % schedule.eval_every and done != schedule.max_steps and not diverging:
+        if done % schedule.eval_every and done not in (schedule.max_steps, limit) and not diverging:
             continue
         run.charge(run.clock.stop(), batch.slots, done - period_start)
         run.eval_time_s += evaluate(task, batch, run.tracks, done, schedule.steps_per_epoch,
@@ -211,6 +213,9 @@ def _train(run: CellRun, progress: ProgressFn | None, timeout: TimeoutPolicy) ->
             saver.save(done, batch, run)
         run.clock.start()
         period_start = done
+    for track in run.unfinished():  # at the watch limit, which no window outlasts: for safety
+        solved = track.watch is not None and track.watch.solve is not None
+        yield run.end(track, Status.SOLVED if solved else Status.UNSOLVED)
     if saver is not None:
         saver.discard()  # every trial has its record now
 

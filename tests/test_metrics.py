@@ -3,15 +3,16 @@ import math
 import pytest
 
 from grokbench.metrics import (
+    Stability,
     count_relapses,
     first_reaching,
     summarize,
     summarize_row,
-    sustained_reaching,
-    trailing_run,
     with_curve_metrics,
 )
 from grokbench.stats import censored_median as stats_censored_median
+
+LEGACY = Stability.legacy()  # these curves end at their solve, as records before the window did
 
 
 def curve(train, test, every=10):
@@ -26,7 +27,7 @@ def curve(train, test, every=10):
 
 def test_grokking_curve_gives_fit_t90_solve_and_plateau():
     c = curve([0.5, 0.995, 1.0, 1.0, 1.0, 1.0], [0.5, 0.5, 0.6, 0.92, 0.99, 1.0])
-    m = summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=5)
+    m = summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=5, stability=LEGACY)
     assert (m["fit_step"], m["t90_step"], m["solve_step"]) == (10, 30, 50)
     assert m["plateau_steps"] == 40
     assert m["solve_epoch"] == 10.0 and m["fit_epoch"] == 2.0 and m["plateau_epochs"] == 8.0
@@ -35,7 +36,7 @@ def test_grokking_curve_gives_fit_t90_solve_and_plateau():
 
 def test_generalizing_before_fitting_has_zero_plateau():
     c = curve([0.5, 0.8, 0.995], [0.5, 1.0, 1.0])
-    m = summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=1)
+    m = summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=1, stability=LEGACY)
     assert m["solve_step"] == 10 and m["fit_step"] == 20 and m["plateau_steps"] == 0
 
 
@@ -63,7 +64,7 @@ def test_censored_median_ranks_unreached_last(values, expected):
 
 def test_thresholds_first_crossing_and_their_times():
     c = curve([0.5, 1.0, 1.0, 1.0, 1.0, 1.0], [0.5, 0.91, 0.96, 0.97, 1.0, 1.0])
-    m = summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=5)
+    m = summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=5, stability=LEGACY)
     assert (m["t90_step"], m["t95_step"], m["first_cross_step"], m["solve_step"]) == (10, 20, 40, 40)
     assert (m["t90_epoch"], m["t95_epoch"]) == (2.0, 4.0)
     assert (m["t90_time_s"], m["t95_time_s"], m["time_to_target_s"]) == (0.5, 1.0, 2.0)
@@ -72,34 +73,25 @@ def test_thresholds_first_crossing_and_their_times():
 def test_a_crossing_that_falls_back_is_not_the_solve():
     #                     0    10   20   30   40   50   60
     c = curve([1.0] * 7, [0.5, 1.0, 0.6, 1.0, 1.0, 1.0, 0.2])
-    m = summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=1, sustain=2)
+    m = summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=1, stability=Stability.legacy(2))
     assert m["first_cross_step"] == 10 and m["solve_step"] == 30 and m["relapses"] == 1
     assert m["time_to_target_s"] == 1.5  # at the sustained solve, not the first crossing
-    m0 = summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=1, sustain=0)
+    m0 = summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=1, stability=Stability.legacy(0))
     assert m0["solve_step"] == 10 and m0["relapses"] == 0  # sustain 0: the first crossing
 
 
 def test_never_sustained_is_unsolved_and_counts_every_fall():
     c = curve([1.0] * 6, [1.0, 0.3, 1.0, 0.3, 1.0, 0.2])
-    m = summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=1, sustain=1)
+    m = summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=1, stability=Stability.legacy(1))
     assert m["first_cross_step"] == 0 and m["solve_step"] is None and m["relapses"] == 3
 
 
 def test_a_run_reaching_the_end_of_the_curve_counts():
     c = curve([1.0] * 4, [0.5, 0.6, 0.7, 1.0])  # the budget ended right after the crossing
-    assert summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=1, sustain=3)["solve_step"] == 30
+    assert summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=1, stability=Stability.legacy(3))["solve_step"] == 30
 
 
-@pytest.mark.parametrize("values, sustain, expected", [
-    ([0.1, 1.0, 1.0], 1, 1), ([1.0, 0.1, 1.0, 1.0], 1, 2), ([1.0, None, 1.0], 1, 2), ([0.1, 0.2], 0, None),
-])
-def test_sustained_reaching(values, sustain, expected):
-    assert sustained_reaching(values, 1.0, sustain) == expected
-
-
-def test_trailing_run_and_relapses():
-    assert trailing_run([0.1, 1.0, 1.0, 1.0], 1.0, limit=2) == 2
-    assert trailing_run([1.0, 0.1], 1.0, limit=5) == 0
+def test_relapses_count_falls():
     assert count_relapses([1.0, 0.5, 1.0, None, 1.0], 1.0) == 2
     assert count_relapses([1.0, 0.5, 1.0, None, 1.0], 1.0, until=2) == 1
 

@@ -32,12 +32,15 @@ from .runtime import folder_intervals, logged_intervals, run_time_row
 from .summary import disagreements, findings
 
 METRIC_LINES = (
-    "**Steps to target**: the sustained solve: the first evaluation with test accuracy >= the task's target "
-    "after which it stays there for the task's `sustain_evals` more evaluations (records that stopped at a first "
-    "crossing count it as their solve); a run that never gets there (unsolved, or diverged) is censored at its "
+    "**Steps to target**: the time to stable generalization: the first evaluation with test accuracy >= the "
+    "task's target after which it stays at or above the hold level (target - `hold_band`) through a watched "
+    "window of max(`sustain_evals`, `sustain_frac` x steps so far) evaluations (docs/stability.md; records made "
+    "before the window keep their rule: the target held for `sustain_evals` more evaluations); a run that never "
+    "gets there (unsolved, or diverged) is censored at its "
     "budget and counts as slower than every solved run, so medians are censoring-aware (\"> budget\" unless more "
     "than half the seeds solved). Steps to 0.90 and 0.95 are first crossings. \"Crossed, fell back\": trials that "
-    "reached the target and fell below it before (or instead of) a sustained solve. **Plateau** = steps to target - "
+    "reached the target and fell below its hold level before (or instead of) a stable solve; \"collapsed after "
+    "window\": solved trials that fell below it in the tail watched after the window. **Plateau** = steps to target - "
     "first step with train accuracy >= 0.99; **seconds** are training time only (evaluation excluded).",
     "**Tests**: each method against the task's baseline (its base optimizer alone) over the same seeds, which "
     "are paired (same data, initialization and data order). The verdict is the paired sign test (seeds on which "

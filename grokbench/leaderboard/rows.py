@@ -10,7 +10,8 @@ from .. import stats as st
 from .format import fmt_median, fmt_num, fmt_p, fmt_ratio, fmt_seconds, fmt_solved
 
 MAIN_COLUMNS = [
-    "#", "method", "solved", "crossed, fell back", "median epochs to target [95% CI]", "median plateau (epochs)",
+    "#", "method", "solved", "crossed, fell back", "collapsed after window", "median epochs to target [95% CI]",
+    "median plateau (epochs)",
     "speedup vs baseline [95% CI]", "seeds faster / slower / tied", "p sign test (Holm)", "p log-rank (Holm)",
     "p solve rate (Fisher, Holm)", "verdict", "across thresholds", "wall-time verdict",
 ]
@@ -65,6 +66,7 @@ def main_rows(ts: st.TaskStats) -> list[dict[str, str]]:
             "method": m,
             "solved": fmt_solved(s),
             "crossed, fell back": str(s.n_relapsed),
+            "collapsed after window": str(s.n_unstable),
             "median epochs to target [95% CI]": fmt_median(ms.median_epochs, budget_epochs(s)) if s.n else "–",
             "median plateau (epochs)": (fmt_num(ms.median_plateau.value / s.steps_per_epoch)
                                         if s.n and ms.median_plateau.finite else "–"),

@@ -96,6 +96,7 @@ EVENT_STATUSES = frozenset({"solved"})
 CENSORED_STATUSES = frozenset({"unsolved", "diverged"})
 FINAL_STATUSES = EVENT_STATUSES | CENSORED_STATUSES
 NOT_ENOUGH = "not enough data"
+IDENTICAL = "identical"
 FASTER, SLOWER, NO_DIFF, BASELINE = "faster", "slower", "no significant difference", "baseline"
 ROBUST, FLIPS, DEPENDS = "robust", "flips", "depends on threshold"
 TARGET = "target"
@@ -332,17 +333,42 @@ class Estimate:
         return math.isfinite(self.value)
 
 
-def median_ci(values, rng: np.random.Generator, n_boot: int = N_BOOT) -> Estimate:
-    """Censoring-aware median of ``values`` (inf = not reached) with a bootstrap CI."""
-    v = np.asarray(values, dtype=float)
+def order_stat_ranks(n: int, level: float = CI_LEVEL) -> tuple[int, float]:
+    """(l, coverage): the distribution-free interval [x(l), x(n+1-l)] for a median of n
+    values, l the largest rank whose exact binomial coverage 1 - 2 P(Binom(n, 1/2) < l) is
+    at least ``level`` (l = 1 and its lower coverage when no rank reaches it: n <= 5).
+    Valid for any distribution, discrete steps included (conservative with ties)."""
+    from scipy.stats import binom
+
+    best, coverage = 1, 1 - 2 * binom.cdf(0, n, 0.5)
+    for rank in range(2, (n + 1) // 2 + 1):
+        cover = 1 - 2 * binom.cdf(rank - 1, n, 0.5)
+        if cover < level:
+            break
+        best, coverage = rank, cover
+    return best, float(coverage)
+
+
+def median_ci(values) -> Estimate:
+    """Censoring-aware median of ``values`` (inf = not reached) with its exact,
+    distribution-free order-statistic interval (``order_stat_ranks``); an unreached value
+    ranks above all, so an upper end at inf reads "> budget". The note says when the
+    interval has zero width (the values between its ranks are identical) or covers less
+    than 95% (five values or fewer)."""
+    v = np.sort(np.asarray(values, dtype=float))
     if len(v) == 0:
         return Estimate(math.inf, None, NOT_ENOUGH)
     point = censored_median(v)
-    if len(v) < 2 or n_boot < 1:
+    if len(v) < 2:
         return Estimate(point, None, NOT_ENOUGH)
-    idx = rng.integers(0, len(v), size=(n_boot, len(v)))
-    reps = censored_median(v[idx])
-    return Estimate(point, _quantile_bounds(reps))
+    rank, coverage = order_stat_ranks(len(v))
+    lo, hi = float(v[rank - 1]), float(v[len(v) - rank])
+    notes = []
+    if lo == hi:
+        notes.append(f"{IDENTICAL}: {int(np.sum(v == lo))} of {len(v)} seeds")
+    if coverage < CI_LEVEL:
+        notes.append(f"{coverage:.0%} interval: too few seeds for 95%")
+    return Estimate(point, (lo, hi), "; ".join(notes))
 
 
 def _ratio(num, den):
@@ -587,15 +613,14 @@ class Comparison:
 
 def method_stats(label: str, method: str, samples: dict[str, Sample], n_boot: int = N_BOOT) -> MethodStats:
     sample = samples[TARGET]
-    rng = _rng(label, method, "median")
-    steps = median_ci(sample.steps, rng, n_boot)
-    seconds = median_ci(sample.seconds, rng, n_boot)
+    steps = median_ci(sample.steps)
+    seconds = median_ci(sample.seconds)
     if not seconds.finite and sample.n:
         lower = censored_median(np.where(np.isinf(sample.seconds), sample.seconds_censor, sample.seconds))
         seconds.bound = lower if math.isfinite(lower) else None
     if not steps.finite and sample.n and math.isfinite(sample.budget_steps):
         steps.bound = sample.budget_steps
-    plateau = median_ci(sample.plateau, rng, n_boot)
+    plateau = median_ci(sample.plateau)
     return MethodStats(method, sample, steps, seconds, plateau, None, samples)
 
 

@@ -178,16 +178,28 @@ def test_holm_applied_across_methods_of_a_task():
     assert cs[0].p_adjusted == pytest.approx(3 * 2 / 2**10)  # the smallest p, times the family size
 
 
-def test_bootstrap_ci_covers_true_median_mostly():
+def test_median_interval_is_the_exact_order_statistic_interval_and_covers():
+    assert st.order_stat_ranks(10)[0] == 2  # [x(2), x(9)] for 10 values (REFERENCES.md)
+    e = st.median_ci([float(v) for v in range(1, 11)])
+    assert e.ci == (2.0, 9.0) and e.note == ""
     rng = np.random.default_rng(123)
-    scale = 1000.0
-    true_median = scale * math.log(2)
-    hits, reps = 0, 100
-    for r in range(reps):
-        x = rng.exponential(scale, 25)
-        e = st.median_ci(x, np.random.default_rng(r), n_boot=400)
-        hits += e.ci[0] <= true_median <= e.ci[1]
-    assert hits >= 85
+    true_median = 1000.0 * math.log(2)
+    reps, hits = 400, 0
+    for _ in range(reps):
+        lo, hi = st.median_ci(rng.exponential(1000.0, 25)).ci
+        hits += lo <= true_median <= hi
+    coverage = st.order_stat_ranks(25)[1]
+    assert coverage >= 0.95
+    # exact coverage >= 95%: 400 draws fall more than 3 sd below it with probability < 0.002
+    assert hits >= reps * coverage - 3 * math.sqrt(reps * coverage * (1 - coverage))
+
+
+def test_a_zero_width_median_interval_says_identical_and_few_seeds_say_coverage():
+    e = st.median_ci([4.0] + [5.0] * 8 + [9.0])
+    assert e.ci == (5.0, 5.0) and "identical: 8 of 10 seeds" in e.note
+    assert "interval" in st.median_ci([1.0, 2.0, 3.0]).note  # 3 values: 75% at most
+    e = st.median_ci([3.0, 4.0, 5.0, 6.0, 7.0, 8.0, math.inf, math.inf, math.inf, math.inf])
+    assert e.ci == (4.0, math.inf)  # the upper end not reached: "> budget" on the page
 
 
 def test_bootstrap_is_deterministic():

@@ -82,7 +82,7 @@ def calibrated_median(label: str, method: str, sample: st.Sample, timing: Method
     secs = calibrated_seconds(sample, timing)
     if secs is None:
         return None
-    return st.median_ci(secs[0], _rng(label, method, "calibrated median"))
+    return st.median_ci(secs[0])
 
 
 def calibrated_speedup(label: str, method: str, sample: st.Sample, timing: MethodTiming | None,

@@ -41,7 +41,14 @@ def fmt_median(e: st.Estimate, budget: float | None, ci: bool = True) -> str:
     if not ci or e.ci is None or not e.finite:  # "> budget": an interval adds nothing
         return point
     lo, hi = e.ci
+    if lo == hi:  # the order statistics of the interval coincide: say so, never "[2, 2]"
+        return f"{point} [{_identical(e.note)}]"
     return f"{point} [{fmt_num(lo) if math.isfinite(lo) else over}, {fmt_num(hi) if math.isfinite(hi) else over}]"
+
+
+def _identical(note: str) -> str:
+    """The 'identical: k of n seeds' part of an Estimate's note."""
+    return next((part.strip() for part in note.split(";") if part.strip().startswith(st.IDENTICAL)), st.IDENTICAL)
 
 
 def fmt_seconds(e: st.Estimate, ci: bool = False) -> str:
@@ -54,7 +61,8 @@ def fmt_seconds(e: st.Estimate, ci: bool = False) -> str:
     text = fmt_num(e.value)
     if ci and e.ci is not None:
         lo, hi = e.ci
-        text += f" [{fmt_num(lo)}, {OVER_BUDGET if math.isinf(hi) else fmt_num(hi)}]"
+        text += (f" [{_identical(e.note)}]" if lo == hi else
+                 f" [{fmt_num(lo)}, {OVER_BUDGET if math.isinf(hi) else fmt_num(hi)}]")
     return text
 
 
@@ -64,6 +72,8 @@ def fmt_interval(e: st.Estimate) -> str:
     if e.ci is None:
         return ""
     lo, hi = e.ci
+    if lo == hi and not (e.lo_open or e.hi_open):  # a degenerate resampling: said, not shown as [x, x]
+        return "[the same in every resample]"
     return f"[{'< ' if e.lo_open else ''}{fmt_num(lo)}, {'> ' if e.hi_open else ''}{fmt_num(hi)}]"
 
 

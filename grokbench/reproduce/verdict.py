@@ -28,10 +28,7 @@ records, or a method has fewer than 2 seeds (no interval); else **reproduced**.
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from .. import stats
 from .claims import Claim, MethodEntry
@@ -66,7 +63,7 @@ def measure(rows, metric: str, unit: str, label: str) -> Measure | None:
         return None
     per = sample.steps_per_epoch if unit == "epochs" else 1.0
     values = sample.steps / per
-    estimate = stats.median_ci(values, np.random.default_rng(zlib.crc32(label.encode())))
+    estimate = stats.median_ci(values)
     return Measure(sample.n, sample.k, estimate.value, estimate.ci, sample.budget_steps / per,
                    sample.n_diverged)
 

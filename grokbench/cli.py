@@ -47,7 +47,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="do not add each task's baseline (its base optimizer alone) to --methods")
     run.add_argument("--compare", choices=("baseline", "all-pairs"), default="baseline",
                      help="baseline: each method against its task's baseline (default); all-pairs: also the named "
-                          "methods against each other, Holm within that family (on the leaderboard page)")
+                          "methods against each other, in a family of their own (on the leaderboard page)")
     run.add_argument("--tuned", default=None, metavar="DIR",
                      help="run the configuration `grokbench tune` selected in DIR for each (task, method)")
     run.add_argument("--no-calibrate", action="store_true",

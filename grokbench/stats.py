@@ -20,7 +20,7 @@ Decisions:
   a metric existed get it under the same definition.
 * **Thresholds.** Steps to 0.90 and to 0.95 test accuracy (first evaluation at or above)
   and to the task's target (the sustained solve of :mod:`grokbench.metrics`; the status
-  ``solved``). Each threshold is analysed on its own, with its own Holm family.
+  ``solved``). Each threshold is analysed on its own, with its own family.
 * **Censoring.** A trial that did not reach a threshold is right-censored at its budget
   (``budget_steps``), for ``unsolved`` and ``diverged`` alike: a diverged trial never
   reached it and never will ("unsolved as worst"), so diverging looks worse, never
@@ -43,10 +43,16 @@ Decisions:
   and with n paired seeds its smallest two-sided p is 2/2^n (0.25 with 3 seeds, 0.002
   with 10), so a handful of seeds can never be significant. Log-rank on steps
   (scipy.stats.logrank with CensoredData) and Fisher's exact test on the solve rates are
-  reported alongside, each Holm-adjusted in its own family.
-* **Multiple comparisons.** Holm-Bonferroni across one task's methods against its
-  baseline, separately per threshold; wall time, stacks and all-pairs comparisons are
-  families of their own. A verdict is *robust to the threshold* when it is the same
+  reported alongside, each adjusted in its own family.
+* **Multiple comparisons: fixed families.** One task's methods against its baseline,
+  separately per threshold and measure (steps, seconds), form a family; stacks against
+  their parts and named pairs are families of their own. Each family is Bonferroni-adjusted
+  as a family of ``FAMILY_SIZE`` (16) comparisons, or of as many as it holds when more. Holm
+  is more powerful but makes a comparison's adjusted p depend on the other p-values of its
+  family, so the same records gave one verdict on one page and another on a page with other
+  methods (Grokfast vs SGD on parity: 0.043 and 0.064); with a fixed size it depends on its
+  own test only, whatever else is on the page. Every comparison goes to comparisons.csv
+  with its raw and adjusted p and its family. A verdict is *robust to the threshold* when it is the same
   significant verdict at all three thresholds: an intersection-union test, valid at 0.05
   without further adjustment. It *flips* when it is faster at one threshold and slower at
   another.
@@ -54,7 +60,7 @@ Decisions:
   / ``no significant difference``; ``not enough data`` where no test can be made. Never
   NaN, never an exception. The **wall-time verdict** is the same sign test on training
   seconds to target (a censored trial: never, unless it timed out: then the seconds it
-  ran), Holm across the task's methods.
+  ran), in its own family of the fixed size.
 * **Medians.** Censoring-aware: unsolved trials rank above every solved one, so the
   median is a number only when the middle order statistic(s) are solved (more than half
   solved; with an even count, exactly half solved also leaves it undetermined). Otherwise
@@ -89,6 +95,11 @@ from typing import Any
 import numpy as np
 
 ALPHA = 0.05
+# Every family of comparisons (a task's methods against its baseline at one threshold and
+# measure; stacks against their parts; named pairs) is Bonferroni-adjusted as a family of
+# this many, or of as many as it holds when more: a verdict never depends on which other
+# methods share the page (up to this many; grokbench ships 13 single methods).
+FAMILY_SIZE = 16
 N_BOOT = 2000
 CI_LEVEL = 0.95
 TAU_MAX = 4.0
@@ -436,17 +447,29 @@ def ratio_ci(base, base_censor, method, method_censor, rng, n_boot: int = N_BOOT
 # ---------------------------------------------------------------------------- tests
 
 
-def holm(pvalues) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (same order as the input; NaN/None stay None)."""
-    ps = [None if p is None or (isinstance(p, float) and math.isnan(p)) else float(p) for p in pvalues]
-    valid = sorted((p, i) for i, p in enumerate(ps) if p is not None)
-    m = len(valid)
-    out: list[float | None] = [None] * len(ps)
-    running = 0.0
-    for rank, (p, i) in enumerate(valid):
-        running = max(running, min(1.0, (m - rank) * p))
-        out[i] = running
-    return out
+def sign_test_power(n: int, win_rate: float, alpha: float) -> float:
+    """Power of the two-sided exact sign test on n paired seeds (no ties) to call a method
+    faster at level ``alpha`` when it is faster on each seed with probability ``win_rate``."""
+    from scipy.stats import binom
+
+    if n < 1:
+        return 0.0
+    k = np.arange(n + 1)
+    p_two_sided = np.minimum(1.0, 2 * np.minimum(binom.cdf(k, n, 0.5), binom.sf(k - 1, n, 0.5)))
+    wins = (p_two_sided <= alpha) & (k > n / 2)
+    return float(binom.pmf(k[wins], n, win_rate).sum())
+
+
+def detectable_win_rate(n: int, family_size: int = FAMILY_SIZE, alpha: float = ALPHA,
+                        power: float = 0.8) -> float | None:
+    """The smallest share of seeds (to 0.01) on which a method must be faster for the
+    sign test, adjusted in a family of ``family_size``, to detect it with ``power``; None
+    when even a method faster on every seed would not be (too few seeds)."""
+    level = alpha / family_size
+    for rate in np.arange(0.51, 1.0001, 0.01):
+        if sign_test_power(n, float(rate), level) >= power:
+            return round(float(rate), 2)
+    return None
 
 
 @dataclass(frozen=True)
@@ -579,8 +602,9 @@ def scale(e: Estimate, factor: float) -> Estimate:
 @dataclass
 class Comparison:
     """Method against a reference (the baseline, a part of a stack, another method),
-    paired by seed, at one threshold. ``p_adjusted`` is the Holm-adjusted sign-test p that
-    makes ``verdict``; ``time_verdict`` is the same on training seconds (target only)."""
+    paired by seed, at one threshold. ``p_adjusted`` is the sign-test p adjusted in its
+    fixed-size ``family`` (``adjust``) that makes ``verdict``; ``time_verdict`` is the same
+    on training seconds (target only)."""
 
     method: str
     reference: str
@@ -601,6 +625,7 @@ class Comparison:
     p_time_adjusted: float | None = None
     verdict: str = NOT_ENOUGH
     time_verdict: str = NOT_ENOUGH
+    family: str = ""
 
     @property
     def n(self) -> int:
@@ -648,15 +673,25 @@ def _verdict(p_adjusted: float | None, direction: int, alpha: float) -> str:
     return NO_DIFF
 
 
-def adjust(comparisons: list[Comparison], alpha: float = ALPHA) -> None:
-    """Holm across one family of comparisons (in place; each test its own family), then
-    the verdicts (steps) and wall-time verdicts."""
-    adjusted = zip(holm([c.sign.p for c in comparisons]), holm([c.p_logrank for c in comparisons]),
-                   holm([c.p_fisher for c in comparisons]), holm([c.time_sign.p for c in comparisons]))
+def bonferroni(pvalues, family_size: int = FAMILY_SIZE) -> list[float | None]:
+    """min(1, m p) with m = max(family_size, the number of p-values given): each adjusted p
+    depends on its own test and the fixed family size only (None/NaN stay None)."""
+    ps = [None if p is None or (isinstance(p, float) and math.isnan(p)) else float(p) for p in pvalues]
+    m = max(family_size, sum(p is not None for p in ps))
+    return [None if p is None else min(1.0, m * p) for p in ps]
+
+
+def adjust(comparisons: list[Comparison], alpha: float = ALPHA, family: str = "") -> None:
+    """Adjust one family of comparisons (in place; each test its own family, of the fixed
+    size ``FAMILY_SIZE``: ``bonferroni``), then the verdicts (steps) and wall-time verdicts.
+    ``family`` names the family (for comparisons.csv)."""
+    adjusted = zip(bonferroni([c.sign.p for c in comparisons]), bonferroni([c.p_logrank for c in comparisons]),
+                   bonferroni([c.p_fisher for c in comparisons]), bonferroni([c.time_sign.p for c in comparisons]))
     for c, (ps, pl, pf, pt) in zip(comparisons, adjusted):
         c.p_adjusted, c.p_logrank_adjusted, c.p_fisher_adjusted, c.p_time_adjusted = ps, pl, pf, pt
         c.verdict = _verdict(ps, c.sign.direction, alpha)
         c.time_verdict = _verdict(pt, c.time_sign.direction, alpha)
+        c.family = family
 
 
 def consistency(verdicts: Collection[str]) -> str:
@@ -810,10 +845,10 @@ def _step_cost(rows: list[dict]) -> float | None:
 
 
 def _family(label: str, pairs: list[tuple[str, str]], samples: dict[str, dict[str, Sample]], threshold: str,
-            n_boot: int) -> list[Comparison]:
-    """One Holm family: each (method, reference) compared at ``threshold``."""
+            n_boot: int, name: str) -> list[Comparison]:
+    """One family: each (method, reference) compared at ``threshold``, adjusted together."""
     family = [compare(label, m, samples[m][threshold], ref, samples[ref][threshold], n_boot) for m, ref in pairs]
-    adjust(family)
+    adjust(family, family=f"{label} / {name} / {threshold}")
     return family
 
 
@@ -844,12 +879,13 @@ def task_stats(label: str, rows, baseline: str | None = None, n_boot: int = N_BO
     if baseline is not None:
         vs = [(m, baseline) for m in samples if m != baseline]
         for t in THRESHOLDS:
-            family = _family(label, vs, samples, t, n_boot if t == TARGET else 0)
+            family = _family(label, vs, samples, t, n_boot if t == TARGET else 0, "vs baseline")
             at_threshold[t] = {c.method: c for c in family}
     stacks = [(m, part) for m, rs in by_method.items() for part in rs[0].get("parts") or [] if part in samples]
     ts = TaskStats(label, baseline, methods, at_threshold.get(TARGET, {}),
-                   _family(label, stacks, samples, TARGET, n_boot), note, at_threshold)
-    ts.pairs = _family(label, _named_pairs(list(samples), baseline, pair_labels), samples, TARGET, n_boot)
+                   _family(label, stacks, samples, TARGET, n_boot, "stacks vs parts"), note, at_threshold)
+    ts.pairs = _family(label, _named_pairs(list(samples), baseline, pair_labels), samples, TARGET, n_boot,
+                       "named pairs")
     return ts
 
 
@@ -876,7 +912,8 @@ def add_pairs(analysis: Mapping[str, TaskStats], pair_labels: Collection[str], n
         if ts.pairs or not pair_labels:
             continue
         samples = {m: ms.samples for m, ms in ts.methods.items()}
-        ts.pairs = _family(ts.label, _named_pairs(list(samples), ts.baseline, pair_labels), samples, TARGET, n_boot)
+        ts.pairs = _family(ts.label, _named_pairs(list(samples), ts.baseline, pair_labels), samples, TARGET, n_boot,
+                           "named pairs")
 
 
 # ---------------------------------------------------------------------------- across tasks

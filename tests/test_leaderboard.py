@@ -330,3 +330,29 @@ def test_run_time_counts_each_invocation_to_its_logged_end_else_the_last_trial_i
     _, text = run_time_row([("report runs", "R", concurrent), ("tuning", "T", tuning)])
     assert "total 1 h 25 min" in text and "overlapped" in text and "50 min elapsed while any ran" in text
     assert elapsed_seconds([(at[0], at[2]), (at[1], at[1]), (at[1], at[3])]) == 50 * 60.0
+
+
+def test_the_page_writes_every_comparison_to_a_csv_and_states_what_its_seeds_detect(folder, tmp_path):
+    import csv
+
+    from grokbench.leaderboard.comparisons import COLUMNS
+
+    text = lb.write_leaderboard(folder, tmp_path / "board", figures=False).read_text()
+    with open(tmp_path / "board" / lb.COMPARISONS_CSV, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and list(rows[0]) == list(COLUMNS)
+    vs = [r for r in rows if r["family"].endswith("vs baseline / target")]
+    assert {r["threshold"] for r in rows} >= {"target"} and {r["measure"] for r in vs} == {"steps"}
+    for r in rows:
+        if r["p_raw"]:
+            assert float(r["p_adjusted"]) == min(1.0, int(r["family_size"]) * float(r["p_raw"]))
+        assert int(r["wins"]) + int(r["losses"]) + int(r["ties"]) == int(r["n"])
+    n = max(int(r["n"]) for r in vs)
+    assert f"{n} paired seeds" in text and ("detectable" in text)
+
+
+@pytest.mark.parametrize("n, words", [(3, "no effect is detectable"), (64, "at least 75% of seeds")])
+def test_detectable_effect_in_words(n, words):
+    from grokbench.leaderboard.markdown import detectable_text
+
+    assert words in detectable_text(n, st.FAMILY_SIZE)

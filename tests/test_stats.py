@@ -83,7 +83,7 @@ def test_same_distribution_random_draws_give_large_p():
 def test_clearly_separated_give_small_p_and_direction():
     ts = analyze(rows("base", spread(2000)), rows("fast", spread(200)), rows("slow", spread(6000)))
     fast, slow = ts.vs_baseline["fast"], ts.vs_baseline["slow"]
-    assert fast.p_logrank < 0.01 and fast.p_adjusted < 0.01 and fast.verdict == st.FASTER
+    assert fast.p_logrank < 0.01 and fast.p_adjusted < 0.05 and fast.verdict == st.FASTER
     assert slow.p_logrank < 0.01 and slow.verdict == st.SLOWER
     assert fast.sign.wins == 10 and slow.sign.losses == 10
     assert fast.p_sign == pytest.approx(2 / 2**10)  # the smallest two-sided p with 10 seeds
@@ -153,29 +153,27 @@ def test_pairing_uses_common_seeds_only():
     assert ts.vs_baseline["m"].seeds == [0, 1, 2, 3, 4]
 
 
-def test_holm_known_values_monotone_never_below_raw():
-    assert st.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert st.holm([0.5, None, float("nan")]) == [0.5, None, None]
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        raw = list(rng.uniform(0, 0.2, size=rng.integers(1, 8)))
-        adj = st.holm(raw)
-        assert all(a >= r - 1e-15 and a <= 1.0 for a, r in zip(adj, raw))
-        order = np.argsort(raw)
-        assert all(np.diff(np.array(adj)[order]) >= -1e-15)  # monotone in the raw p
+def test_bonferroni_over_a_fixed_family_size():
+    assert st.bonferroni([0.001, 0.02, None, float("nan")], family_size=16) == pytest.approx(
+        [0.016, 0.32, None, None], nan_ok=True)
+    assert st.bonferroni([0.01] * 20, family_size=16)[0] == pytest.approx(0.2)  # more tests than the size
+    assert st.bonferroni([0.5], family_size=16) == [1.0]
 
 
-def test_holm_applied_across_methods_of_a_task():
+def test_a_comparison_keeps_its_p_and_verdict_when_other_methods_join():
+    """The family is fixed, not whatever shares the page: adding methods (one much faster,
+    one much slower) leaves a comparison's adjusted p and verdict as they were."""
     base = spread(2000)
-    wins = {"a": 10, "b": 8, "c": 6}  # seeds on which the method is faster than the baseline
-    groups = [rows(m, [b // 2 if i < k else b * 2 for i, b in enumerate(base)]) for m, k in wins.items()]
-    ts = analyze(rows("base", base), *groups)
-    cs = list(ts.vs_baseline.values())
-    assert [c.sign.wins for c in cs] == [10, 8, 6]
-    assert all(c.p_adjusted >= c.p_sign and c.p_logrank_adjusted >= c.p_logrank for c in cs)
-    raw = [c.p_sign for c in cs]
-    assert [c.p_adjusted for c in cs] == pytest.approx(st.holm(raw))
-    assert cs[0].p_adjusted == pytest.approx(3 * 2 / 2**10)  # the smallest p, times the family size
+    a = rows("a", [b // 2 if i < 9 else b * 2 for i, b in enumerate(base)])
+    alone = analyze(rows("base", base), a).vs_baseline["a"]
+    others = (rows("fast", [b // 4 for b in base]), rows("slow", [b * 3 for b in base]))
+    joined = analyze(rows("base", base), a, *others).vs_baseline["a"]
+    assert joined.p_adjusted == alone.p_adjusted == pytest.approx(st.FAMILY_SIZE * alone.p_sign)
+    assert joined.verdict == alone.verdict and joined.family == alone.family == "synthetic / vs baseline / target"
+    for t in st.THRESHOLDS:
+        one = analyze(rows("base", base), a).at_threshold[t]["a"]
+        three = analyze(rows("base", base), a, *others).at_threshold[t]["a"]
+        assert (one.p_adjusted, one.verdict) == (three.p_adjusted, three.verdict)
 
 
 def test_median_interval_is_the_exact_order_statistic_interval_and_covers():
@@ -339,7 +337,8 @@ def test_sign_test_nine_of_ten():
     c = analyze(rows("base", base), rows("m", method)).vs_baseline["m"]
     assert (c.sign.wins, c.sign.losses) == (1, 9)
     assert c.p_sign == pytest.approx(22 / 1024)  # 2 * (1 + 10) / 2^10 = 0.0215
-    assert c.verdict == st.SLOWER  # a family of one: no adjustment
+    # in the fixed family of 16: 0.34, not significant (10 seeds detect little; the page says so)
+    assert c.p_adjusted == pytest.approx(16 * 22 / 1024) and c.verdict == st.NO_DIFF
 
 
 def test_timeout_before_the_other_solve_is_a_tie():

@@ -21,6 +21,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from .. import stats as st
+from .comparisons import comparison_rows, write_comparisons_csv
 from .figures import TaskFigures, plot_curves, plot_steps, remove_figures, slug, write_figures
 from .format import fmt_interval, fmt_median, fmt_num, fmt_p, fmt_ratio, fmt_seconds, fmt_solved
 from .markdown import METRIC_LINES, DefaultsPart, md_table, render_markdown
@@ -42,12 +43,13 @@ from .summary import disagreements, findings, requested_pairs
 from .terminal import print_tables
 
 __all__ = [
-    "MAIN_COLUMNS", "METRIC_LINES", "OverviewFigures", "TaskFigures", "budget_epochs", "disagreements",
+    "COMPARISONS_CSV", "MAIN_COLUMNS", "METRIC_LINES", "OverviewFigures", "TaskFigures", "budget_epochs",
+    "comparison_rows", "disagreements",
     "findings", "fmt_interval", "fmt_median", "fmt_num", "fmt_p", "fmt_ratio", "fmt_seconds", "fmt_solved",
     "git_commit", "heatmap_rows", "load_leaderboard_frame", "main_rows", "md_table", "pair_rows", "plot_curves",
     "plot_steps", "print_tables", "profile_rows", "render_markdown", "requested_pairs", "run_and_folder_analyses",
     "scale_epochs", "slug", "stack_rows", "threshold_rows", "walltime_rows", "write_figures", "write_leaderboard",
-    "write_overview",
+    "write_comparisons_csv", "write_overview",
 ]
 
 Analysis = dict[str, st.TaskStats]
@@ -66,7 +68,7 @@ def run_and_folder_analyses(folder_frame, run_keys: Collection[str]) -> tuple[An
 
     ``folder_frame`` is every record of the folder (load_frame); when the run's trials are
     all of them, both are the same object, computed once; otherwise the run's tables
-    (their own Holm families and medians) need a second analysis of the subset."""
+    (their own families and medians) need a second analysis of the subset."""
     if folder_frame.empty:
         return {}, {}
     run_frame = folder_frame[folder_frame["key"].isin(list(run_keys))]
@@ -77,6 +79,7 @@ def run_and_folder_analyses(folder_frame, run_keys: Collection[str]) -> tuple[An
 
 
 DEFAULTS_DIR = "defaults"  # where a tuned page's default-settings page goes, inside its folder
+COMPARISONS_CSV = "comparisons.csv"  # every comparison of the page, beside it
 
 
 def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None, figures: bool = True,
@@ -111,6 +114,7 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
                            commit=git_commit(), figures=drawn, overview=across, defaults=part)
     readme = outdir / "README.md"
     atomic_write_text(readme, text)
+    write_comparisons_csv(analysis, outdir / COMPARISONS_CSV)
     return readme
 
 

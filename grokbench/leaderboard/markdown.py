@@ -45,13 +45,18 @@ METRIC_LINES = (
     "**Tests**: each method against the task's baseline (its base optimizer alone) over the same seeds, which "
     "are paired (same data, initialization and data order). The verdict is the paired sign test (seeds on which "
     "the method reached the threshold first / later / tied; a trial that never reached it loses to one that did), "
-    "Holm-adjusted across the task's methods, at 0.05, separately at 0.90, 0.95 and the target; \"robust\" = "
+    "Bonferroni-adjusted in a family of fixed size (16 comparisons, or as many as the family holds when more: a "
+    "verdict never depends on which other methods share the page), at 0.05, separately at 0.90, 0.95 and the "
+    "target; \"robust\" = "
     "the same significant verdict at all three. Log-rank (steps) and Fisher (solve rates) are shown alongside, "
-    "each Holm-adjusted in its own family. The wall-time verdict is the same sign test on training seconds. "
+    "each adjusted in its own family. Every comparison, with its raw and adjusted p and its family, is in "
+    "comparisons.csv beside this page. The wall-time verdict is the same sign test on training seconds. "
     "Diverged runs are censored at the budget, timed-out runs where they stopped; records with status error are "
     "excluded from all statistics and counted.",
-    "**Intervals**: 95% CIs by seeded bootstrap over seeds (paired for speedup = baseline median / method "
-    "median), **per comparison and not adjusted for multiplicity** (the verdicts are): a CI that excludes 1 next "
+    "**Intervals**: a median's 95% interval is the exact, distribution-free order-statistic interval "
+    "([x(2), x(9)] for 10 seeds); where its ends coincide the page says how many seeds are identical. A speedup "
+    "(baseline median / method median) has a seeded bootstrap interval over paired seeds. Intervals are **per "
+    "comparison and not adjusted for multiplicity** (the verdicts are): a CI that excludes 1 next "
     "to a non-significant verdict is no contradiction. An end written \"< x\" or \"> x\" is a bound: in some "
     "resamples a median was censored, and only one side of that end is known.",
 )
@@ -63,15 +68,15 @@ PROFILES_TEXT = (
     "neither for nor against it; a task where no method's median reached the target is left out."
 )
 HEATMAP_TEXT = ("Speedup in steps to target against each task's own baseline (baseline median / method median; "
-                "▲/▼ = significantly faster/slower, sign test, Holm). \"not run\": no records of that method "
+                "▲/▼ = significantly faster/slower, sign test, adjusted). \"not run\": no records of that method "
                 "on that task.")
 THRESHOLDS_TEXT = ("Median epochs to 0.90 and 0.95 (first crossings) and to the target (sustained), and the "
-                   "verdict against the baseline at each (its own Holm family). \"flips\": faster at one "
+                   "verdict against the baseline at each (its own family). \"flips\": faster at one "
                    "threshold, slower at another; \"depends on threshold\": significant at some only.")
-STACKS_TEXT = ("Each stack against each of its parts alone, paired by seed (sign test, Holm across these "
-               "comparisons). A speedup > 1 means the stack reaches the target sooner than the part.")
+STACKS_TEXT = ("Each stack against each of its parts alone, paired by seed (sign test, adjusted in "
+               "their own family). A speedup > 1 means the stack reaches the target sooner than the part.")
 PAIRS_TEXT = ("The named methods against each other (asked for with `--compare all-pairs`), paired by seed "
-              "(sign test, Holm across these comparisons). A speedup > 1 means the first method is faster.")
+              "(sign test, adjusted in their own family). A speedup > 1 means the first method is faster.")
 WALLTIME_TEXT = ("Do epoch savings survive the per-step cost? Epoch speedup next to wall-time speedup "
                  "(training seconds to target, baseline / method); \"yes\"/\"no\" when the wall-time CI lies "
                  "above/below 1, \"(CI spans 1)\" for the side of the point estimate alone. Wall-time "
@@ -289,8 +294,21 @@ def _task_facts(ts: st.TaskStats, targets: list[str]) -> str:
     if sample is not None and math.isfinite(sample.budget_steps):
         facts.append(f"budget {budget_epochs(sample):g} epochs "
                      f"({sample.budget_steps:g} steps, {sample.steps_per_epoch:g} steps/epoch)")
-    facts.append(f"{len(ts.vs_baseline)} comparisons in the Holm family")
+    size = max(st.FAMILY_SIZE, len(ts.vs_baseline))
+    facts.append(f"{len(ts.vs_baseline)} comparisons against the baseline, adjusted as a family of {size}")
+    if ts.vs_baseline:
+        facts.append(detectable_text(max(c.n for c in ts.vs_baseline.values()), size))
     return " · ".join(facts)
+
+
+def detectable_text(n: int, family_size: int) -> str:
+    """What n paired seeds can detect: the sign test's 80%-power effect in the family."""
+    rate = st.detectable_win_rate(n, family_size)
+    if rate is None:
+        return (f"**{n} paired seeds: no effect is detectable** (even a method faster on every seed "
+                f"would not be significant in a family of {family_size})")
+    return (f"{n} paired seeds: detectable (80% power) is a method faster on at least {rate:.0%} of seeds; "
+            f"smaller effects can pass unseen")
 
 
 def _figure_lines(label: str, figures: TaskFigures | None) -> list[str]:

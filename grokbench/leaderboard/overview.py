@@ -130,7 +130,7 @@ def plot_heatmap(analysis: Mapping[str, st.TaskStats], methods: list[str], path:
     bar = fig.colorbar(image, ax=ax, ticks=ticks, fraction=0.04)
     bar.ax.set_yticklabels([f"{2.0 ** t:g}×" for t in ticks], fontsize=7)
     bar.set_label("speedup in steps to target (baseline / method)", fontsize=8)
-    ax.set_title("Speedup against each task's baseline; ▲/▼ significantly faster/slower (sign test, Holm)",
+    ax.set_title("Speedup against each task's baseline; ▲/▼ significantly faster/slower (sign test, adjusted)",
                  fontsize=9)
     fig.tight_layout()
     fig.savefig(path)

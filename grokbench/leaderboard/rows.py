@@ -12,8 +12,8 @@ from .format import fmt_median, fmt_num, fmt_p, fmt_ratio, fmt_seconds, fmt_solv
 MAIN_COLUMNS = [
     "#", "method", "solved", "crossed, fell back", "collapsed after window", "median epochs to target [95% CI]",
     "median plateau (epochs)",
-    "speedup vs baseline [95% CI]", "seeds faster / slower / tied", "p sign test (Holm)", "p log-rank (Holm)",
-    "p solve rate (Fisher, Holm)", "verdict", "across thresholds", "wall-time verdict",
+    "speedup vs baseline [95% CI]", "seeds faster / slower / tied", "p sign test (adjusted)", "p log-rank (adjusted)",
+    "p solve rate (Fisher, adjusted)", "verdict", "across thresholds", "wall-time verdict",
 ]
 BASELINE_SPEEDUP = "1× (baseline)"
 THRESHOLD_NAMES = {"t90": "0.90", "t95": "0.95", st.TARGET: "target"}
@@ -42,8 +42,8 @@ def fmt_sign(c: st.Comparison | None, seconds: bool = False) -> str:
 
 def _baseline_cells(ts: st.TaskStats, method: str) -> dict[str, str]:
     """The main table's cells that compare one method with the task's baseline."""
-    keys = ("speedup vs baseline [95% CI]", "seeds faster / slower / tied", "p sign test (Holm)",
-            "p log-rank (Holm)", "p solve rate (Fisher, Holm)", "verdict", "across thresholds", "wall-time verdict")
+    keys = ("speedup vs baseline [95% CI]", "seeds faster / slower / tied", "p sign test (adjusted)",
+            "p log-rank (adjusted)", "p solve rate (Fisher, adjusted)", "verdict", "across thresholds", "wall-time verdict")
     c = ts.vs_baseline.get(method)
     if method == ts.baseline:
         return dict(zip(keys, (BASELINE_SPEEDUP, "–", "–", "–", "–", st.BASELINE, "–", st.BASELINE)))
@@ -113,14 +113,14 @@ def stack_rows(ts: st.TaskStats) -> list[dict[str, str]]:
                                              f"{fmt_median(scale_epochs(sb), be, ci=False)}") if c.n else "–",
             "speedup of stack [95% CI]": fmt_ratio(c.speedup_steps),
             "seeds faster / slower / tied": fmt_sign(c),
-            "p sign test (Holm)": fmt_p(c.p_adjusted),
+            "p sign test (adjusted)": fmt_p(c.p_adjusted),
             "verdict": verdict,
         })
     return rows
 
 
 def pair_rows(ts: st.TaskStats) -> list[dict[str, str]]:
-    """The requested comparisons of named methods with each other (one Holm family)."""
+    """The requested comparisons of named methods with each other (one family)."""
     rows = []
     for c in ts.pairs:
         sa, sb = ts.methods[c.method].sample.take(c.seeds), ts.methods[c.reference].sample.take(c.seeds)
@@ -134,7 +134,7 @@ def pair_rows(ts: st.TaskStats) -> list[dict[str, str]]:
                               f"{fmt_median(scale_epochs(sb), be, ci=False)}") if c.n else "–",
             "speedup [95% CI]": fmt_ratio(c.speedup_steps),
             "seeds faster / slower / tied": fmt_sign(c),
-            "p sign test (Holm)": fmt_p(c.p_adjusted),
+            "p sign test (adjusted)": fmt_p(c.p_adjusted),
             "verdict": c.verdict if c.verdict not in (st.FASTER, st.SLOWER) else f"{c.verdict} than {c.reference}",
         })
     return rows

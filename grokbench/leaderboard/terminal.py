@@ -12,17 +12,17 @@ from .rows import main_rows
 
 TERMINAL_COLUMNS = [
     "#", "method", "solved", "median epochs to target [95% CI]", "speedup vs baseline [95% CI]",
-    "seeds faster / slower / tied", "p sign test (Holm)", "verdict", "across thresholds", "wall-time verdict",
+    "seeds faster / slower / tied", "p sign test (adjusted)", "verdict", "across thresholds", "wall-time verdict",
 ]
 SHORT_HEADERS = {
     "median epochs to target [95% CI]": "epochs to target\n[95% CI]",
     "speedup vs baseline [95% CI]": "speedup\n[95% CI]",
     "seeds faster / slower / tied": "seeds\nfast/slow/tie",
-    "p sign test (Holm)": "p adj\nsign test",
+    "p sign test (adjusted)": "p adj\nsign test",
     "across thresholds": "0.90/0.95/\ntarget",
     "wall-time verdict": "wall time",
 }
-CAPTION = ("medians censoring-aware; speedup = baseline / method; verdict: paired sign test, Holm, 0.05 "
+CAPTION = ("medians censoring-aware; speedup = baseline / method; verdict: paired sign test, fixed-family Bonferroni, 0.05 "
            "(n.s. = no significant difference); CIs unadjusted; thresholds, profiles and figures on the page")
 VERDICT_STYLES = {st.FASTER: "green", st.SLOWER: "red"}
 SHORT_VERDICTS = {st.NO_DIFF: "n.s.", st.NOT_ENOUGH: "no test", st.DEPENDS: "depends"}

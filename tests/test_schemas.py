@@ -107,9 +107,8 @@ def test_published_tuned_records_resume_from_a_moved_copy_of_their_tuning_folder
     """leaderboard/tuned was written while the folder was part of the identity: the
     migration rule gives its records the keys a run from any copy of the folder computes."""
     copy = tmp_path / "copy_of_transformer_study"
-    shutil.copy(REPO / "leaderboard/tuning/transformer/tuned.json", copy.parent / "tuned.json")
     copy.mkdir()
-    shutil.move(str(copy.parent / "tuned.json"), copy / "tuned.json")
+    shutil.copy(REPO / "leaderboard/tuning/transformer/tuned.json", copy / "tuned.json")
     plan = apply_tuned(build_plan("modular_addition", "all", "10", {}, baseline=True), copy, {})
     store = Store(REPO / "leaderboard/tuned")
     check_folder(plan, store)

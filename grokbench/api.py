@@ -14,18 +14,96 @@ columns of ``grokbench.store.load_frame``). The CLI's ``grokbench run`` is ``pre
 from __future__ import annotations
 
 import io
+import numbers
+import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import __version__, registry
 from .errors import UserError, signals_deferred
+from .limits import MAX_TRIALS, check_memory
 from .plan import DEFAULT_CHECKPOINT_S, CheckpointPolicy, Plan, build_plan
 from .progress import PlainProgress
+from .schema import Kind, any_of, boolean, integer, null, number, text
 from .spec import expand_methods, parse_overrides
 from .store import Store, load_frame
+
+
+def _strings(value: Any) -> str | None:
+    ok = isinstance(value, str) or isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    return None if ok else "a string or a list of strings"
+
+
+def _path(value: Any) -> str | None:
+    """A str or path (an empty one is refused later, with the message the CLI gives)."""
+    return None if isinstance(value, (str, os.PathLike)) else "a folder (a string or path)"
+
+
+def _seed_values(value: Any) -> str | None:
+    wording = "N (>= 1), a string 'A-B' or 'A,B,C', or a list of whole numbers >= 0"
+    if isinstance(value, str):
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return None if value >= 1 else wording
+    if isinstance(value, (str, bytes, dict, set)) or not isinstance(value, Iterable):
+        return wording
+    items = list(value)
+    ok = items and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0 for v in items)
+    return None if ok else wording
+
+
+# What each argument of the functions below must be (grokbench.schema kinds): the same
+# checks the CLI's parser and flags make, so a wrong type is one UserError line, never a
+# TypeError from deep inside.
+ARGUMENTS: dict[str, Kind] = {
+    "tasks": _strings, "methods": _strings, "seeds": _seed_values, "tune_seeds": _seed_values,
+    "out": _path, "results_dir": _path, "tuned": any_of(_path, null), "overrides": _strings, "plugins": _strings,
+    "device": text, "after_solve": integer(lo=0), "batch_seeds": integer(lo=1), "trials": integer(lo=1),
+    "max_trials": integer(lo=1), "baseline": boolean, "checkpoint_every_s": number(lo=0),
+    "checkpoint_every": number(lo=0),
+    "with_curves": boolean, "figures": boolean,
+}
+
+
+def check_arguments(function: str, **values: Any) -> None:
+    """Raise one UserError line naming ``function`` and the first argument that is not what
+    ``ARGUMENTS`` says it must be."""
+    _check(values, lambda name: f"{function}: {name}")
+
+
+def check_flags(**values: Any) -> None:
+    """``check_arguments`` for the CLI: the error names the flag (``after_solve`` is
+    ``--after-solve``), the way the user typed it."""
+    _check(values, lambda name: "--" + name.replace("_", "-"))
+
+
+def _check(values: dict[str, Any], named: Callable[[str], str]) -> None:
+    for name, value in values.items():
+        why = ARGUMENTS[name](value)
+        if why:
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            raise UserError(f"{named(name)} must be {why}; got {shown}")
+
+
+def _joined(value: str | Sequence[str]) -> str:
+    """A name list as the CLI writes it: 'a,b' (a string stays as it is)."""
+    return value if isinstance(value, str) else ",".join(value)
+
+
+def _listed(value: str | Sequence[str]) -> list[str]:
+    """A list of strings; one string is a list of one (not of its characters)."""
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _seed_text(seeds: str | int | Iterable[int]) -> str:
+    if isinstance(seeds, str):
+        return seeds
+    if isinstance(seeds, numbers.Integral):
+        return str(int(seeds))
+    return ",".join(str(int(s)) for s in seeds) + ","
 
 
 def device_name(name: str) -> str:
@@ -50,27 +128,32 @@ def load_plugins(files: Iterable[str]) -> None:
         registry.load_plugin_file(path)
 
 
-def prepare(tasks: str, methods: str, seeds: str | int | Sequence[int], out: str | Path, *,
-            overrides: Sequence[str] = (), device: str = "cpu", after_solve: int = 0,
+def prepare(tasks: str | Sequence[str], methods: str | Sequence[str], seeds: str | int | Sequence[int],
+            out: str | Path, *, overrides: Sequence[str] = (), device: str = "cpu", after_solve: int = 0,
             plugins: Sequence[str] = (), tuned: str | Path | None = None,
-            baseline: bool = True) -> tuple[Plan, Store]:
+            baseline: bool = True, max_trials: int = MAX_TRIALS) -> tuple[Plan, Store]:
     """Resolve the plan and open (create) the results folder; nothing trains yet. ``tuned``:
     a tuning folder whose selected configurations to run (``grokbench.tuning.tuned``).
     ``baseline``: add each task's baseline to the methods where they do not name it (one
-    line on stderr says so), so that every comparison has its reference."""
+    line on stderr says so), so that every comparison has its reference. ``max_trials``:
+    the largest plan accepted (``grokbench.limits``)."""
     from .tuning.tuned import apply_tuned, check_folder
 
+    check_arguments("grokbench.run", tasks=tasks, methods=methods, seeds=seeds, out=out, overrides=overrides,
+                    device=device, after_solve=after_solve, plugins=plugins, tuned=tuned, baseline=baseline,
+                    max_trials=max_trials)
     if not str(out).strip():
         raise UserError("--out is empty; name a results folder (default: ./results)")
-    load_plugins(plugins)
-    if not isinstance(seeds, (str, int)):
-        seeds = ",".join(str(int(s)) for s in seeds) + ","
-    parsed = parse_overrides(list(overrides))
-    plan = build_plan(tasks, methods, str(seeds), parsed, after_solve=after_solve,
-                      device=device, plugin_files=tuple(registry.plugin_files()), baseline=baseline)
+    tasks, methods, overrides = _joined(tasks), _joined(methods), _listed(overrides)
+    load_plugins(_listed(plugins))
+    parsed = parse_overrides(overrides)
+    plan = build_plan(tasks, methods, _seed_text(seeds), parsed, after_solve=after_solve,
+                      device=device, plugin_files=tuple(registry.plugin_files()), baseline=baseline,
+                      max_trials=max_trials)
     _note_added_baselines(plan, methods)
     if tuned is not None:
         plan = apply_tuned(plan, tuned, parsed)
+    check_memory([(t, m, 1) for t, m in plan.pairs], plan.device)  # each trial alone; execute checks cells
     store = Store(out, create=True)
     check_folder(plan, store)
     return plan, store
@@ -89,18 +172,24 @@ def _note_added_baselines(plan: Plan, methods: str) -> None:
               file=sys.stderr)
 
 
-def prepare_tuning(tasks: str, methods: str, trials: int, tune_seeds: str, out: str | Path, *,
-                   overrides: Sequence[str] = (), device: str = "cpu", after_solve: int = 0,
-                   plugins: Sequence[str] = ()):
+def prepare_tuning(tasks: str | Sequence[str], methods: str | Sequence[str], trials: int,
+                   tune_seeds: str | int | Sequence[int], out: str | Path, *, overrides: Sequence[str] = (),
+                   device: str = "cpu", after_solve: int = 0, plugins: Sequence[str] = (),
+                   max_trials: int = MAX_TRIALS):
     """Resolve a tuning study (``grokbench.tuning.driver.Study``) and open its folder."""
     from .tuning.driver import build_study
 
+    check_arguments("grokbench.tune", tasks=tasks, methods=methods, trials=trials, tune_seeds=tune_seeds, out=out,
+                    overrides=overrides, device=device, after_solve=after_solve, plugins=plugins,
+                    max_trials=max_trials)
     if not str(out).strip():
         raise UserError("--out is empty; name a tuning folder")
-    load_plugins(plugins)
-    study = build_study(tasks, methods, trials, str(tune_seeds), parse_overrides(list(overrides)),
+    overrides = _listed(overrides)
+    load_plugins(_listed(plugins))
+    study = build_study(_joined(tasks), _joined(methods), trials, _seed_text(tune_seeds), parse_overrides(overrides),
                         tuple(overrides), after_solve=after_solve, device=device,
-                        plugin_files=tuple(registry.plugin_files()))
+                        plugin_files=tuple(registry.plugin_files()), max_trials=max_trials)
+    check_memory([(t, m, 1) for t, m in study.plan.pairs], study.plan.device)
     return study, Store(out, create=True)
 
 
@@ -114,6 +203,7 @@ def tune(tasks: str = "sparse_parity", methods: str = "sgd,adamw", trials: int =
     from .executors import LocalExecutor
     from .tuning.driver import conclude
 
+    check_arguments("grokbench.tune", device=device, batch_seeds=batch_seeds)
     study, store = prepare_tuning(tasks, methods, trials, tune_seeds, out, overrides=overrides,
                                   device=device_name(device), plugins=plugins)
     if not execute(study.plan, store, executor or LocalExecutor(), store.done_keys(), batch_seeds=batch_seeds,
@@ -134,11 +224,10 @@ def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_se
     when interrupted (Ctrl-C): finished records are kept, and trials still training go on
     from their last checkpoint (``store.checkpoints_dir``, saved at most every
     ``checkpoint_every_s`` seconds; 0: never) when the same command runs again."""
-    if batch_seeds < 1:
-        raise UserError("--batch-seeds must be >= 1")
-    if not checkpoint_every_s >= 0:
-        raise UserError("--checkpoint-every must be >= 0 seconds")
-    todo = {key for cell in plan.cells(done, batch_seeds) for key in cell.keys()}
+    check_arguments("grokbench.execute", batch_seeds=batch_seeds, checkpoint_every_s=checkpoint_every_s)
+    cells = plan.cells(done, batch_seeds)
+    check_memory([(c.task, c.method, len(c.slots)) for c in cells], plan.device)
+    todo = {key for cell in cells for key in cell.keys()}
     started = store.log_run(list(command) or ["grokbench.run"],
                             {"version": __version__, "trials": plan.n_trials, "to_run": len(todo)})
     claimed, held = store.claim(todo)
@@ -202,6 +291,7 @@ def run(tasks: str = "sparse_parity", methods: str = "sgd,adamw", seeds: str | i
     whose selected configurations to run."""
     from .executors import LocalExecutor
 
+    check_arguments("grokbench.run", device=device, batch_seeds=batch_seeds)
     plan, store = prepare(tasks, methods, seeds, out, overrides=overrides, device=device_name(device),
                           after_solve=after_solve, plugins=plugins, tuned=tuned)
     execute(plan, store, executor or LocalExecutor(), store.done_keys(), batch_seeds=batch_seeds,
@@ -211,6 +301,7 @@ def run(tasks: str = "sparse_parity", methods: str = "sgd,adamw", seeds: str | i
 
 def load(results_dir: str | Path, with_curves: bool = False):
     """Every trial of a results folder, one row each."""
+    check_arguments("grokbench.load", results_dir=results_dir, with_curves=with_curves)
     return load_frame(results_dir, with_curves=with_curves)
 
 
@@ -218,4 +309,7 @@ def write_leaderboard(results_dir: str | Path, out: str | Path | None = None, fi
     """Write the markdown leaderboard of a results folder (default ``DIR/leaderboard``)."""
     from . import leaderboard
 
+    check_arguments("grokbench.write_leaderboard", results_dir=results_dir, figures=figures)
+    if out is not None:
+        check_arguments("grokbench.write_leaderboard", out=out)
     return leaderboard.write_leaderboard(results_dir, out, figures=figures, show=False)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from . import __version__, registry
 from .api import device_name, load_plugins
 from .errors import UserError, stop_signals
+from .limits import MAX_TRIALS
 from .plan import DEFAULT_CHECKPOINT_S
 
 if TYPE_CHECKING:
@@ -113,6 +114,9 @@ def _add_plan_options(parser, methods_help: str, set_help: str) -> None:
     parser.add_argument("--methods", default="sgd,adamw", help=methods_help)
     parser.add_argument("--set", action="append", default=[], metavar="NAME.PARAM=VALUE", help=set_help)
     parser.add_argument("--plugin", action="append", default=[], metavar="FILE", help="load plugins from a file")
+    parser.add_argument("--max-trials", type=int, default=MAX_TRIALS, metavar="N",
+                        help=f"refuse a plan of more than N trials, grids counted before they are expanded "
+                             f"(default {MAX_TRIALS:,})")
 
 
 def _add_engine_options(parser) -> None:
@@ -211,13 +215,13 @@ def _run_device(args: argparse.Namespace) -> str:
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from . import api
 
+    api.check_flags(after_solve=args.after_solve, batch_seeds=args.batch_seeds, max_trials=args.max_trials,
+                    checkpoint_every=args.checkpoint_every)
     device = _run_device(args)
-    if args.batch_seeds < 1:
-        raise UserError("--batch-seeds must be >= 1")
     executor = _make_executor(args)
     plan, store = api.prepare(args.tasks, args.methods, args.seeds, args.out, overrides=args.set,
                               device=device, after_solve=args.after_solve, plugins=args.plugin, tuned=args.tuned,
-                              baseline=not args.no_baseline)
+                              baseline=not args.no_baseline, max_trials=args.max_trials)
     batch = 1 if args.no_batch else args.batch_seeds
     done = store.done_keys(executor.timeout)
     n_cells = len(plan.cells(done, batch))
@@ -266,12 +270,13 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from . import api
     from .tuning.driver import conclude
 
+    api.check_flags(trials=args.trials, batch_seeds=args.batch_seeds, max_trials=args.max_trials,
+                    checkpoint_every=args.checkpoint_every)
     device = _run_device(args)
-    if args.batch_seeds < 1:
-        raise UserError("--batch-seeds must be >= 1")
     executor = _make_executor(args)
     study, store = api.prepare_tuning(args.tasks, args.methods, args.trials, args.tune_seeds, args.out,
-                                      overrides=args.set, device=device, plugins=args.plugin)
+                                      overrides=args.set, device=device, plugins=args.plugin,
+                                      max_trials=args.max_trials)
     failed = _execute(study.plan, store, executor, store.done_keys(executor.timeout), args.batch_seeds,
                       args.quiet, argv, args.checkpoint_every)
     if failed is not None:

@@ -30,7 +30,16 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from .params import Constraint, each, nonnegative, positive, unit_open
+from .params import (
+    MAX_LR,
+    MAX_STEPS,
+    MAX_WEIGHT_DECAY,
+    Constraint,
+    between,
+    each,
+    positive_at_most,
+    unit_open,
+)
 from .plugin import Plugin
 from .preset import Preset
 
@@ -81,6 +90,9 @@ class Method(Plugin):
     # repeats (a meta step every T steps) and steps before it settles (a filling window).
     cost_period: ClassVar[int] = 1
     cost_warmup: ClassVar[int] = 0
+    # For the plan-time memory check (grokbench.limits): copies of the gradient the state
+    # keeps (Adam's two moments: 2; a window of w gradients: w). A lower bound; 0 if unsure.
+    state_copies: ClassVar[int] = 0
 
     def init(self, params: Params, ctx: StepContext) -> Any:
         """This method's state for ``params`` (see the module docstring for its shape)."""
@@ -123,7 +135,8 @@ class Optimizer(Method):
     kind: ClassVar[str] = "optimizer"
     slot_settings: ClassVar[tuple[str, ...]] = ()
     constraints: ClassVar[dict[str, Constraint]] = {
-        "lr": positive, "weight_decay": nonnegative, "warmup_steps": nonnegative, "eps": positive,
+        "lr": positive_at_most(MAX_LR), "weight_decay": between(0, MAX_WEIGHT_DECAY),
+        "warmup_steps": between(0, MAX_STEPS), "eps": positive_at_most(1.0),
         "momentum": unit_open, "betas": each(unit_open, length=2),
     }
 

@@ -111,6 +111,14 @@ def resolve(
 
 Constraint = Callable[[Any], "str | None"]  # value -> None if fine, else what it must be
 
+# Ceilings of common settings: far beyond any protocol, so a value above one is a typo or an
+# overflow waiting to happen (lr 1e308), refused at plan time instead of failing in training.
+MAX_LR = 1e6  # the widest searched space reaches 10; tests drive divergence at 1e6
+MAX_WEIGHT_DECAY = 1e3
+MAX_STEPS = 10**10  # steps, warm-up steps, epochs
+MAX_SIZE = 10**7  # examples, hidden units, input bits, vocabulary: a task's sizes
+MAX_WINDOW = 10**6  # gradients a filter keeps (grokfast_ma); memory is checked besides
+
 
 def _number_rule(test: Callable[[float], bool], wording: str) -> Constraint:
     def check(value: Any) -> str | None:
@@ -124,6 +132,11 @@ positive = _number_rule(lambda v: v > 0, "> 0")
 nonnegative = _number_rule(lambda v: v >= 0, ">= 0")
 unit_open = _number_rule(lambda v: 0 <= v < 1, "in [0, 1)")
 fraction = _number_rule(lambda v: 0 < v <= 1, "in (0, 1]")
+
+
+def positive_at_most(hi: float) -> Constraint:
+    """In (0, hi]: a positive value with a ceiling beyond which it can only be a typo."""
+    return _number_rule(lambda v: 0 < v <= hi, f"in (0, {hi:g}]")
 
 
 def at_least(lo: float) -> Constraint:

@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 
 from . import registry
 from .errors import UserError
+from .limits import MAX_TRIALS, check_trials
+from .record import identity_key
 from .spec import (
     ComponentSpec,
     MethodSpec,
@@ -17,7 +19,6 @@ from .spec import (
     check_overrides_used,
     expand_methods,
     expand_tasks,
-    identity_key,
     resolve_method,
     resolve_task,
     trial_identity,
@@ -105,17 +106,18 @@ def sweep_signature(method: MethodSpec) -> tuple | None:
     return (method.stream_label, repr(parts))
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``5`` -> 0..4; ``A-B`` -> A..B inclusive; ``A,B,C`` -> that list (at most MAX_SEEDS)."""
+def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
+    """``5`` -> 0..4; ``A-B`` -> A..B inclusive; ``A,B,C`` -> that list (at most MAX_SEEDS).
+    ``flag``: what the user wrote the seeds as, for the error (``--tune-seeds``, a file's field)."""
     text = str(text).strip()
-    seeds = _seed_list(text)
+    seeds = _seed_list(text, flag)
     if seeds is None:
-        raise UserError(f"--seeds {text[:40]!r} is malformed; expected N (>= 1), A-B (A <= B) or A,B,C")
+        raise UserError(f"{flag} {text[:40]!r} is malformed; expected N (>= 1), A-B (A <= B) or A,B,C")
     return seeds
 
 
-def _seed_list(text: str) -> list[int] | None:
-    too_many = UserError(f"--seeds {text[:40]!r} asks for more than {MAX_SEEDS:,} seeds")
+def _seed_list(text: str, flag: str) -> list[int] | None:
+    too_many = UserError(f"{flag} {text[:40]!r} asks for more than {MAX_SEEDS:,} seeds")
     if re.fullmatch(r"\d{1,30}", text):
         if int(text) > MAX_SEEDS:
             raise too_many
@@ -188,15 +190,22 @@ def build_plan(
     device: str = "cpu",
     plugin_files: tuple[str, ...] = (),
     baseline: bool = False,
+    max_trials: int = MAX_TRIALS,
 ) -> Plan:
     """Resolve every name and parameter up front, so bad input fails before any training.
     ``baseline``: also train each task's baseline (its base optimizer alone) where the
-    methods do not name it, first, so that every method has its reference."""
+    methods do not name it, first, so that every method has its reference. A plan of more
+    than ``max_trials`` trials is refused (``grokbench.limits``), grids before they are
+    expanded."""
     if after_solve < 0:
         raise UserError("--after-solve must be >= 0")
     check_override_names(overrides)
-    task_specs = [resolve_task(label, overrides) for label in expand_tasks(tasks)]
-    method_labels = expand_methods(methods)
+    seed_list = parse_seeds(seeds)
+    task_labels = expand_tasks(tasks)
+    per_method = len(task_labels) * len(seed_list)
+    method_labels = expand_methods(methods, per_method, max_trials)
+    check_trials(per_method * (len(method_labels) + int(baseline)), max_trials, "this plan (tasks x methods x seeds)")
+    task_specs = [resolve_task(label, overrides) for label in task_labels]
     pairs = []
     for task in task_specs:
         specs = [resolve_method(m, task, overrides) for m in method_labels]
@@ -205,7 +214,7 @@ def build_plan(
             specs.insert(0, resolve_method(reference, task, overrides))
         pairs += [(task, spec) for spec in specs]
     check_overrides_used(overrides, task_specs, [m for _, m in pairs])
-    return Plan(_distinct(tuple(pairs)), tuple(parse_seeds(seeds)), after_solve, device, plugin_files)
+    return Plan(_distinct(tuple(pairs)), tuple(seed_list), after_solve, device, plugin_files)
 
 
 def _distinct(pairs: tuple[tuple[TaskSpec, MethodSpec], ...]) -> tuple[tuple[TaskSpec, MethodSpec], ...]:

@@ -1,7 +1,9 @@
 """The trial record: one per trial, the only thing that crosses from training to analysis.
 
 A record holds the trial's identity (task, method label and chain, seed, budget-relevant
-settings; its hash ``key`` is the resume key), where and how it ran (``environment``), its
+settings; its hash ``key`` is the resume key), where its settings came from without
+entering the identity (``provenance``: ``tuned_from``, the tuning folder as typed), where
+and how it ran (``environment``), its
 ``status``, summary ``metrics``, ``budget``, the ``curve``, and ``timing`` (what the
 measured seconds depend on: clock, steps timed, unshared period seconds and CPU seconds,
 batch width, load average, peak memory; see ``grokbench.trial``). ``Record.to_json`` /
@@ -62,6 +64,7 @@ class Record:
     grokbench_version: str = __version__
     trial_timeout_s: float | None = None
     timing: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def seed(self) -> int:
@@ -86,6 +89,7 @@ class Record:
         known = {f for f in cls.__dataclass_fields__}
         record = cls(**{k: v for k, v in data.items() if k in known})
         record.identity = _with_legacy_fields(dict(record.identity))
+        _move_tuned_folder(record)
         return record
 
 
@@ -109,7 +113,7 @@ def _check_fields(data: dict[str, Any]) -> None:
         raise BadRecord("a method part in the identity is not an object with a name")
     if data.get("status") not in {s.value for s in Status}:
         raise BadRecord(f"unknown status {data.get('status')!r}")
-    for name in ("metrics", "budget", "curve", "environment", "timing"):
+    for name in ("metrics", "budget", "curve", "environment", "timing", "provenance"):
         if not isinstance(data.get(name, {}), dict):
             raise BadRecord(f"'{name}' is not an object")
     _check_curve(data.get("curve") or {})
@@ -156,6 +160,28 @@ def _with_legacy_fields(ident: dict[str, Any]) -> dict[str, Any]:
     return ident
 
 
+def _move_tuned_folder(record: Record) -> None:
+    """The migration rule for tuned records written while the tuning folder, as typed, was
+    part of the identity (``identity.tuned.folder``): the folder moves to
+    ``provenance.tuned_from`` and the key becomes the hash of the identity without it, the
+    key a run of the same selection from any spelling or copy of that folder computes."""
+    tuned = record.identity.get("tuned")
+    if not isinstance(tuned, dict) or "folder" not in tuned:
+        return
+    tuned = dict(tuned)
+    folder = tuned.pop("folder")
+    record.provenance = {"tuned_from": folder, **record.provenance}
+    record.identity["tuned"] = tuned
+    record.key = identity_key(record.identity)
+
+
+def identity_key(identity: dict[str, Any]) -> str:
+    """A trial's resume key: the first 20 hex digits of the SHA-256 of its identity as
+    canonical JSON (sorted keys)."""
+    canonical = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
 # Parameters later versions removed, by plugin, whose default (False) changed nothing: a
 # record that has them at that default describes the same configuration without them.
 _REMOVED_AT_DEFAULT = {"grokfast": ("paper_decay",), "grokfast_ma": ("paper_decay",)}
@@ -198,6 +224,7 @@ def to_row(record: Record, with_curve: bool = False) -> dict[str, Any]:
         "parts": list(ident.get("parts") or []),
         "baseline": ident.get("baseline"),
         "tuned": ident.get("tuned"),
+        "tuned_from": record.provenance.get("tuned_from"),
         "device_name": record.environment.get("device_name"),
         **{k: record.environment.get(k) for k in ("torch", "device", "threads", "host", "executor",
                                                   "batched_seeds", "batched_configs", "resumed_at_steps",

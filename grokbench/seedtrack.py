@@ -10,6 +10,7 @@ from . import __version__
 from .metrics import Stability, StabilityWatch, summarize
 from .plan import Cell
 from .record import CURVE_COLUMNS, Record, Status
+from .spec import MethodSpec
 from .task import Schedule, Task
 
 
@@ -108,4 +109,10 @@ class SeedTrack:
             error=self.error, error_detail=detail if self.status == Status.ERROR else None,
             metrics=metrics, budget=budget, curve=self.curve, eval_time_s=eval_time_s,
             started_at=started, finished_at=finished, grokbench_version=__version__,
+            provenance=_provenance(cell.configs[self.config]),
         )
+
+
+def _provenance(method: MethodSpec) -> dict[str, Any]:
+    """Where a configuration came from without entering the identity (the tuning folder)."""
+    return {"tuned_from": method.tuned_from} if method.tuned_from else {}

@@ -36,14 +36,13 @@ task's base optimizer's plain label, whatever settings a variant carries.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from . import __version__, registry, variants
 from .chain import Chain
 from .errors import UserError
+from .limits import check_trials
 from .method import Optimizer, Transform
 from .preset import Preset
 
@@ -94,7 +93,10 @@ class MethodSpec:
     optimizer's name; parts: the labels of a stack's accelerators alone (empty unless it
     stacks two or more); baseline: the task's baseline method label (its base optimizer
     alone), the reference every comparison of this trial is made against; tuned: where a
-    tuned configuration came from (``grokbench.tuning``), None for an untuned label.
+    tuned configuration is (``grokbench.tuning``: its configuration, index and budget,
+    nothing about where it was read from), None for an untuned label; tuned_from: the
+    tuning folder as given, provenance only (the record's ``provenance``, never its
+    identity, so any spelling or copy of the folder gives the same trials).
     """
 
     label: str
@@ -104,6 +106,7 @@ class MethodSpec:
     parts: tuple[str, ...] = ()
     baseline: str = ""
     tuned: dict[str, Any] | None = None
+    tuned_from: str | None = None
 
     @property
     def stream_label(self) -> str:
@@ -149,15 +152,21 @@ def expand_tasks(arg: str) -> list[str]:
     return list(dict.fromkeys(labels))
 
 
-def expand_methods(arg: str) -> list[str]:
+def expand_methods(arg: str, trials_each: int = 1, max_trials: int | None = None) -> list[str]:
     """Labels, where ``all`` stands for every registered single method (no combinations,
     no presets): ``all,grokfast+egd`` is every method and one stack. Commas inside
-    brackets and parentheses belong to a label; a label's value lists expand to a grid."""
+    brackets and parentheses belong to a label; a label's value lists expand to a grid.
+    With ``max_trials``, a grid whose configurations times ``trials_each`` (tasks times
+    seeds) exceed it is refused before it is expanded."""
     labels: list[str] = []
     for item in variants.split_top_level(arg, ",", "--methods"):
         if item == "all":
             labels.extend(registry.methods())
         elif item:
+            if max_trials is not None:
+                size = variants.grid_size(item)
+                check_trials(size * trials_each, max_trials,
+                             f"--methods {item[:60]!r} ({size:,} configuration(s), {trials_each:,} trials each)")
             labels.extend(variants.expand_label(item))
     if not labels:
         raise UserError("--methods is empty; give 'all' or method names (see `grokbench list`)")
@@ -400,8 +409,8 @@ def check_overrides_used(overrides: Overrides, tasks: list[TaskSpec], methods: l
 
 def trial_identity(task: TaskSpec, method: MethodSpec, seed: int, after_solve: int) -> dict[str, Any]:
     """Everything that determines a trial's outcome; its hash is the resume key. A tuned
-    method adds ``tuned`` (its configuration and where it came from); untuned identities
-    are unchanged, so their keys are too."""
+    method adds ``tuned`` (its configuration, index and budget: content, not the folder
+    it was read from); untuned identities are unchanged, so their keys are too."""
     identity = {
         "task": task.name,
         "preset": task.preset,
@@ -423,6 +432,3 @@ def trial_identity(task: TaskSpec, method: MethodSpec, seed: int, after_solve: i
     return identity
 
 
-def identity_key(identity: dict[str, Any]) -> str:
-    canonical = json.dumps(identity, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:20]

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .metrics import DEFAULT_HOLD_BAND, DEFAULT_SUSTAIN_EVALS, DEFAULT_SUSTAIN_FRAC, Stability
-from .params import Constraint, at_least, fraction, nonnegative, positive, unit_open
+from .params import MAX_SIZE, MAX_STEPS, Constraint, between, fraction, positive_at_most, unit_open
 from .plugin import Plugin
 from .preset import Preset
 
@@ -75,9 +75,9 @@ class Task(Plugin):
     """
 
     constraints: ClassVar[dict[str, Constraint]] = {
-        "batch_size": nonnegative, "eval_every": positive, "max_epochs": at_least(1),
-        "target": fraction, "fit_threshold": fraction, "sustain_evals": nonnegative,
-        "sustain_frac": nonnegative, "hold_band": unit_open,
+        "batch_size": between(0, MAX_SIZE), "eval_every": positive_at_most(MAX_STEPS), "max_epochs": between(1, MAX_STEPS),
+        "target": fraction, "fit_threshold": fraction, "sustain_evals": between(0, MAX_STEPS),
+        "sustain_frac": between(0, 10), "hold_band": unit_open,
     }
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -96,6 +96,16 @@ class Task(Plugin):
     leaderboard_presets: ClassVar[tuple[str | None, ...]] = (None,)
     base_optimizer: ClassVar[str] = "sgd"
     optimizer_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    # -- size, for the plan-time memory check (grokbench.limits) -----------------------------
+    def parameter_count(self) -> int | None:
+        """Parameters of one seed's model, computed without building it; None: not declared
+        (the plan-time memory check then skips this task)."""
+        return None
+
+    def data_bytes(self) -> int:
+        """Bytes of one seed's train and test data, computed without drawing it (0: not declared)."""
+        return 0
 
     # -- per seed, on the CPU -------------------------------------------------------------
     def make_data(self, gen: torch.Generator) -> Split:

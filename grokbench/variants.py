@@ -13,6 +13,7 @@ parameter belongs to, and its type, is ``grokbench.spec``'s business.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -143,6 +144,12 @@ def expand_label(label: str) -> list[str]:
         n = len(parsed.parts)
         out.append(Label(tuple(parts[:n]), parts[n] if parsed.base is not None else None).text())
     return out
+
+
+def grid_size(label: str) -> int:
+    """How many labels ``expand_label`` makes of ``label``, counted without making them."""
+    sizes = [len(values) for part in _all_parts(parse_label(label)) for _, values in part.settings]
+    return math.prod(sizes)
 
 
 def _all_parts(label: Label) -> list[Part]:

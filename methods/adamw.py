@@ -27,6 +27,7 @@ class AdamW(Optimizer):
     defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01, "warmup_steps": 0}
     coupled_decay = False
     slot_settings = ("lr", "weight_decay", "betas")
+    state_copies = 2  # first and second moments
 
     def init(self, params, ctx) -> dict[str, Any]:
         return {

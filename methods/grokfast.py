@@ -43,6 +43,7 @@ class Grokfast(Transform):
     defaults = {"alpha": 0.98, "lamb": 2.0}
     constraints = {"alpha": unit_open, "lamb": nonnegative}
     presets = {"paper": paper_pairing(0.005)}
+    state_copies = 1  # the EMA of the gradient
 
     def init(self, params, ctx):
         return {"mu": None}

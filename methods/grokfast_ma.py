@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from grokbench import Transform, register
-from grokbench.params import at_least, nonnegative
+from grokbench.params import MAX_WINDOW, between, nonnegative
 from grokbench.tuning import Log
 
 from .grokfast import paper_pairing
@@ -32,8 +32,13 @@ class GrokfastMA(Transform):
     description = "Grokfast-MA (arXiv 2405.20233): g + lamb*mean(last w grads), once the window is full"
     search_space = {"window": Log(10, 200, integer=True), "lamb": Log(0.1, 10.0)}
     defaults = {"window": 100, "lamb": 5.0}
-    constraints = {"window": at_least(1), "lamb": nonnegative}
+    constraints = {"window": between(1, MAX_WINDOW), "lamb": nonnegative}
     presets = {"paper": paper_pairing(0.01)}
+
+    @property
+    def state_copies(self) -> int:
+        """The window: w copies of every gradient."""
+        return self.window
 
     @property
     def cost_warmup(self) -> int:

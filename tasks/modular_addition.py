@@ -47,12 +47,14 @@ marks the end of the transition whose delay the plateau measures.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
 from grokbench import Preset, Split, Task, register
 from grokbench.errors import UserError
-from grokbench.params import at_least, between, nonnegative
+from grokbench.params import MAX_SIZE, MAX_STEPS, between, nonnegative
 from grokbench.task import Schedule
 
 from . import transformer, transformer_init
@@ -71,6 +73,8 @@ PAPER_MODEL = {"d_model": 128, "n_heads": 4, "d_mlp": 512}
 GROKKING_DECODER = {"n_layers": 2, **PAPER_MODEL, "act": "gelu", "norm": "layernorm_stream", "attn_bias": True,
                     "weight_init": "torch", "outputs": "vocab", "batch_size": 512, "eval_every": 1.0,
                     "target": 0.95}
+MAX_P = 10**4  # p^2 examples: 10^8 at most
+MAX_LAYERS = 1000
 MUON_LR = 0.02
 
 
@@ -155,9 +159,9 @@ class ModularAddition(Task):
             base_optimizer="adam",
         ),
     }
-    constraints = {"p": at_least(2), "train_frac": between(0.01, 0.99), "n_layers": at_least(1),
-                   "d_model": at_least(1), "n_heads": at_least(1), "d_mlp": at_least(1), "max_steps": nonnegative,
-                   "b_min": nonnegative}
+    constraints = {"p": between(2, MAX_P), "train_frac": between(0.01, 0.99), "n_layers": between(1, MAX_LAYERS),
+                   "d_model": between(1, MAX_SIZE), "n_heads": between(1, MAX_SIZE), "d_mlp": between(1, MAX_SIZE),
+                   "max_steps": between(0, MAX_STEPS), "b_min": nonnegative}
 
     def validate(self) -> None:
         if self.d_model % self.n_heads:
@@ -223,6 +227,12 @@ class ModularAddition(Task):
 
     def init_params(self, gen: torch.Generator) -> dict[str, Tensor]:
         return transformer.init_params(self.config, gen)
+
+    def parameter_count(self) -> int:
+        return sum(math.prod(shape) for _, shape, _ in transformer_init.layout(self.config))
+
+    def data_bytes(self) -> int:
+        return 8 * self.p * (self.p - self.b_min) * (self.config.n_ctx + 1)  # int64 tokens and answers
 
     # -- batched over seeds --------------------------------------------------------------------
     def forward(self, params: dict[str, Tensor], x: Tensor) -> Tensor:

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from grokbench import Preset, Split, Task, register
 from grokbench.errors import UserError
-from grokbench.params import at_least
+from grokbench.params import MAX_SIZE, at_least, between
 
 from .mlp import init_mlp, mlp_forward, mlp_loss_and_grad
 
@@ -27,8 +27,8 @@ from .mlp import init_mlp, mlp_forward, mlp_loss_and_grad
 class SparseBitsTask(Task):
     """Shared data and model of the sparse-bits tasks; subclasses define the label and loss."""
 
-    constraints = {"n": at_least(1), "k": at_least(1), "hidden": at_least(1), "n_train": at_least(1),
-                   "n_test": at_least(1)}
+    constraints = {"n": between(1, MAX_SIZE), "k": at_least(1), "hidden": between(1, MAX_SIZE),
+                   "n_train": between(1, MAX_SIZE), "n_test": between(1, MAX_SIZE)}
 
     def validate(self) -> None:
         if self.k > self.n:
@@ -36,6 +36,12 @@ class SparseBitsTask(Task):
 
     def label(self, x: Tensor, secret: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def parameter_count(self) -> int:
+        return self.hidden * self.n + 2 * self.hidden + 1  # W1, b1, W2, b2 (init_mlp)
+
+    def data_bytes(self) -> int:
+        return 4 * (self.n_train + self.n_test) * (self.n + 1)  # float32 inputs and labels
 
     def make_data(self, gen: torch.Generator) -> Split:
         secret = torch.randperm(self.n, generator=gen)[: self.k].sort().values

@@ -128,7 +128,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch, c
     assert not list((out / "checkpoints").glob("*"))  # removed once the trials have records
     assert [r["status"] for r in Store(out).runs()] == ["interrupted", "completed"]
     assert run_cli(*args, "--checkpoint-every", "-1") == 2
-    assert "--checkpoint-every must be >= 0" in capsys.readouterr().err
+    assert "--checkpoint-every must be a finite number >= 0" in capsys.readouterr().err
 
 
 def test_a_damaged_checkpoint_is_ignored_with_a_warning(tmp_path, capsys):

@@ -216,11 +216,11 @@ def test_leaderboard_onto_a_file_is_one_line(tmp_path, capsys):
 # --------------------------------------------------- 3. right type, impossible meaning
 
 @pytest.mark.parametrize("setting, says", [
-    ("sparse_parity.k=30", "k <= n"), ("sparse_parity.n=0", "sparse_parity.n must be >= 1"),
-    ("sparse_parity.batch_size=-4", "batch_size must be >= 0"), ("sparse_parity.target=1.5", "in (0, 1]"),
-    ("sparse_parity.max_epochs=0", "max_epochs must be >= 1"), ("sparse_parity.eval_every=0", "> 0"),
-    ("sgd.lr=-0.1", "sgd.lr must be > 0"), ("sgd.lr=nan", "finite"), ("sgd.lr=inf", "finite"),
-    ("sgd.weight_decay=-1", ">= 0"),
+    ("sparse_parity.k=30", "k <= n"), ("sparse_parity.n=0", "sparse_parity.n must be in [1, "),
+    ("sparse_parity.batch_size=-4", "batch_size must be in [0, "), ("sparse_parity.target=1.5", "in (0, 1]"),
+    ("sparse_parity.max_epochs=0", "max_epochs must be in [1, "), ("sparse_parity.eval_every=0", "in (0, "),
+    ("sgd.lr=-0.1", "sgd.lr must be in (0, "), ("sgd.lr=nan", "finite"), ("sgd.lr=inf", "finite"),
+    ("sgd.weight_decay=-1", "in [0, "),
 ])
 def test_impossible_values_are_refused_at_plan_time(tmp_path, capsys, setting, says):
     assert _tiny_run(tmp_path / "out", "--set", setting) == 2
@@ -229,7 +229,7 @@ def test_impossible_values_are_refused_at_plan_time(tmp_path, capsys, setting, s
 
 
 @pytest.mark.parametrize("method, setting, says", [
-    ("grokfast", "grokfast.alpha=1.5", "in [0, 1)"), ("grokfast_ma", "grokfast_ma.window=0", ">= 1"),
+    ("grokfast", "grokfast.alpha=1.5", "in [0, 1)"), ("grokfast_ma", "grokfast_ma.window=0", "in [1, "),
     ("neuralgrok", "neuralgrok.outer_fraction=2", "outer_fraction"), ("adamw", "adamw.betas=0.9,1.2", "betas"),
     ("adamw", "adamw.betas=0.9", "a list of 2 values"),
 ])
@@ -240,7 +240,7 @@ def test_impossible_method_values_are_refused(tmp_path, capsys, method, setting,
 
 
 @pytest.mark.parametrize("setting, says", [
-    ("modular_addition.p=1", ">= 2"), ("modular_addition.n_heads=5", "multiple of n_heads"),
+    ("modular_addition.p=1", "in [2, "), ("modular_addition.n_heads=5", "multiple of n_heads"),
     ("modular_addition.train_frac=1.5", "train_frac"),
 ])
 def test_impossible_transformer_values_are_refused(tmp_path, capsys, setting, says):

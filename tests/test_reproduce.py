@@ -60,8 +60,8 @@ def test_caps_lower_the_budget_and_never_raise_it():
 
 @pytest.mark.parametrize("broken, message", [
     ({"metric": "t50"}, "metric must be one of"),
-    ({"experiments": []}, "distinct ids"),
-    ({"name": 3}, "wrong type"),
+    ({"experiments": []}, "experiments must be a list .*at least 1"),
+    ({"name": 3}, "name must be a plain name"),
 ])
 def test_malformed_claim_is_a_user_error(broken, message):
     with pytest.raises(UserError, match=message):

@@ -128,7 +128,7 @@ def test_bad_tuning_input_is_one_line(tmp_path, capsys):
     assert run_cli("tune", "--trials", "0", "--out", str(tmp_path / "T")) == 2
     assert run_cli("tune", "--methods", "sgd[lr=x]", "--out", str(tmp_path / "T")) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "--trials must be >= 1" in err[0] and "expected a number" in err[1]
+    assert len(err) == 2 and "--trials must be a whole number >= 1" in err[0] and "expected a number" in err[1]
 
 
 def test_study_includes_the_baseline_with_the_same_budget(parity):
@@ -157,7 +157,8 @@ def test_tune_then_run_tuned_carries_the_selected_configuration(tmp_path, tiny_p
     assert record["identity"]["method"] == "sgd"
     tuned = record["identity"]["tuned"]
     assert tuned["config"] == entry["config"] and tuned["index"] == entry["index"]
-    assert tuned["trials"] == 2 and tuned["tune_seeds"] == [1000] and tuned["folder"] == str(tuning)
+    assert tuned["trials"] == 2 and tuned["tune_seeds"] == [1000] and "folder" not in tuned
+    assert record["provenance"] == {"tuned_from": str(tuning)}  # where it came from, outside the identity
     assert record["identity"]["optimizer"]["params"]["lr"] == entry["optimizer"]["params"]["lr"]
     assert run_cli("leaderboard", str(results), "-o", str(tmp_path / "board"), "--quiet") == 0
     page = (tmp_path / "board" / "README.md").read_text()
@@ -173,11 +174,11 @@ def test_tune_then_run_tuned_carries_the_selected_configuration(tmp_path, tiny_p
 
 def test_provenance_rows_state_the_budget_spaces_and_choices():
     tuned = {"config": "sgd[lr=0.3]", "index": 4, "trials": 8, "tune_seeds": [1000, 1001, 1002],
-             "space": {"sgd.lr": "log [0.001, 1]"}, "folder": "T"}
-    other = {**tuned, "config": "sgd", "index": 4, "trials": 4, "with_default": True, "folder": "U"}
-    identities = [{"task": "sparse_parity", "method": "sgd", "tuned": tuned},
-                  {"task": "sparse_parity", "preset": "k5", "method": "sgd", "tuned": tuned},
-                  {"task": "modular_addition", "method": "sgd", "tuned": other}]
+             "space": {"sgd.lr": "log [0.001, 1]"}}
+    other = {**tuned, "config": "sgd", "index": 4, "trials": 4, "with_default": True}
+    identities = [{"task": "sparse_parity", "method": "sgd", "tuned": tuned, "tuned_from": "T"},
+                  {"task": "sparse_parity", "preset": "k5", "method": "sgd", "tuned": tuned, "tuned_from": "T"},
+                  {"task": "modular_addition", "method": "sgd", "tuned": other, "tuned_from": "U"}]
     rows = dict(provenance_rows(identities))
     assert "K = 8" in rows["tuning"] and "1000–1002" in rows["tuning"]
     assert "`T` (sparse_parity, sparse_parity:k5)" in rows["tuning"]

@@ -84,7 +84,7 @@ def test_values_have_one_canonical_text(value, text):
 
 BAD_LABELS = [
     ("sgd[lr=abc]", "expected a number"),
-    ("sgd[lr=-1]", "must be > 0"),
+    ("sgd[lr=-1]", "sgd.lr must be in (0, 1e+06]"),
     ("sgd[foo=1]", "no parameter 'foo'"),
     ("egd[foo=1]", "is no parameter of egd"),
     ("egd[adam.eps=1]@adamw", "neither 'egd' nor its base 'adamw'"),

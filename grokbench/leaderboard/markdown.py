@@ -226,7 +226,7 @@ def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated
 
 def _tuning_folders(frame) -> list[str]:
     """The tuning folders the page's tuned records came from, as their records name them."""
-    return distinct_texts(t["folder"] for t in frame.get("tuned", []) if isinstance(t, dict)) if len(frame) else []
+    return distinct_texts(f for f in frame.get("tuned_from", []) if isinstance(f, str)) if len(frame) else []
 
 
 def _tuning_command_rows(frame) -> list[tuple[str, str]]:

@@ -29,6 +29,22 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..plan import parse_seeds
+from ..schema import (
+    Field,
+    Schema,
+    an_object,
+    any_of,
+    boolean,
+    check,
+    integer,
+    list_of,
+    null,
+    number,
+    one_of,
+    plain_name,
+    text,
+)
 
 BUILTIN_DIR = Path(__file__).parent / "claims"
 BUDGETS = ("cpu", "paper")
@@ -74,59 +90,69 @@ class Claim:
     source: str
 
 
-def _need(data: dict, key: str, kind: type | tuple, where: str) -> Any:
-    if key not in data:
-        raise UserError(f"{where}: missing {key!r}")
-    value = data[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise UserError(f"{where}: {key!r} has the wrong type ({type(value).__name__})")
-    return value
+_PAIR = list_of(text)
+_BUDGET = any_of(an_object, null)
+
+METHOD_FIELDS: Schema = {
+    "method": Field(text),
+    "role": Field(text, required=False),
+    "published": Field(any_of(number(lo=0), boolean, null), required=False),
+    "note": Field(text, required=False),
+}
+BUDGET_FIELDS: Schema = {name: Field(_BUDGET) for name in BUDGETS}
+EXPERIMENT_FIELDS: Schema = {
+    "id": Field(plain_name),
+    "task": Field(text),
+    "set": Field(list_of(text), required=False),
+    "budget": Field(an_object),
+    "methods": Field(list_of(an_object, min_items=1)),
+    "ordering": Field(list_of(_PAIR), required=False),
+}
+CLAIM_FIELDS: Schema = {
+    "name": Field(plain_name),
+    "title": Field(text),
+    "arxiv": Field(text),
+    "claim": Field(text),
+    "metric": Field(one_of(*METRICS)),
+    "unit": Field(one_of(*UNITS)),
+    "metric_text": Field(text),
+    "seeds": Field(any_of(text, integer(lo=1))),
+    "numbers_comparable": Field(boolean, required=False),
+    "notes": Field(list_of(text), required=False),
+    "experiments": Field(list_of(an_object, min_items=1)),
+}
 
 
-def _method(data: Any, where: str) -> MethodEntry:
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: a method entry must be an object")
-    published = data.get("published")
-    if published is not None and not isinstance(published, (int, float, bool)):
-        raise UserError(f"{where}: 'published' must be a number, true/false or null")
-    return MethodEntry(_need(data, "method", str, where), str(data.get("role", "")),
-                       published, str(data.get("note", "")))
+def _method(data: dict[str, Any], where: str, path: str) -> MethodEntry:
+    check(data, METHOD_FIELDS, where, path)
+    return MethodEntry(data["method"], data.get("role", ""), data.get("published"), data.get("note", ""))
 
 
-def _experiment(data: Any, where: str) -> Experiment:
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: an experiment must be an object")
-    exp_id = _need(data, "id", str, where)
-    where = f"{where} experiment {exp_id!r}"
-    budgets = _need(data, "budget", dict, where)
-    if set(budgets) != set(BUDGETS) or not all(b is None or isinstance(b, dict) for b in budgets.values()):
-        raise UserError(f"{where}: 'budget' must give 'cpu' and 'paper', each an object or null")
-    methods = tuple(_method(m, where) for m in _need(data, "methods", list, where))
-    labels = {m.method for m in methods}
-    if not methods or len(labels) != len(methods):
-        raise UserError(f"{where}: 'methods' must list distinct methods")
+def _experiment(data: dict[str, Any], where: str, path: str) -> Experiment:
+    check(data, EXPERIMENT_FIELDS, where, path)
+    budgets = check(data["budget"], BUDGET_FIELDS, where, f"{path}.budget")
+    methods = tuple(_method(m, where, f"{path}.methods[{i}]") for i, m in enumerate(data["methods"]))
+    labels = [m.method for m in methods]
+    if len(set(labels)) != len(labels):
+        raise UserError(f"{where}: {path}.methods must list distinct methods")
     ordering = tuple(tuple(pair) for pair in data.get("ordering", []))
-    for pair in ordering:
-        if len(pair) != 2 or not set(pair) <= labels:
-            raise UserError(f"{where}: ordering {list(pair)} must name two of its methods")
-    return Experiment(exp_id, _need(data, "task", str, where), tuple(data.get("set", [])), dict(budgets),
-                      methods, ordering)
+    for i, pair in enumerate(ordering):
+        if len(pair) != 2 or not set(pair) <= set(labels):
+            raise UserError(f"{where}: {path}.ordering[{i}] {list(pair)} must name two of its methods")
+    return Experiment(data["id"], data["task"], tuple(data.get("set", [])), dict(budgets), methods, ordering)
 
 
 def parse_claim(data: Any, source: str) -> Claim:
-    """A claim file's JSON content -> Claim; a malformed file is a UserError naming it."""
-    if not isinstance(data, dict):
-        raise UserError(f"{source}: a claim file holds one JSON object")
-    name = _need(data, "name", str, source)
-    metric, unit = _need(data, "metric", str, source), _need(data, "unit", str, source)
-    if metric not in METRICS or unit not in UNITS:
-        raise UserError(f"{source}: metric must be one of {METRICS}, unit one of {UNITS}")
-    experiments = tuple(_experiment(e, source) for e in _need(data, "experiments", list, source))
-    if not experiments or len({e.id for e in experiments}) != len(experiments):
-        raise UserError(f"{source}: 'experiments' must list experiments with distinct ids")
-    return Claim(name, _need(data, "title", str, source), _need(data, "arxiv", str, source),
-                 _need(data, "claim", str, source), metric, unit, _need(data, "metric_text", str, source),
-                 str(_need(data, "seeds", (str, int), source)), bool(data.get("numbers_comparable", True)),
+    """A claim file's JSON content -> Claim; a malformed file is a UserError naming the file
+    and the field (the schema: ``CLAIM_FIELDS``, ``EXPERIMENT_FIELDS``, ``METHOD_FIELDS``)."""
+    check(data, CLAIM_FIELDS, source)
+    parse_seeds(str(data["seeds"]), f"{source}: seeds")
+    experiments = tuple(_experiment(e, source, f"experiments[{i}]") for i, e in enumerate(data["experiments"]))
+    ids = [e.id for e in experiments]
+    if len(set(ids)) != len(ids):
+        raise UserError(f"{source}: experiments must have distinct ids")
+    return Claim(data["name"], data["title"], data["arxiv"], data["claim"], data["metric"], data["unit"],
+                 data["metric_text"], str(data["seeds"]), data.get("numbers_comparable", True),
                  tuple(data.get("notes", [])), experiments, source)
 
 

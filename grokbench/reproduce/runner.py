@@ -18,9 +18,23 @@ from typing import Any
 
 from .. import __version__, api
 from ..errors import UserError
+from ..schema import (
+    Field,
+    Schema,
+    an_object,
+    any_of,
+    check,
+    dict_of,
+    integer,
+    list_of,
+    one_of,
+    plain_name,
+    require_plain_name,
+    text,
+)
 from ..spec import parse_overrides, resolve_task
 from ..store import atomic_write_text
-from .claims import Claim, Experiment
+from .claims import BUDGETS, Claim, Experiment
 
 MANIFEST = "reproduce.json"
 
@@ -48,7 +62,9 @@ class ExperimentRun:
     budget: str
 
     def folder(self, root: Path) -> Path:
-        return root / self.claim / self.experiment
+        """``root/claim/experiment``; both must be plain names (never a path out of ``root``)."""
+        claim = require_plain_name(self.claim, "a claim's name")
+        return root / claim / require_plain_name(self.experiment, f"claim {claim}: an experiment id")
 
 
 def _budget_overrides(exp: Experiment, budget: dict[str, Any], caps: Caps) -> list[str]:
@@ -84,7 +100,7 @@ def plan_runs(claim: Claim, budget: str, caps: Caps = Caps()) -> tuple[list[Expe
 
 def write_manifest(root: Path, claim: Claim, runs: list[ExperimentRun], skipped: list[str],
                    command: Sequence[str]) -> None:
-    folder = root / claim.name
+    folder = root / require_plain_name(claim.name, "a claim's name")
     folder.mkdir(parents=True, exist_ok=True)
     data = {"claim": claim.name, "version": __version__, "command": list(command), "skipped": skipped,
             "experiments": {r.experiment: {"task": r.task, "methods": list(r.methods), "seeds": r.seeds,
@@ -92,19 +108,38 @@ def write_manifest(root: Path, claim: Claim, runs: list[ExperimentRun], skipped:
     atomic_write_text(folder / MANIFEST, json.dumps(data, indent=2) + "\n")
 
 
+MANIFEST_FIELDS: Schema = {
+    "claim": Field(plain_name), "version": Field(text, required=False), "command": Field(list_of(text)),
+    "skipped": Field(list_of(plain_name), required=False), "experiments": Field(dict_of(an_object)),
+}
+MANIFEST_EXPERIMENT_FIELDS: Schema = {
+    "task": Field(text), "methods": Field(list_of(text, min_items=1)), "seeds": Field(any_of(text, integer(lo=1))),
+    "set": Field(list_of(text)), "budget": Field(one_of(*BUDGETS)),
+}
+
+
 def read_manifest(root: Path, claim_name: str) -> dict[str, Any] | None:
-    """The manifest of a claim's results, None when the claim has not been run into ``root``."""
-    path = root / claim_name / MANIFEST
+    """The manifest of a claim's results, checked (``MANIFEST_FIELDS``; experiment ids
+    are plain names, since they name folders); None when the claim has not been run into
+    ``root``."""
+    path = root / require_plain_name(claim_name, "a claim's name") / MANIFEST
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"cannot read {path}: {exc}") from None
+    check(data, MANIFEST_FIELDS, str(path))
+    for exp_id, exp in data["experiments"].items():
+        require_plain_name(exp_id, f"{path}: the experiment id {exp_id!r}")
+        check(exp, MANIFEST_EXPERIMENT_FIELDS, str(path), f"experiments.{exp_id}")
+    if data["claim"] != claim_name:
+        raise UserError(f"{path}: claim is {data['claim']!r}, not {claim_name!r} (a manifest copied from elsewhere?)")
+    return data
 
 
 def manifest_runs(manifest: dict[str, Any]) -> list[ExperimentRun]:
-    return [ExperimentRun(manifest["claim"], exp_id, e["task"], tuple(e["methods"]), e["seeds"],
+    return [ExperimentRun(manifest["claim"], exp_id, e["task"], tuple(e["methods"]), str(e["seeds"]),
                           tuple(e["set"]), e["budget"]) for exp_id, e in manifest["experiments"].items()]
 
 

@@ -22,7 +22,25 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..limits import MAX_TRIALS, check_trials
 from ..plan import Plan, parse_seeds
+from ..record import identity_key
+from ..schema import (
+    Field,
+    Schema,
+    an_object,
+    any_of,
+    boolean,
+    check,
+    check_each,
+    dict_of,
+    integer,
+    list_of,
+    null,
+    number,
+    one_of,
+    text,
+)
 from ..spec import (
     Overrides,
     TaskSpec,
@@ -30,7 +48,6 @@ from ..spec import (
     check_overrides_used,
     expand_methods,
     expand_tasks,
-    identity_key,
     resolve_method,
     resolve_task,
     trial_identity,
@@ -65,23 +82,31 @@ class Study:
 
 def build_study(tasks: str, methods: str, trials: int, tune_seeds: str, overrides: Overrides,
                 override_text: tuple[str, ...] = (), after_solve: int = 0, device: str = "cpu",
-                plugin_files: tuple[str, ...] = ()) -> Study:
+                plugin_files: tuple[str, ...] = (), max_trials: int = MAX_TRIALS) -> Study:
     """Resolve every task, method and proposal: ``trials`` quasi-random configurations per
-    (task, method), and the method as labelled."""
-    if trials < 1:
-        raise UserError("--trials must be >= 1")
+    (task, method), and the method as labelled. A study of more than ``max_trials``
+    trials (the baselines counted) is refused before anything is proposed."""
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise UserError(f"--trials must be a whole number >= 1; got {trials!r}")
     if after_solve < 0:
         raise UserError("--after-solve must be >= 0")
     check_override_names(overrides)
-    task_specs = [resolve_task(label, overrides) for label in expand_tasks(tasks)]
+    seeds = parse_tune_seeds(tune_seeds)
+    task_labels = expand_tasks(tasks)
+    per_label = len(task_labels) * (trials + 1) * len(seeds)
+    check_trials(per_label, max_trials, f"--trials {trials} (x {len(task_labels)} task(s) x {len(seeds)} tuning seed(s))")
+    labels = expand_methods(methods, per_label, max_trials)
+    check_trials(per_label * (len(labels) + 1), max_trials,
+                 f"--trials {trials} (x tasks x methods and their baselines x --tune-seeds)")
+    task_specs = [resolve_task(label, overrides) for label in task_labels]
     proposals: dict[tuple[str, str, int], Proposal] = {}
     for task in task_specs:
-        for label in with_baseline(expand_methods(methods), task, overrides):
+        for label in with_baseline(labels, task, overrides):
             for p in propose(label, task, overrides, trials):
                 proposals.setdefault((task.label, p.method, p.index), p)
     check_overrides_used(overrides, task_specs, [p.spec for p in proposals.values()])
     pairs = {(p.task.label, p.label): (p.task, p.spec) for p in proposals.values()}
-    plan = Plan(tuple(pairs.values()), tuple(parse_tune_seeds(tune_seeds)), after_solve, device, plugin_files)
+    plan = Plan(tuple(pairs.values()), tuple(seeds), after_solve, device, plugin_files)
     return Study(tuple(proposals.values()), plan, trials, override_text)
 
 
@@ -90,8 +115,8 @@ def parse_tune_seeds(text: str) -> list[int]:
     1000, 1001, 1002), away from the report seeds 0..N-1."""
     text = str(text).strip()
     if text.isdigit():
-        return [TUNE_SEED_BASE + s for s in parse_seeds(text)]
-    return parse_seeds(text)
+        return [TUNE_SEED_BASE + s for s in parse_seeds(text, "--tune-seeds")]
+    return parse_seeds(text, "--tune-seeds")
 
 
 def with_baseline(labels: list[str], task: TaskSpec, overrides: Overrides) -> list[str]:
@@ -182,8 +207,30 @@ def tuning_csv(tables: list) -> str:
     return buffer.getvalue()
 
 
+TUNED_FIELDS: Schema = {
+    "format": Field(one_of(FORMAT)),
+    "trials": Field(integer(lo=1)),
+    "with_default": Field(boolean, required=False),
+    "tune_seeds": Field(list_of(integer(lo=0), min_items=1)),
+    "rule": Field(text, required=False),
+    "search": Field(text, required=False),
+    "after_solve": Field(integer(lo=0), required=False),
+    "overrides": Field(list_of(text), required=False),
+    "selected": Field(list_of(an_object)),
+}
+SELECTED_FIELDS: Schema = {
+    "task": Field(text), "method": Field(text), "config": Field(text), "index": Field(integer(lo=0)),
+    "median_steps": Field(any_of(number(lo=0), null), required=False),
+    "solved": Field(integer(lo=0), required=False), "seeds": Field(integer(lo=0), required=False),
+    "values": Field(an_object, required=False), "space": Field(dict_of(text), required=False),
+    "task_params": Field(an_object), "optimizer": Field(an_object), "transforms": Field(list_of(an_object)),
+}
+
+
 def read_tuned(folder: str | Path) -> dict[str, Any]:
-    """DIR/tuned.json, checked; a missing or foreign file is a UserError."""
+    """DIR/tuned.json, checked against ``TUNED_FIELDS`` and ``SELECTED_FIELDS`` (and each
+    index within the budget, each (task, method) once); a missing, foreign or malformed
+    file is a UserError naming the file and the field."""
     path = Path(folder) / TUNED_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -191,6 +238,14 @@ def read_tuned(folder: str | Path) -> dict[str, Any]:
         raise UserError(f"--tuned {folder}: no {TUNED_FILE} there; run `grokbench tune ... --out {folder}` first") from None
     except (OSError, ValueError) as exc:
         raise UserError(f"--tuned {folder}: cannot read {path}: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("selected"), list):
-        raise UserError(f"--tuned {folder}: {path} is not a grokbench tuning file ({FORMAT})")
+    where = f"--tuned {folder}: {path}"
+    check(data, TUNED_FIELDS, where)
+    seen = set()
+    for i, entry in enumerate(check_each(data["selected"], SELECTED_FIELDS, where, "selected")):
+        if entry["index"] > data["trials"]:
+            raise UserError(f"{where}: selected[{i}].index must be <= trials ({data['trials']}); got {entry['index']}")
+        pair = (entry["task"], entry["method"])
+        if pair in seen:
+            raise UserError(f"{where}: selected[{i}] is a second entry for {pair[0]} / {pair[1]}")
+        seen.add(pair)
     return data

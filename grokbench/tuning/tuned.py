@@ -46,10 +46,10 @@ def tuned_method(entry: dict[str, Any], data: dict[str, Any], folder: str, task:
             raise UserError(f"--tuned {folder}: {task.label} / {method.label} resolves to other "
                             f"{name.replace('_', ' ')} than when it was tuned; use the tuning's settings ({given})")
     tuned = {"config": spec.label, "index": entry["index"], "trials": data["trials"],
-             "tune_seeds": list(data["tune_seeds"]), "space": entry.get("space", {}), "folder": folder}
+             "tune_seeds": list(data["tune_seeds"]), "space": entry.get("space", {})}
     if data.get("with_default"):
         tuned["with_default"] = True
-    return replace(spec, label=method.label, parts=method.parts, tuned=tuned)
+    return replace(spec, label=method.label, parts=method.parts, tuned=tuned, tuned_from=folder)
 
 
 def apply_tuned(plan: Plan, folder: str | Path, overrides: Overrides) -> Plan:
@@ -84,9 +84,11 @@ def check_folder(plan: Plan, store: Store) -> None:
                             f"{what} run's; write it to its own --out folder")
 
 
-def _tuned_entries(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
-    """(task label, method label, tuned) of the identities that carry a ``tuned`` dict."""
-    return [(i["task"] + (f":{i['preset']}" if isinstance(i.get("preset"), str) else ""), i["method"], i["tuned"])
+def _tuned_entries(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any], str]]:
+    """(task label, method label, tuned, tuning folder) of the rows that carry a ``tuned``
+    dict; the folder is the row's ``tuned_from`` ('a folder not recorded' if none)."""
+    return [(i["task"] + (f":{i['preset']}" if isinstance(i.get("preset"), str) else ""), i["method"], i["tuned"],
+             i["tuned_from"] if isinstance(i.get("tuned_from"), str) else "a folder not recorded")
             for i in identities if isinstance(i.get("tuned"), dict)]
 
 
@@ -94,8 +96,8 @@ def provenance_rows(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str
     """The leaderboard header's rows for tuned records: the budget (K, tuning seeds,
     search, selection rule, folder and the tasks it tuned), the search spaces and a
     pointer to the selected configurations (``selected_rows``); [] when no record was
-    tuned. Values are markdown. ``identities``: record identities, or frame rows with the
-    same ``task``, ``preset``, ``method`` and ``tuned`` fields."""
+    tuned. Values are markdown. ``identities``: frame rows (``task``, ``preset``,
+    ``method``, ``tuned`` and ``tuned_from``, the folder each record was tuned from)."""
     from .driver import SEARCH
     from .selection import RULE
 
@@ -104,8 +106,8 @@ def provenance_rows(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str
         return []
     budgets: dict[tuple, list[str]] = {}
     spaces: dict[str, str] = {}
-    for task, _, t in tuned:
-        key = (t["trials"], bool(t.get("with_default")), _seed_text(t["tune_seeds"]), t["folder"])
+    for task, _, t, folder in tuned:
+        key = (t["trials"], bool(t.get("with_default")), _seed_text(t["tune_seeds"]), folder)
         budgets.setdefault(key, [])
         if task not in budgets[key]:
             budgets[key].append(task)
@@ -114,7 +116,7 @@ def provenance_rows(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str
     budget = "; ".join(f"K = {k} quasi-random configurations per (task, method){and_defaults if d else ''} "
                        f"on tuning seeds {s}, from `{f}` ({', '.join(tasks)})"
                        for (k, d, s, f), tasks in sorted(budgets.items()))
-    pairs = {(task, method): t for task, method, t in tuned}
+    pairs = {(task, method): t for task, method, t, _ in tuned}
     at_defaults = sum(_which(t) == "its defaults" for t in pairs.values())
     return [
         ("tuning", f"{budget}; search: {SEARCH}; selection: {RULE}"),
@@ -127,7 +129,7 @@ def provenance_rows(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str
 def selected_rows(identities: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
     """The selected configurations as table rows (task, method, configuration, and which
     of the tried ones it is), sorted by task and method; [] when no record was tuned."""
-    pairs = {(task, method): t for task, method, t in _tuned_entries(identities)}
+    pairs = {(task, method): t for task, method, t, _ in _tuned_entries(identities)}
     return [{"task": task, "method": f"`{method}`", "configuration": f"`{t['config']}`", "selected": _which(t)}
             for (task, method), t in sorted(pairs.items())]
 

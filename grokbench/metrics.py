@@ -10,7 +10,9 @@
   the budget if needed: the budget bounds the time to reach the target, not the watch),
   so the window is observed, never assumed.
 - unstable: the solve held through its window, then test accuracy fell below the hold
-  level within the *tail* (the next W evaluations, also watched): a late collapse.
+  level within the *tail*, also watched: max(W, tail_frac x the crossing's steps)
+  evaluations after the window (tail_frac 1: until about twice the solve step): a late
+  collapse.
 - relapses: how often test accuracy fell from at or above the target to below the hold
   level before the solve (over the whole curve when there is no solve): crossed, fell back.
 - plateau_steps = solve_step - fit_step, 0 if it generalizes before it fits: the plateau.
@@ -43,6 +45,7 @@ T95 = 0.95
 DEFAULT_SUSTAIN_EVALS = 5
 DEFAULT_SUSTAIN_FRAC = 0.1
 DEFAULT_HOLD_BAND = 0.05
+DEFAULT_TAIL_FRAC = 1.0
 LEGACY_SUSTAIN_EVALS = 1  # the rule of records made before the window (grokbench < 0.2)
 DEFAULT_FIT_THRESHOLD = 0.99
 POINTS = ("fit", "t90", "t95", "first_cross", "solve")
@@ -51,25 +54,32 @@ POINTS = ("fit", "t90", "t95", "first_cross", "solve")
 @dataclass(frozen=True)
 class Stability:
     """The rule for a stable solve (module docstring). ``min_evals`` >= 0 evaluations,
-    ``frac`` >= 0 of the steps so far, ``band`` in [0, 1) below the target; ``cut_counts``
-    (legacy records only): a window cut short by the end of the curve counts as held."""
+    ``frac`` >= 0 of the steps so far, ``band`` in [0, 1) below the target, ``tail_frac``
+    >= 0: the tail watched after the window, as a fraction of the crossing's step (at least
+    as long as the window); ``cut_counts`` (legacy records only): a window cut short by the
+    end of the curve counts as held."""
 
     min_evals: int = DEFAULT_SUSTAIN_EVALS
     frac: float = DEFAULT_SUSTAIN_FRAC
     band: float = DEFAULT_HOLD_BAND
+    tail_frac: float = DEFAULT_TAIL_FRAC
     cut_counts: bool = False
 
     @classmethod
     def legacy(cls, sustain_evals: int = LEGACY_SUSTAIN_EVALS) -> Stability:
-        return cls(max(0, int(sustain_evals)), 0.0, 0.0, cut_counts=True)
+        return cls(max(0, int(sustain_evals)), 0.0, 0.0, 0.0, cut_counts=True)
 
     def window(self, step: int, eval_every: int) -> int:
         """Evaluations after a crossing at ``step`` that must hold (the crossing excluded)."""
         return max(self.min_evals, math.ceil(self.frac * step / max(1, eval_every)))
 
+    def tail(self, step: int, eval_every: int) -> int:
+        """Evaluations watched after the window of a crossing at ``step``."""
+        return max(self.window(step, eval_every), math.ceil(self.tail_frac * step / max(1, eval_every)))
+
     def watch_steps(self, max_steps: int, eval_every: int) -> int:
         """Steps past the budget that a crossing at the budget needs for window and tail."""
-        return 2 * self.window(max_steps, eval_every) * max(1, eval_every)
+        return (self.window(max_steps, eval_every) + self.tail(max_steps, eval_every)) * max(1, eval_every)
 
 
 class StabilityWatch:
@@ -88,7 +98,7 @@ class StabilityWatch:
         self.target, self.rule, self.eval_every, self.budget = target, stability, eval_every, budget
         self.hold = target - stability.band
         self.crossing: int | None = None  # start of the window being watched
-        self.window = 0
+        self.window = self.tail = 0
         self.solve: int | None = None
         self.relapses = 0
         self.unstable = False
@@ -97,7 +107,7 @@ class StabilityWatch:
     def feed(self, step: int, acc: float | None) -> None:
         i = self.last = self.last + 1
         if self.solve is not None:
-            if i <= self.solve + 2 * self.window and not _at_or_above(acc, self.hold):
+            if i <= self.solve + self.window + self.tail and not _at_or_above(acc, self.hold):
                 self.unstable = True
             return
         if self.crossing is not None and not _at_or_above(acc, self.hold):
@@ -105,6 +115,7 @@ class StabilityWatch:
         within_budget = self.budget is None or step <= self.budget
         if self.crossing is None and within_budget and _at_or_above(acc, self.target):
             self.crossing, self.window = i, self.rule.window(step, self.eval_every)
+            self.tail = self.rule.tail(step, self.eval_every)
         if self.crossing is not None and i - self.crossing >= self.window:
             self.solve = self.crossing
 
@@ -120,7 +131,7 @@ class StabilityWatch:
 
     @property
     def done(self) -> bool:
-        return self.solve is not None and self.last >= self.solve + 2 * self.window
+        return self.solve is not None and self.last >= self.solve + self.window + self.tail
 
 
 def _at_or_above(value: float | None, threshold: float) -> bool:
@@ -210,9 +221,11 @@ def stability_of(params: dict[str, Any]) -> Stability:
     if "sustain_frac" not in params:
         return Stability.legacy(LEGACY_SUSTAIN_EVALS if sustain is None else int(sustain))
     frac, band = _number(params.get("sustain_frac")), _number(params.get("hold_band"))
+    tail = _number(params.get("tail_frac"))
     return Stability(DEFAULT_SUSTAIN_EVALS if sustain is None else int(sustain),
                      DEFAULT_SUSTAIN_FRAC if frac is None else frac,
-                     DEFAULT_HOLD_BAND if band is None else band)
+                     DEFAULT_HOLD_BAND if band is None else band,
+                     DEFAULT_TAIL_FRAC if tail is None else tail)
 
 
 def _number(value: Any) -> float | None:

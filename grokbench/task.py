@@ -22,7 +22,13 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from .metrics import DEFAULT_HOLD_BAND, DEFAULT_SUSTAIN_EVALS, DEFAULT_SUSTAIN_FRAC, Stability
+from .metrics import (
+    DEFAULT_HOLD_BAND,
+    DEFAULT_SUSTAIN_EVALS,
+    DEFAULT_SUSTAIN_FRAC,
+    DEFAULT_TAIL_FRAC,
+    Stability,
+)
 from .params import MAX_SIZE, MAX_STEPS, Constraint, between, fraction, positive_at_most, unit_open
 from .plugin import Plugin
 from .preset import Preset
@@ -70,27 +76,29 @@ class Task(Plugin):
     (``grokbench.metrics.Stability``): ``sustain_evals`` (the window's least length in
     evaluations, default 5; 0 with the other two at 0 = the first crossing), ``sustain_frac``
     (the window as a fraction of the steps so far, default 0.1) and ``hold_band`` (how far
-    below the target accuracy may dip inside the window, in [0, 1), default 0.05). Their
-    bounds are in ``constraints``.
+    below the target accuracy may dip inside the window, in [0, 1), default 0.05) and
+    ``tail_frac`` (the tail watched after the window for a late collapse, as a fraction of
+    the crossing's step, default 1). Their bounds are in ``constraints``.
     """
 
     constraints: ClassVar[dict[str, Constraint]] = {
         "batch_size": between(0, MAX_SIZE), "eval_every": positive_at_most(MAX_STEPS), "max_epochs": between(1, MAX_STEPS),
         "target": fraction, "fit_threshold": fraction, "sustain_evals": between(0, MAX_STEPS),
-        "sustain_frac": between(0, 10), "hold_band": unit_open,
+        "sustain_frac": between(0, 10), "hold_band": unit_open, "tail_frac": between(0, 10),
     }
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every task gets the stability settings (the defaults unless it sets its own)."""
         super().__init_subclass__(**kwargs)
         stability = {"sustain_evals": DEFAULT_SUSTAIN_EVALS, "sustain_frac": DEFAULT_SUSTAIN_FRAC,
-                     "hold_band": DEFAULT_HOLD_BAND}
+                     "hold_band": DEFAULT_HOLD_BAND, "tail_frac": DEFAULT_TAIL_FRAC}
         cls.defaults = {**cls.defaults, **{k: v for k, v in stability.items() if k not in cls.defaults}}
 
     @property
     def stability(self) -> Stability:
         """The rule that decides a stable solve (``grokbench.metrics``)."""
-        return Stability(int(self.sustain_evals), float(self.sustain_frac), float(self.hold_band))
+        return Stability(int(self.sustain_evals), float(self.sustain_frac), float(self.hold_band),
+                         float(self.tail_frac))
 
     presets: ClassVar[dict[str, Preset]] = {}
     leaderboard_presets: ClassVar[tuple[str | None, ...]] = (None,)

@@ -62,13 +62,23 @@ def test_a_dip_inside_the_band_holds_and_below_it_breaks():
 
 
 def test_a_collapse_in_the_tail_is_flagged_unstable():
-    rule = Stability(min_evals=3, frac=0.0, band=0.05)
+    rule = Stability(min_evals=3, frac=0.0, band=0.05, tail_frac=0.0)
     stays = [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     falls = [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.3, 1.0]  # held its window (to step 40), fell at 60
     assert metrics(stays, rule)["unstable"] is False
     m = metrics(falls, rule)
     assert m["solve_step"] == 10 and m["unstable"] is True and m["stable_window_evals"] == 3
     assert metrics(stays[:5], rule)["unstable"] is None  # the tail was not watched
+
+
+def test_the_tail_grows_with_the_solve_step_to_catch_slow_collapses():
+    """A solve at step 200 that holds its window and falls at step 360: a tail as long as
+    the window misses it; tail_frac 1 (watch to about twice the solve step) sees it."""
+    accs = [0.0] * 20 + [1.0] * 16 + [0.5] * 10
+    short = Stability(min_evals=3, frac=0.0, band=0.05, tail_frac=0.0)
+    long = Stability(min_evals=3, frac=0.0, band=0.05, tail_frac=1.0)
+    assert metrics(accs, short)["unstable"] is False and metrics(accs, long)["unstable"] is True
+    assert long.tail(step=200, eval_every=EVERY) == 20 and short.tail(step=200, eval_every=EVERY) == 3
 
 
 @pytest.mark.parametrize("accs, rule", [
@@ -80,14 +90,15 @@ def test_the_finishing_rule_stops_when_window_and_tail_are_watched_and_agrees_wi
     status, step, curve = replay(accs, rule)
     m = metrics(curve["test_acc"], rule)
     assert status == Status.SOLVED and m["solve_step"] is not None
-    assert step == m["solve_step"] + 2 * m["stable_window_evals"] * EVERY  # window, then tail
+    tail = rule.tail(m["solve_step"], EVERY)
+    assert step == m["solve_step"] + (m["stable_window_evals"] + tail) * EVERY  # window, then tail
     assert m["unstable"] is not None  # the tail was watched whole
 
 
 def test_a_window_open_at_the_budget_trains_past_it_and_a_later_crossing_does_not_count():
     rule = Stability(min_evals=3, frac=0.0, band=0.0)
     crossing_at_budget = [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
-    assert replay(crossing_at_budget, rule, max_steps=30)[:2] == (Status.SOLVED, 90)
+    assert replay(crossing_at_budget, rule, max_steps=30)[:2] == (Status.SOLVED, 90)  # 3 + 3 evaluations
     fell_then_crossed = [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0]
     assert replay(fell_then_crossed, rule, max_steps=30)[:2] == (Status.UNSOLVED, 40)
     assert metrics(fell_then_crossed, rule, budget=30)["solve_step"] is None
@@ -110,8 +121,8 @@ def test_diverged_wins():
 def test_records_keep_the_rule_they_were_made_under():
     assert stability_of({"sustain_evals": 1}) == Stability.legacy(1)  # before the window
     assert stability_of({}) == Stability.legacy(1)
-    now = stability_of({"sustain_evals": 5, "sustain_frac": 0.1, "hold_band": 0.05})
-    assert now == Stability(5, 0.1, 0.05) and not now.cut_counts
+    now = stability_of({"sustain_evals": 5, "sustain_frac": 0.1, "hold_band": 0.05, "tail_frac": 1.0})
+    assert now == Stability(5, 0.1, 0.05, 1.0) and not now.cut_counts
     legacy_curve = [0.5, 0.6, 1.0, 1.0]  # stopped one evaluation after its crossing
     assert metrics(legacy_curve, Stability.legacy(1))["solve_step"] == 20
     assert metrics(legacy_curve, Stability())["solve_step"] is None  # the window was never watched

@@ -260,8 +260,10 @@ def test_all_pairs_family_on_the_page(tmp_path):
 def test_summary_is_written_from_the_verdicts(folder_frame):
     analysis = st.analyze(folder_frame, n_boot=100)
     lines = lb.findings(analysis)
-    assert lines[0].startswith("**Across tasks**") and "`adamw`" in lines[0]
+    # one task: no ranking across tasks is claimed
+    assert lines[0].startswith("**One task**") and "no ranking across tasks" in lines[0] and "`adamw`" in lines[0]
     assert lines[1].startswith("**sparse_parity** (baseline `sgd`, 3 paired seeds)")
+    assert "With 3 paired seeds no difference can be significant here." in lines[1]
     ts = analysis["sparse_parity"]
     verdict = ts.vs_baseline["adamw"].verdict
     assert (verdict == st.FASTER) == ("in steps: `adamw`" in lines[1])
@@ -356,3 +358,13 @@ def test_detectable_effect_in_words(n, words):
     from grokbench.leaderboard.markdown import detectable_text
 
     assert words in detectable_text(n, st.FAMILY_SIZE)
+
+
+def test_the_across_tasks_line_names_methods_that_ran_on_fewer_tasks():
+    from grokbench.leaderboard.summary import profile_finding
+
+    steps = {"a": st.Profile("a", {"t1": 1.0, "t2": 1.0}), "b": st.Profile("b", {"t1": 2.0})}
+    line = profile_finding(steps, steps, [])
+    assert line.startswith("**Across tasks**") and "Ran on fewer of the 2 tasks" in line and "`b` (1)" in line
+    one = {"a": st.Profile("a", {"t1": 1.0})}
+    assert profile_finding(one, one, []).startswith("**One task**")

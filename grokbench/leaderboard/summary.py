@@ -54,6 +54,14 @@ def task_finding(label: str, ts: st.TaskStats) -> str:
                 if ms.sample.n_relapsed]
     if relapsed:
         text += f" Crossed the target, then fell back below it: {', '.join(relapsed)}."
+    collapsed = [f"`{m}` ({ms.sample.n_unstable} of {ms.sample.n})" for m, ms in ts.methods.items()
+                 if ms.sample.n_unstable]
+    if collapsed:
+        text += f" Solved, then collapsed after the window: {', '.join(collapsed)}."
+    rate = st.detectable_win_rate(seeds, max(st.FAMILY_SIZE, len(cs)))
+    text += (f" With {seeds} paired seeds no difference can be significant here." if rate is None else
+             f" {seeds} paired seeds detect a method faster on at least {rate:.0%} of seeds (80% power); "
+             f"\"no significant difference\" does not rule out a smaller effect.")
     return text
 
 
@@ -65,8 +73,16 @@ def profile_finding(steps: Mapping[str, st.Profile], seconds: Mapping[str, st.Pr
         return ", ".join(f"`{p.method}` {fmt_num(p.score)} ({p.n_tasks} task{'s' * (p.n_tasks != 1)})"
                          for p in top) or "none"
 
+    n_tasks = max((p.n_tasks for p in steps.values()), default=0)
+    if n_tasks <= 1:
+        return (f"**One task** in the profiles: no ranking across tasks; best score in steps "
+                f"{best(steps)}, in wall time {best(seconds)}.")
     text = (f"**Across tasks** (performance-profile score: 1 = the fastest median on every task it ran): "
             f"in steps {best(steps)}; in wall time {best(seconds)}.")
+    fewer = sorted(p.method for p in steps.values() if p.n_tasks < n_tasks)
+    if fewer:
+        text += (f" Ran on fewer of the {n_tasks} tasks (scored on those only): "
+                 + ", ".join(f"`{m}` ({steps[m].n_tasks})" for m in fewer) + ".")
     if left_out:
         text += f" Left out (no method's median reached the target): {_names(left_out)}."
     return text

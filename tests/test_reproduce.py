@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from helpers import run_cli
 
-from grokbench import reproduce
+from grokbench import reproduce, stats
 from grokbench.errors import UserError
 from grokbench.plan import build_plan
 from grokbench.reproduce import verdict as v
@@ -32,8 +32,14 @@ TINY_CLAIM = {
 }
 
 
-def _measure(median: float, ci=None, k: int = 2, n: int = 2, budget: float = 100.0) -> v.Measure:
-    return v.Measure(n, k, median, ci, budget, 0)
+def _measure(median: float, ci=None, k: int = 2, n: int = 2, budget: float = 100.0, steps=None) -> v.Measure:
+    """A Measure; ``steps`` (per seed, None = not reached) gives it the sample an ordering tests."""
+    sample = None
+    if steps is not None:
+        rows = [{"seed": i, "status": "solved" if x is not None else "unsolved", "solve_step": x,
+                 "budget_steps": budget, "steps_per_epoch": 1} for i, x in enumerate(steps)]
+        sample = stats.make_sample(rows, stats.TARGET)
+    return v.Measure(n, k, median, ci, budget, 0, sample)
 
 
 @pytest.mark.parametrize("budget", ["cpu", "paper"])
@@ -78,10 +84,12 @@ def test_ordering_must_name_listed_methods():
 def test_row_rule_for_step_counts():
     entry = MethodEntry("m", "", 900)
     assert v.row_outcome(entry, _measure(1000.0)) == v.AGREES
-    assert v.row_outcome(entry, _measure(2000.0)) == v.DISAGREES  # beyond a factor 2
-    assert v.row_outcome(entry, _measure(2000.0, ci=(850.0, 2500.0))) == v.AGREES  # inside the CI
-    assert v.row_outcome(entry, _measure(math.inf, k=0, budget=1500)) == v.CENSORED  # 2 x 900 > budget
-    assert v.row_outcome(entry, _measure(math.inf, k=0, budget=1800)) == v.DISAGREES
+    assert v.row_outcome(entry, _measure(1350.0)) == v.AGREES and v.row_outcome(entry, _measure(600.0)) == v.AGREES
+    assert v.row_outcome(entry, _measure(1400.0)) == v.DISAGREES  # beyond a factor 1.5
+    assert v.row_outcome(entry, _measure(590.0)) == v.DISAGREES
+    assert v.row_outcome(entry, _measure(1400.0, ci=(850.0, 2500.0))) == v.DISAGREES  # an interval no longer saves it
+    assert v.row_outcome(entry, _measure(math.inf, k=0, budget=1300)) == v.CENSORED  # 1.5 x 900 > budget
+    assert v.row_outcome(entry, _measure(math.inf, k=0, budget=1350)) == v.DISAGREES
     assert v.row_outcome(entry, _measure(1000.0), comparable=False) == v.SHOWN
 
 
@@ -95,15 +103,21 @@ def test_row_rule_for_solved_or_not():
 
 
 def test_ordering_and_claim_verdict():
-    assert v.ordering_outcome(_measure(10.0), _measure(math.inf, k=0)) == v.HOLDS
+    six_faster = _measure(10.0, n=6, k=6, steps=[10, 9, 11, 10, 12, 8])  # paired p = 2/64 < 0.05
+    six_slower = _measure(30.0, n=6, k=6, steps=[30, 29, 31, 30, 32, 28])
+    assert v.ordering_outcome(six_faster, six_slower) == v.HOLDS
+    two_faster = _measure(10.0, steps=[10, 9])  # ahead on both seeds, but p = 0.5
+    assert v.ordering_outcome(two_faster, _measure(30.0, steps=[30, 29])) == v.NOT_SIGNIFICANT
     assert v.ordering_outcome(_measure(10.0), _measure(10.0)) == v.VIOLATED
     assert v.ordering_outcome(_measure(math.inf, k=0), _measure(math.inf, k=0)) == v.CENSORED
     claim = parse_claim(TINY_CLAIM, "x.json")
-    fast, slow = _measure(10.0, ci=(8.0, 12.0)), _measure(30.0, ci=(25.0, 35.0))
-    assert v.judge(claim, {"parity": {"egd": fast, "sgd": slow}}, []).verdict == v.REPRODUCED
-    assert v.judge(claim, {"parity": {"egd": slow, "sgd": fast}}, []).verdict == v.NOT_REPRODUCED
-    one_seed = _measure(10.0, n=1, k=1)
-    assert v.judge(claim, {"parity": {"egd": one_seed, "sgd": slow}}, []).verdict == v.INCONCLUSIVE
+    assert v.judge(claim, {"parity": {"egd": six_faster, "sgd": six_slower}}, []).verdict == v.REPRODUCED
+    assert v.judge(claim, {"parity": {"egd": six_slower, "sgd": six_faster}}, []).verdict == v.NOT_REPRODUCED
+    weak = v.judge(claim, {"parity": {"egd": two_faster, "sgd": _measure(30.0, steps=[30, 29])}}, [])
+    assert weak.verdict == v.INCONCLUSIVE and "not significant" in weak.reason
+    two_seeds = _measure(10.0, n=2, k=2, steps=[10, 9])
+    result = v.judge(claim, {"parity": {"egd": two_seeds, "sgd": six_slower}}, [])
+    assert result.verdict == v.INCONCLUSIVE and "fewer than 3 seeds" in result.reason
     assert v.judge(claim, {}, []).verdict == v.NOT_RUN
 
 

@@ -11,22 +11,27 @@ from . import verdict as v
 from .verdict import ClaimResult, Measure
 
 RULE = f"""\
-**The rule** (one for every claim). Per method with a published value, `m` is our
-censoring-aware median at the claim's metric, `[lo, hi]` its 95% bootstrap interval over
-seeds, `B` our budget, F = {v.FACTOR:g}:
+**The rule** (one for every claim; stricter since grokbench 0.2). Per method with a
+published value, `m` is our censoring-aware median at the claim's own metric and threshold,
+`B` our budget, F = {v.FACTOR:g}:
 
-- a published number P *agrees* when it lies in `[lo, hi]` or within a factor F of `m`;
-  when `m` is censored (half or more of our seeds did not get there) it *disagrees* if
-  P x F <= B and is *censored* otherwise (P lies beyond what our budget can show);
+- a published number P *agrees* when our median lies within a factor F of it
+  (P / F <= m <= P x F); when `m` is censored (half or more of our seeds did not get there)
+  it *disagrees* if P x F <= B and is *censored* otherwise (our budget cannot show it);
+  budgets should be at least F times the published number so that a miss is a miss;
 - published "reaches it" *agrees* when `m` is finite, else it is *censored*; published
   "does not reach it" *agrees* when none of our seeds reaches it within B, else *disagrees*;
-- a published ordering (A before B) *holds* when A's median is below B's (a censored median
-  ranks above every finite one), is *violated* when B's is finite and at or below A's, and
-  is *censored* when both are censored.
+- a published ordering (A before B) *holds* only when A reaches the metric first
+  significantly (paired sign test over the common seeds, p < {v.ALPHA:g}); it is *violated*
+  when B's median is finite and at or below A's, *not significant* when A is ahead but the
+  test does not show it, and *censored* when both medians are censored.
 
-**Reproduced**: everything agrees and holds. **Not reproduced**: something disagrees or an
-ordering is violated. **Inconclusive at this budget**: otherwise (something is censored,
-has no records, or has fewer than 2 seeds). Controls and open questions are shown, not judged.
+**Reproduced**: everything agrees and every ordering holds significantly. **Not
+reproduced**: something disagrees or an ordering is violated. **Inconclusive at this
+budget**: otherwise (something is censored or not significant, has no records, or has
+fewer than {v.MIN_SEEDS} seeds; claims should run at least 5 seeds where the paper's run
+fits in a CPU hour, 3 otherwise, and controls as many as the claim). Controls and open
+questions are shown, not judged.
 """
 
 

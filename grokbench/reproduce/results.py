@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..environment import device_label
-from ..plan import Cell, build_plan, parse_seeds
+from ..plan import build_plan, parse_seeds
 from ..spec import parse_overrides
 from ..store import load_frame
 from .claims import Claim
@@ -16,10 +16,14 @@ from .runner import ExperimentRun, manifest_runs, read_manifest
 from .verdict import ClaimResult, Measure, judge, measure
 
 
-def _method_keys(run: ExperimentRun, method: str) -> set[str]:
-    """Resume keys of one method's trials in ``run`` (the identity does not depend on the device)."""
+def _method_rows(frame: pd.DataFrame, run: ExperimentRun, method: str) -> pd.DataFrame:
+    """The rows of one method's trials in ``run``'s folder: its label and the run's seeds.
+    Matched by label, not by resume key, so that records made under an earlier protocol
+    (other default settings, so other keys) are still judged, by the rule on the page and
+    with the metrics their own settings define; a folder holds one configuration per label."""
     plan = build_plan(run.task, method, run.seeds, parse_overrides(list(run.overrides)))
-    return {Cell(task, spec, ()).key(seed) for task, spec in plan.pairs for seed in parse_seeds(run.seeds)}
+    labels = {spec.label for _, spec in plan.pairs}
+    return frame[frame["method"].isin(labels) & frame["seed"].isin(parse_seeds(run.seeds))]
 
 
 def experiment_measures(claim: Claim, run: ExperimentRun, root: Path) -> tuple[dict[str, Measure | None], str]:
@@ -33,7 +37,7 @@ def experiment_measures(claim: Claim, run: ExperimentRun, root: Path) -> tuple[d
         if frame is None or frame.empty:
             out[method] = None
             continue
-        rows = frame[frame["key"].isin(_method_keys(run, method))]
+        rows = _method_rows(frame, run, method)
         used.append(rows)
         out[method] = measure(rows, claim.metric, claim.unit, f"{claim.name}/{run.experiment}/{method}")
     return out, hardware_line(pd.concat(used) if used else None)

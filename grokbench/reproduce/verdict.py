@@ -1,28 +1,30 @@
 """The one verdict rule of a reproduction, and the measurements it reads.
 
 Row outcomes (one per method with a published value; ``m`` = our censoring-aware median
-in the claim's unit, ``[lo, hi]`` its 95% bootstrap interval, ``B`` our budget, ``F`` =
-FACTOR):
+in the claim's unit, ``B`` our budget, ``F`` = FACTOR = 1.5):
 
-* published number P, ``m`` finite: *agrees* when P lies in ``[lo, hi]`` or within a
-  factor F of ``m`` (``m / F <= P <= m * F``); else *disagrees*.
+* published number P, ``m`` finite: *agrees* when our median lies within a factor F of it
+  (``P / F <= m <= P * F``); else *disagrees*. (The rule before 0.2 also accepted P inside
+  our interval and used F = 2: with 2 seeds a 4x window and wide intervals passed nearly
+  anything.)
 * published number P, ``m`` censored (half or more of the seeds did not reach the
   metric): *disagrees* when ``P * F <= B`` (we gave at least F times the published cost
-  and most seeds still did not get there); else *censored* (P lies beyond what our budget
-  can show, say ``P > B``).
+  and most seeds still did not get there); else *censored* (our budget cannot show it).
 * published ``true`` (reaches the metric): *agrees* when ``m`` is finite; else *censored*.
 * published ``false`` (does not reach it): *agrees* when no seed reaches it within B;
   *disagrees* when some do.
 * no published value (controls, open questions), or numbers marked not comparable: no
   outcome; shown only.
 
-Orderings (``A`` before ``B``): *holds* when A's median is finite and below B's (a
-censored median ranks above every finite one); *violated* when B's median is finite and
-at or below A's; *censored* when both are censored.
+Orderings (``A`` before ``B``): *holds* when A reaches the metric before B significantly:
+the paired sign test over their common seeds at ``ALPHA`` (0.05), A winning; *violated*
+when B's median is finite and at or below A's; *not significant* when A's median is lower
+but the test does not show it; *censored* when both medians are censored.
 
 Claim verdict: **not reproduced** when any row disagrees or any ordering is violated;
-else **inconclusive at this budget** when any row or ordering is censored, a row has no
-records, or a method has fewer than 2 seeds (no interval); else **reproduced**.
+else **inconclusive at this budget** when any row or ordering is censored or not
+significant, a row has no records, or a method has fewer than ``MIN_SEEDS`` (3) seeds;
+else **reproduced**.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ from dataclasses import dataclass, field
 from .. import stats
 from .claims import Claim, MethodEntry
 
-FACTOR = 2.0
+FACTOR = 1.5
+ALPHA = 0.05  # an ordering must hold with significance (paired sign test, two-sided)
+MIN_SEEDS = 3  # fewer seeds than this make a claim inconclusive
 AGREES, DISAGREES, CENSORED, NO_RECORDS, SHOWN = "agrees", "disagrees", "censored", "no records", ""
-HOLDS, VIOLATED = "holds", "violated"
+HOLDS, VIOLATED, NOT_SIGNIFICANT = "holds", "violated", "not significant"
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive at this budget"
 NOT_RUN = "not run"
 
@@ -50,6 +54,7 @@ class Measure:
     ci: tuple[float, float] | None
     budget: float
     diverged: int
+    sample: stats.Sample | None = None  # per seed, for the paired test of an ordering
 
     @property
     def censored(self) -> bool:
@@ -65,7 +70,7 @@ def measure(rows, metric: str, unit: str, label: str) -> Measure | None:
     values = sample.steps / per
     estimate = stats.median_ci(values)
     return Measure(sample.n, sample.k, estimate.value, estimate.ci, sample.budget_steps / per,
-                   sample.n_diverged)
+                   sample.n_diverged, sample)
 
 
 def row_outcome(entry: MethodEntry, m: Measure | None, comparable: bool = True) -> str:
@@ -81,18 +86,22 @@ def row_outcome(entry: MethodEntry, m: Measure | None, comparable: bool = True) 
         return AGREES if m.k == 0 else DISAGREES
     if m.censored:
         return DISAGREES if published * FACTOR <= m.budget else CENSORED
-    in_ci = m.ci is not None and m.ci[0] <= published <= m.ci[1]
-    return AGREES if in_ci or m.median / FACTOR <= published <= m.median * FACTOR else DISAGREES
+    return AGREES if published / FACTOR <= m.median <= published * FACTOR else DISAGREES
 
 
 def ordering_outcome(faster: Measure | None, slower: Measure | None) -> str:
+    """The ordering rule of the module docstring: A (``faster``) before B (``slower``)."""
     if faster is None or slower is None:
         return CENSORED
-    if not faster.censored and faster.median < slower.median:
-        return HOLDS
     if not slower.censored and slower.median <= faster.median:
         return VIOLATED
-    return CENSORED
+    if faster.censored:
+        return CENSORED
+    if faster.sample is None or slower.sample is None:
+        return NOT_SIGNIFICANT
+    common = sorted(set(faster.sample.seeds.tolist()) & set(slower.sample.seeds.tolist()))
+    test = stats.sign_test(faster.sample.take(common), slower.sample.take(common))
+    return HOLDS if test.p is not None and test.p < ALPHA and test.direction > 0 else NOT_SIGNIFICANT
 
 
 @dataclass
@@ -133,10 +142,13 @@ def _verdict(rows, orderings, measures) -> tuple[str, str]:
     if bad:
         return NOT_REPRODUCED, "disagrees: " + "; ".join(bad)
     none = [f"{exp}/{m}" for exp, got in measures.items() for m, v in got.items() if v is None]
-    few = [f"{exp}/{m}" for exp, got in measures.items() for m, v in got.items() if v is not None and v.n < 2]
+    few = [f"{exp}/{m}" for exp, got in measures.items() for m, v in got.items()
+           if v is not None and v.n < MIN_SEEDS]
     open_ = [w for w, o in outcomes + orders if o == CENSORED]
-    if open_ or none or few:
+    weak = [w for w, o in orders if o == NOT_SIGNIFICANT]
+    if open_ or none or few or weak:
         parts = [f"{what}: " + "; ".join(items) for what, items in
-                 (("censored at our budget", open_), ("no records", none), ("fewer than 2 seeds", few)) if items]
+                 (("censored at our budget", open_), ("ordering not significant", weak), ("no records", none),
+                  (f"fewer than {MIN_SEEDS} seeds", few)) if items]
         return INCONCLUSIVE, ", ".join(parts)
-    return REPRODUCED, "every published value and ordering agrees"
+    return REPRODUCED, "every published value agrees within 1.5x and every ordering holds significantly"

@@ -281,7 +281,7 @@ def plan_frame(plan: Plan, store: Store, with_curves: bool = True):
     return frame[frame["key"].isin(plan.keys())].reset_index(drop=True) if not frame.empty else frame
 
 
-def run(tasks: str = "sparse_parity", methods: str = "sgd,adamw", seeds: str | int | Sequence[int] = 10,
+def run(tasks: str = "sparse_parity", methods: str = "sgd,adamw", seeds: str | int | Sequence[int] = "auto",
         out: str | Path = "results", *, overrides: Sequence[str] = (), device: str = "auto",
         after_solve: int = 0, batch_seeds: int = 64, plugins: Sequence[str] = (),
         executor: Any = None, progress: Any = None, tuned: str | Path | None = None):

@@ -136,22 +136,34 @@ def _seed_list(text: str, flag: str) -> list[int] | None:
 
 @dataclass(frozen=True)
 class Plan:
+    """Every (task, method) pair and the seeds each task trains: ``seeds``, or the task's
+    own in ``task_seeds`` ((task label, seeds) pairs: ``--seeds auto``)."""
+
     pairs: tuple[tuple[TaskSpec, MethodSpec], ...]
     seeds: tuple[int, ...]
     after_solve: int
     device: str
     plugin_files: tuple[str, ...]
+    task_seeds: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    def seeds_of(self, task_label: str) -> tuple[int, ...]:
+        return dict(self.task_seeds).get(task_label, self.seeds)
+
+    @property
+    def all_seeds(self) -> tuple[int, ...]:
+        """Every seed some task trains, in order."""
+        return tuple(sorted({s for t, _ in self.pairs for s in self.seeds_of(t.label)} | set(self.seeds)))
 
     @property
     def n_trials(self) -> int:
-        return len(self.pairs) * len(self.seeds)
+        return sum(len(self.seeds_of(t.label)) for t, _ in self.pairs)
 
     def _cell(self, task: TaskSpec, method: MethodSpec, seeds: tuple[int, ...] = ()) -> Cell:
         return Cell(task, method, seeds, self.after_solve, self.device, self.plugin_files)
 
     def keys(self) -> set[str]:
         """The resume keys of every trial in the plan."""
-        return {self._cell(t, m).key(s) for t, m in self.pairs for s in self.seeds}
+        return {self._cell(t, m).key(s) for t, m in self.pairs for s in self.seeds_of(t.label)}
 
     def cells(self, done: set[str], max_batch: int) -> list[Cell]:
         """Cells for the trials not in ``done``, at most ``max_batch`` trials per cell.
@@ -161,7 +173,7 @@ class Plan:
         groups: dict[tuple, list[tuple[TaskSpec, MethodSpec]]] = {}
         for task, method in self.pairs:
             probe = self._cell(task, method)
-            todo = tuple(s for s in self.seeds if probe.key(s) not in done)
+            todo = tuple(s for s in self.seeds_of(task.label) if probe.key(s) not in done)
             if todo:
                 signature = sweep_signature(method) or ("alone", method.label)
                 groups.setdefault((task.label, signature, todo), []).append((task, method))
@@ -200,9 +212,11 @@ def build_plan(
     if after_solve < 0:
         raise UserError("--after-solve must be >= 0")
     check_override_names(overrides)
-    seed_list = parse_seeds(seeds)
     task_labels = expand_tasks(tasks)
-    per_method = len(task_labels) * len(seed_list)
+    task_seeds = tuple((label, tuple(range(report_seeds(label)))) for label in task_labels) \
+        if seeds == AUTO_SEEDS else ()
+    seed_list = [] if task_seeds else parse_seeds(seeds)
+    per_method = sum(len(s) for _, s in task_seeds) or len(task_labels) * len(seed_list)
     method_labels = expand_methods(methods, per_method, max_trials)
     check_trials(per_method * (len(method_labels) + int(baseline)), max_trials, "this plan (tasks x methods x seeds)")
     task_specs = [resolve_task(label, overrides) for label in task_labels]
@@ -214,7 +228,17 @@ def build_plan(
             specs.insert(0, resolve_method(reference, task, overrides))
         pairs += [(task, spec) for spec in specs]
     check_overrides_used(overrides, task_specs, [m for _, m in pairs])
-    return Plan(_distinct(tuple(pairs)), tuple(seed_list), after_solve, device, plugin_files)
+    return Plan(_distinct(tuple(pairs)), tuple(seed_list), after_solve, device, plugin_files, task_seeds)
+
+
+AUTO_SEEDS = "auto"
+
+
+def report_seeds(task_label: str) -> int:
+    """How many report seeds a task trains when ``--seeds`` is ``auto`` (its plugin's
+    ``report_seeds``: sized so its page can detect a stated effect, docs/statistics.md)."""
+    name = task_label.split(":", 1)[0]
+    return int(getattr(registry.get_task(name), "report_seeds", 10))
 
 
 def _distinct(pairs: tuple[tuple[TaskSpec, MethodSpec], ...]) -> tuple[tuple[TaskSpec, MethodSpec], ...]:

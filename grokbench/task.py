@@ -100,6 +100,9 @@ class Task(Plugin):
         return Stability(int(self.sustain_evals), float(self.sustain_frac), float(self.hold_band),
                          float(self.tail_frac))
 
+    # report seeds of ``--seeds auto``: enough for the page to detect a stated effect at its
+    # cost (the paired sign test in a family of 16; docs/statistics.md)
+    report_seeds: ClassVar[int] = 10
     presets: ClassVar[dict[str, Preset]] = {}
     leaderboard_presets: ClassVar[tuple[str | None, ...]] = (None,)
     base_optimizer: ClassVar[str] = "sgd"

@@ -31,6 +31,7 @@ class SparseSum(SparseBitsTask):
     defaults = dict(SPARSE_BITS_DEFAULTS)
     presets = {}
     leaderboard_presets = (None,)
+    report_seeds = 64  # one seed batch; detects a method faster on >= 75% of seeds (80% power)
     base_optimizer = "sgd"
     optimizer_defaults = SPARSE_BITS_OPTIMIZERS
 

@@ -39,13 +39,15 @@ def test_prepare_says_which_baselines_it_added(tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_default_seeds_can_reach_significance_after_adjustment():
+def test_default_seeds_are_each_tasks_own_and_can_reach_significance():
     args = _build_parser().parse_args(["run"])
-    n = int(args.seeds)
-    smallest_p = 2 / 2**n  # paired sign test, every seed a win
-    assert smallest_p * stats.FAMILY_SIZE < 0.05  # still significant in a family of the fixed size
-    assert args.compare == "baseline" and not args.no_baseline
-    assert math.isclose(2 / 2**3, 0.25)  # what three seeds could reach: never significant
+    assert args.seeds == "auto" and args.compare == "baseline" and not args.no_baseline
+    plan = build_plan("sparse_parity,modular_addition", "sgd", args.seeds, {})
+    assert plan.seeds_of("sparse_parity") == tuple(range(64)) and plan.seeds_of("modular_addition") == tuple(range(20))
+    assert plan.n_trials == 64 + 20
+    assert stats.detectable_win_rate(64) <= 0.75  # the stated effect, 80% power in the family
+    assert stats.detectable_win_rate(20) is not None
+    assert math.isclose(2 / 2**3, 0.25) and stats.detectable_win_rate(3) is None  # three seeds: never significant
 
 
 def test_run_adds_the_baseline(tmp_path, capsys):

@@ -56,7 +56,7 @@ def apply_tuned(plan: Plan, folder: str | Path, overrides: Overrides) -> Plan:
     """``plan`` with every method replaced by its tuned configuration from ``folder``."""
     folder = str(folder)
     data = read_tuned(folder)
-    overlap = sorted(set(plan.seeds) & set(data["tune_seeds"]))
+    overlap = sorted(set(plan.all_seeds) & set(data["tune_seeds"]))
     if overlap:
         raise UserError(f"--seeds overlap the tuning seeds of {folder} ({', '.join(map(str, overlap[:5]))}); "
                         f"report on other seeds")

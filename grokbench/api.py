@@ -227,6 +227,7 @@ def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_se
     check_arguments("grokbench.execute", batch_seeds=batch_seeds, checkpoint_every_s=checkpoint_every_s)
     cells = plan.cells(done, batch_seeds)
     check_memory([(c.task, c.method, len(c.slots)) for c in cells], plan.device)
+    _remove_finished_checkpoints(store)
     todo = {key for cell in cells for key in cell.keys()}
     started = store.log_run(list(command) or ["grokbench.run"],
                             {"version": __version__, "trials": plan.n_trials, "to_run": len(todo)})
@@ -245,11 +246,23 @@ def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_se
     finally:
         store.release(claimed)
         store.log_end(started, status)
-    if completed and any(store.checkpoints_dir.glob("*")):  # reading every record only when there is something to clean
-        from .checkpoint import remove_finished
-
-        remove_finished(store.checkpoints_dir, store.done_keys(getattr(executor, "timeout", None)))
+    if completed:
+        _remove_finished_checkpoints(store)
     return completed
+
+
+def _remove_finished_checkpoints(store: Store) -> None:
+    """Delete the checkpoints whose trials all have final records (solved, unsolved,
+    diverged: a ``timeout`` trial may go on under a longer limit) and temporary files of
+    killed saves; a live run's files are kept (``checkpoint.remove_finished``)."""
+    try:
+        if not any(store.checkpoints_dir.iterdir()):  # the records are read only when there is something to clean
+            return
+    except OSError:  # missing, or not a folder (saving there warns)
+        return
+    from .checkpoint import remove_finished
+
+    remove_finished(store.checkpoints_dir, store.final_keys())
 
 
 def _run_cells(cells: list, store: Store, executor: Any, progress: Any) -> bool:

@@ -492,10 +492,21 @@ def _calibration_table(done) -> str:
     return "\n".join(lines)
 
 
+def _escape_unencodable_output() -> None:
+    """Print what the terminal's encoding cannot hold (a non-UTF-8 byte of a path given on
+    the command line, say ``--out $'res\\xff'``) as ``\\xNN`` rather than crash."""
+    from .safefile import ESCAPE_ERRORS
+
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=ESCAPE_ERRORS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The CLI. Exit status: 0 done, 2 bad input (one line on stderr), 130 Ctrl-C, 143
     SIGTERM (a run stops as on Ctrl-C: workers stopped, finished records kept)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _escape_unencodable_output()
     commands = {"run": lambda a: cmd_run(a, argv), "list": cmd_list, "report": cmd_report,
                 "leaderboard": cmd_leaderboard, "calibrate": cmd_calibrate, "tune": lambda a: cmd_tune(a, argv),
                 "reproduce": lambda a: cmd_reproduce(a, argv)}

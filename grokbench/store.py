@@ -19,16 +19,32 @@ Concurrent runs into one folder: before training, a run *claims* each trial it i
 train with a lock file ``records/<key>.lock`` (created exclusively, so the claim is atomic,
 also on a file system shared between machines) and releases it when the run ends. A
 second run skips the trials another live run has claimed and says so; a later re-run
-picks up whatever the first one did not finish. A lock left by a process that died is
-taken over when that process ran on this host and is gone; a lock from another host is
-honoured until it is deleted by hand.
+picks up whatever the first one did not finish.
+
+A lock names its holder: host, pid, the process's start time (``/proc/<pid>/stat``, so a
+pid reused by an unrelated process is told apart) and the boot id (so a lock from before a
+reboot is seen as dead). A lock is *stale*, and taken over by a run that wants its trial
+(and removed at the start of any run), when its holder ran on this host and is gone: no
+such pid, another start time or another boot. An empty or unreadable lock (a run killed
+between creating and writing it, or a file that is not a lock) is stale once it is older
+than ``UNREADABLE_LOCK_GRACE_S``; a younger one is honoured, as the write that fills it
+takes microseconds. A lock from another host is honoured until it is deleted by hand.
+Taking over renames the lock aside and checks it was the one judged stale, so two runs
+taking over at once cannot both win against a fresh claim.
+
+Only regular files of a sane size are read (``grokbench.safefile``): a FIFO, a device, a
+directory or a huge file named like a record, a lock or ``runs.jsonl`` is skipped with a
+warning naming it, never read. Temporary files of killed writes are removed at the start
+of a run once older than ``STALE_TEMPORARY_S`` (a live write keeps its file fresh).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
+import stat
 import sys
 import tempfile
 import time
@@ -39,8 +55,21 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .record import BadRecord, Record, rows
+from .record import FINAL_STATUSES, BadRecord, Record, rows
+from .safefile import (
+    ESCAPE_ERRORS,
+    OddFile,
+    file_kind,
+    printable,
+    read_regular,
+    remove_stale_temporaries,
+)
 from .timeout import TimeoutPolicy
+
+MAX_RECORD_BYTES = 64 * 2**20  # the largest record file read (published ones are ~0.1 MB)
+MAX_RUNS_LOG_BYTES = 256 * 2**20  # the largest runs.jsonl read
+MAX_LOCK_BYTES = 4096
+UNREADABLE_LOCK_GRACE_S = 10.0  # an empty or unreadable lock younger than this is honoured
 
 
 def _fsync_dir(path: Path) -> None:
@@ -64,11 +93,12 @@ def _file_mode() -> int:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one
+    (characters UTF-8 cannot encode, from non-UTF-8 file names, as ``\\xNN``)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, _file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=ESCAPE_ERRORS) as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -101,19 +131,17 @@ class Store:
         self.records_dir = self.root / "records"
         self.checkpoints_dir = self.root / "checkpoints"
         if create:
-            ensure_writable_dir(self.records_dir, f"results folder {self.root}")
-            self._remove_stale_temporaries()
+            ensure_writable_dir(self.records_dir, f"results folder {printable(self.root)}")
+            self.remove_stale_files()
         elif not self.records_dir.is_dir():
-            raise UserError(f"{self.root} is not a grokbench results folder (no records/ inside)")
+            raise UserError(f"{printable(self.root)} is not a grokbench results folder (no records/ inside)")
 
-    def _remove_stale_temporaries(self, age_s: float = 600.0) -> None:
-        """Temporary files of writes that were killed (a live write takes milliseconds)."""
-        for stale in self.records_dir.glob(".*.tmp"):
-            try:
-                if time.time() - stale.stat().st_mtime > age_s:
-                    stale.unlink()
-            except OSError:
-                pass
+    def remove_stale_files(self) -> None:
+        """Remove what killed runs left in records/: temporary files untouched for
+        ``STALE_TEMPORARY_S`` and stale locks (module docstring). A live run's are kept."""
+        remove_stale_temporaries(self.records_dir)
+        for lock in self.records_dir.glob("*.lock"):
+            _take_over_if_stale(lock)
 
     def path(self, key: str) -> Path:
         return self.records_dir / f"{key}.json"
@@ -126,11 +154,17 @@ class Store:
         out = []
         for path in sorted(self.records_dir.glob("*.json")):
             try:
-                out.append(Record.from_json(json.loads(path.read_bytes().decode("utf-8"))))
-            except (OSError, UnicodeDecodeError, ValueError) as exc:  # BadRecord and JSON errors
-                reason = exc if isinstance(exc, BadRecord) else f"{type(exc).__name__}: {exc}"
-                print(f"warning: skipping {path}: not a readable grokbench record ({reason})", file=sys.stderr)
+                out.append(Record.from_json(json.loads(read_regular(path, MAX_RECORD_BYTES).decode("utf-8"))))
+            except (OSError, UnicodeDecodeError, ValueError) as exc:  # BadRecord, OddFile and JSON errors
+                reason = exc if isinstance(exc, (BadRecord, OddFile)) else f"{type(exc).__name__}: {exc}"
+                print(f"warning: skipping {printable(path)}: not a readable grokbench record ({reason})",
+                      file=sys.stderr)
         return out
+
+    def final_keys(self) -> set[str]:
+        """Keys of the trials whose record is final whatever the limits (solved, unsolved,
+        diverged): their checkpoints can go."""
+        return {r.key for r in self.records() if r.status in FINAL_STATUSES}
 
     def done_keys(self, timeout: TimeoutPolicy | None = None) -> set[str]:
         """Keys of the trials a run under ``timeout`` (default: none) does not run again
@@ -161,7 +195,16 @@ class Store:
                   file=sys.stderr)
 
     def _append_run_line(self, line: dict[str, Any]) -> None:
-        with open(self.root / "runs.jsonl", "a", encoding="utf-8") as f:
+        """Append to runs.jsonl; OSError when that is not a regular file (a FIFO would block)."""
+        path = self.root / "runs.jsonl"
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"not a regular file ({file_kind(mode)})")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, _file_mode())
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
 
     def runs(self) -> list[dict[str, Any]]:
@@ -177,9 +220,13 @@ class Store:
         return out
 
     def _run_lines(self) -> list[dict[str, Any]]:
+        path = self.root / "runs.jsonl"
         try:
-            text = (self.root / "runs.jsonl").read_bytes().decode("utf-8", errors="replace")
-        except OSError:
+            text = read_regular(path, MAX_RUNS_LOG_BYTES).decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return []
+        except (OSError, OddFile) as exc:
+            print(f"warning: skipping {printable(path)}: {exc}", file=sys.stderr)
             return []
         out = []
         for line in text.splitlines():
@@ -195,7 +242,7 @@ class Store:
 
     def claim(self, keys: Iterable[str]) -> tuple[set[str], dict[str, str]]:
         """Try to claim each key; returns (claimed, {key: who holds it}) for the others."""
-        me = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()})
+        me = json.dumps({**_this_process(), "time": time.time()})
         claimed, held = set(), {}
         for key in keys:
             lock = self.records_dir / f"{key}.lock"
@@ -203,9 +250,9 @@ class Store:
                 try:
                     fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _file_mode())
                 except FileExistsError:
-                    if self._take_over_if_dead(lock):
+                    if _take_over_if_stale(lock):
                         continue
-                    held[key] = self._holder(lock)
+                    held[key] = _holder(lock)
                     break
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(me)
@@ -217,28 +264,92 @@ class Store:
         for key in keys:
             (self.records_dir / f"{key}.lock").unlink(missing_ok=True)
 
-    @staticmethod
-    def _holder(lock: Path) -> str:
-        try:
-            info = json.loads(lock.read_text(encoding="utf-8"))
-            return f"pid {info['pid']} on {info['host']}"
-        except (OSError, ValueError, KeyError, TypeError):
-            return "another run"
 
-    @staticmethod
-    def _take_over_if_dead(lock: Path) -> bool:
-        """Remove ``lock`` if it was made by a process of this host that no longer exists."""
+# -- locks (see the module docstring) ------------------------------------------------------
+
+def _read_small_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read(1024)
+    except (OSError, ValueError):
+        return None
+
+
+def _start_time(pid: int) -> str | None:
+    """The start time of process ``pid`` in clock ticks since boot (Linux), else None."""
+    stat_line = _read_small_text(f"/proc/{pid}/stat")
+    fields = stat_line.rpartition(")")[2].split() if stat_line else []
+    return fields[19] if len(fields) > 19 else None  # field 22 of stat; [0] here is field 3
+
+
+def _this_process() -> dict[str, Any]:
+    boot = _read_small_text("/proc/sys/kernel/random/boot_id")
+    return {"host": socket.gethostname(), "pid": os.getpid(), "start": _start_time(os.getpid()),
+            "boot": boot.strip() if boot else None}
+
+
+def _holder_is_gone(info: dict[str, Any]) -> bool:
+    """Whether the process a readable lock names is known to be gone (only on this host)."""
+    if info["host"] != socket.gethostname():
+        return False
+    here = _this_process()
+    if info.get("boot") and here["boot"] and info["boot"] != here["boot"]:
+        return True  # the host rebooted since
+    pid = int(info["pid"])
+    if pid <= 0:
+        raise ValueError("not a process id")  # 0 and -1 would address groups of processes
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # no such process; beyond any pid
+        return True
+    except PermissionError:
+        pass  # alive, another user's
+    return bool(info.get("start")) and _start_time(pid) not in (None, str(info["start"]))
+
+
+def _lock_is_stale(lock: Path, mtime: float) -> bool:
+    try:
+        info = json.loads(read_regular(lock, MAX_LOCK_BYTES).decode("utf-8"))
+        return _holder_is_gone(info)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # empty, garbage, odd file
+        return time.time() - mtime > UNREADABLE_LOCK_GRACE_S
+
+
+def _take_over_if_stale(lock: Path) -> bool:
+    """Remove ``lock`` if it is stale; True when it is gone (removed here or meanwhile).
+    It is renamed aside first and put back when what was renamed is not the file judged
+    stale (a fresh claim that replaced it)."""
+    try:
+        seen = lock.lstat()
+        if not _lock_is_stale(lock, seen.st_mtime):
+            return False
+        aside = lock.with_name(f".{lock.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        os.rename(lock, aside)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    moved = aside.lstat()
+    if (moved.st_dev, moved.st_ino) != (seen.st_dev, seen.st_ino):
         try:
-            info = json.loads(lock.read_text(encoding="utf-8"))
-            if info["host"] != socket.gethostname():
-                return False
-            os.kill(int(info["pid"]), 0)
+            os.link(aside, lock)
+        except FileExistsError:
+            pass
+        except OSError:
+            os.replace(aside, lock)
             return False
-        except ProcessLookupError:
-            lock.unlink(missing_ok=True)
-            return True
-        except (OSError, ValueError, KeyError, TypeError):
-            return False
+        aside.unlink(missing_ok=True)
+        return False
+    aside.unlink(missing_ok=True)
+    return True
+
+
+def _holder(lock: Path) -> str:
+    try:
+        info = json.loads(read_regular(lock, MAX_LOCK_BYTES).decode("utf-8"))
+        return f"pid {info['pid']} on {info['host']}"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return "another run"
 
 
 def load_frame(root: str | Path, with_curves: bool = False):

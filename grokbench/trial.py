@@ -221,14 +221,16 @@ def _train(run: CellRun, progress: ProgressFn | None, timeout: TimeoutPolicy) ->
 
 
 def _resume(cell: Cell, batch: SeedBatch, run: CellRun) -> tuple[checkpoint.Saver | None, int]:
-    """The cell's checkpoint saver (None without a policy) and the step to start from: a
-    matching checkpoint's, loaded into ``batch`` and ``run``, else 0."""
+    """The cell's checkpoint saver (None without a policy) and the step to start from: the
+    most advanced matching checkpoint that loads (``checkpoint.load`` warns about and
+    discards those that do not), put into ``batch`` and ``run``; else 0."""
     if cell.checkpoint is None:
         return None, 0
-    found = checkpoint.find(cell.checkpoint, cell.keys())
-    saved = checkpoint.load(found, cell) if found is not None else None
-    start = checkpoint.restore(saved, cell, batch, run) if saved is not None else 0
-    return checkpoint.Saver(cell, cell.checkpoint), start
+    for found in checkpoint.candidates(cell.checkpoint, cell.keys()):
+        saved = checkpoint.load(found, cell)
+        if saved is not None:
+            return checkpoint.Saver(cell, cell.checkpoint), checkpoint.restore(saved, cell, batch, run)
+    return checkpoint.Saver(cell, cell.checkpoint), 0
 
 
 def train_step(task: Task, chain: Chain, batch: SeedBatch, step: int, schedule: Schedule) -> Tensor:

@@ -1,6 +1,9 @@
 """Checkpoints: a cell interrupted mid-training goes on from its last save, and its trials'
 curves equal those of the uninterrupted run."""
 
+import io
+import os
+import time
 from dataclasses import replace
 
 import pytest
@@ -64,12 +67,12 @@ def test_a_resumed_record_names_the_device_that_trained_before_the_checkpoint(tm
     with pytest.raises(KeyboardInterrupt):
         list(run_cell(cell, _interrupt_after(3)))
     path = checkpoint.find(cell.checkpoint, cell.keys())
-    saved = torch.load(path, weights_only=False)
+    saved = torch.load(io.BytesIO(checkpoint.read_payload(path)), weights_only=False)
     saved.pop("device")
     saved.pop("resumed_devices")  # a checkpoint written before devices were kept has neither
     if saved_on is not None:
         saved.update(device=saved_on, resumed_devices=[])
-    torch.save(saved, path)
+    checkpoint.write_payload(path, saved)
     with pytest.raises(KeyboardInterrupt):
         list(run_cell(cell, _interrupt_after(2)))  # resumed once, saved again further on
     records = list(run_cell(cell))
@@ -97,12 +100,15 @@ def test_finished_checkpoints_are_removed_and_unfinished_ones_kept(tmp_path):
     cell = replace(_cell("sgd"), checkpoint=CheckpointPolicy(str(tmp_path), every_s=0))
     with pytest.raises(KeyboardInterrupt):
         list(run_cell(cell, _interrupt_after(3)))
-    (tmp_path / ".x.pt.123.tmp").write_bytes(b"")  # left by a process killed mid-save
+    killed, live = tmp_path / ".x.pt.123.tmp", tmp_path / ".y.pt.456.tmp"
+    killed.write_bytes(b"")  # left by a process killed mid-save: untouched for an hour
+    os.utime(killed, (time.time() - 3600, time.time() - 3600))
+    live.write_bytes(b"")  # another run's save in progress (fresh): kept
     (tmp_path / "bad.json").write_text("{not json")
     assert checkpoint.remove_finished(tmp_path, {cell.keys()[0]}) == 1  # bad.json; one trial still unfinished
-    assert len(list(tmp_path.glob("*.pt"))) == 1 and not list(tmp_path.glob(".*"))
+    assert len(list(tmp_path.glob("*.pt"))) == 1 and list(tmp_path.glob(".*")) == [live]
     assert checkpoint.remove_finished(tmp_path, set(cell.keys())) == 1
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [live]
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch, capsys):
@@ -140,4 +146,4 @@ def test_a_damaged_checkpoint_is_ignored_with_a_warning(tmp_path, capsys):
     pt.write_bytes(pt.read_bytes()[:100])  # truncated
     records = list(run_cell(cell))
     assert _curves(records) == whole and all("resumed_at_steps" not in r.environment for r in records)
-    assert "ignoring checkpoint" in capsys.readouterr().err
+    assert "discarding checkpoint" in capsys.readouterr().err

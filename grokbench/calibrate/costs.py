@@ -20,11 +20,13 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ..safefile import read_regular
 from ..store import atomic_write_text
 
 CALIBRATION_FILE = "calibration.json"
 FORMAT = "grokbench-calibration"
 FORMAT_VERSION = 1
+MAX_CALIBRATION_BYTES = 64 * 2**20  # the largest calibration file read (a regular file only)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def read_calibration(results_dir: str | Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path, MAX_CALIBRATION_BYTES).decode("utf-8"))
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError("not a grokbench calibration")
         data["costs"] = [StepCost.from_json(c) for c in data.get("costs") or []]

@@ -119,7 +119,10 @@ def _check_fields(data: dict[str, Any]) -> None:
     _check_curve(data.get("curve") or {})
     for section in ("metrics", "budget"):
         for name, value in (data.get(section) or {}).items():
-            if value is not None and not _is_number(value):
+            if section == "metrics" and name in FLAG_METRICS:
+                if value is not None and not isinstance(value, bool):
+                    raise BadRecord(f"metrics.{name} is not true, false or null")
+            elif value is not None and not _is_number(value):
                 raise BadRecord(f"{section}.{name} is not a number")
     clash = set(data.get("budget") or {}) & set(_ROW_FIELDS)
     if clash:
@@ -197,6 +200,7 @@ SUMMARY_COLUMNS = [
     "train_time_s", "t90_time_s", "t95_time_s", "time_to_target_s",
 ]
 METRIC_COLUMNS = SUMMARY_COLUMNS[5:]
+FLAG_METRICS = frozenset({"unstable"})  # true / false / null (not watched); every other metric is a number
 
 
 # Columns of a row that come from the identity and status: no budget field may replace them.

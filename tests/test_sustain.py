@@ -126,3 +126,21 @@ def test_records_keep_the_rule_they_were_made_under():
     legacy_curve = [0.5, 0.6, 1.0, 1.0]  # stopped one evaluation after its crossing
     assert metrics(legacy_curve, Stability.legacy(1))["solve_step"] == 20
     assert metrics(legacy_curve, Stability())["solve_step"] is None  # the window was never watched
+
+
+def test_a_run_writes_the_watch_into_its_records_and_reads_them_back(tmp_path):
+    """End to end: the metrics of the window (unstable: true/false/null) survive the record
+    format's checks, and every trial trained through its window and tail."""
+    from helpers import TINY_PARITY, run_cli
+
+    from grokbench.store import Store
+
+    out = tmp_path / "out"
+    assert run_cli("run", "--methods", "sgd", "--seeds", "3", "--out", str(out), "--quiet", "--no-calibrate",
+                   "--set", "sparse_parity.max_epochs=40", *TINY_PARITY) == 0
+    records = Store(out).records()
+    assert len(records) == 3
+    for r in records:
+        assert "unstable" in r.metrics and r.metrics["unstable"] in (True, False, None)
+        if r.status == Status.SOLVED:
+            assert r.metrics["stable_window_evals"] >= 5 and r.metrics["unstable"] is not None

@@ -389,6 +389,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"  {name}: {cls.summary()}")
         print(f"    base optimizer: {cls.base_optimizer} {cls.optimizer_defaults.get(cls.base_optimizer, {})}")
         print(f"    defaults: {_kv(cls.defaults)}")
+        for param, values in cls.choices.items():
+            print(f"    {param}: {' | '.join(map(str, values))}")
         for preset, p in cls.presets.items():
             print(f"    :{preset}  {p.description}")
         variants = ", ".join(name if v is None else f"{name}:{v}" for v in cls.leaderboard_presets)

@@ -296,7 +296,7 @@ def cmd_reproduce(args: argparse.Namespace, argv: Sequence[str]) -> int:
     claims = reproduce.load_claims(args.claim_file)
     if not args.names and not args.page_only:
         for claim in claims.values():
-            print(f"{claim.name}: {claim.title} (arXiv {claim.arxiv})")
+            print(f"{claim.name}: {claim.title} ({claim.reference})")
         print("run: grokbench reproduce NAME [NAME ...] | all", file=sys.stderr)
         return 0
     for flag, value in (("--max-steps", args.max_steps), ("--max-epochs", args.max_epochs),

@@ -224,3 +224,19 @@ def test_neuralgrok_defaults_are_its_code_runs():
     code = ng.presets["code"].params
     assert {k: ng.defaults[k] for k in code} == code == {"c": 0.2, "hidden": (128, 128), "T": 4}
     assert ng.presets["paper_text"].params["hidden"] == (32,)
+
+
+def test_page_names_each_accelerator_variant():
+    import pandas as pd
+
+    from grokbench.leaderboard.settings import accelerator_settings_rows
+
+    task = resolve_task("sparse_parity", {})
+    rows = []
+    for label in ("egd", "egd:first", "sgd"):
+        spec = resolve_method(label, task, {})
+        rows.append({"method": spec.label, "task_label": "sparse_parity", "seed": 0,
+                     "transforms": [t.identity() for t in spec.transforms]})
+    table = accelerator_settings_rows(pd.DataFrame(rows))
+    assert [r["method"] for r in table] == ["`egd`", "`egd:first`"]  # a base alone has no row
+    assert "scope=all" in table[0]["accelerators as run"] and "egd:first (scope=first" in table[1]["accelerators as run"]

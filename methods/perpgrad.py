@@ -17,10 +17,11 @@ where g_perp = g.
 Weight decay: none, as its code's runs (coupled decay would fight the projection: the radial
 gradient that opposes the decay is removed). The base optimizer's ``weight_decay`` is 0
 whatever the task's (``base_settings``), and tuning never searches it (its space is the
-base's lr alone); ``perpgrad[weight_decay=X]`` still sets one explicitly. Preset ``paper``
+base's, less the decay); ``perpgrad[weight_decay=X]`` still sets one explicitly. Preset ``paper``
 also zeroes Muon's AdamW-part decay.
 
-Loss: its Figure 1 runs (the code's run_main_experiments.sh) pair the orthogonal gradient
+Loss: its Figure 1 runs (run_main_experiments.sh of its code, read in the fork
+EIFY/grokking-at-the-edge-of-numerical-stability) pair the orthogonal gradient
 with softmax cross-entropy and run the StableMax loss separately, without it; the
 StableMax cross-entropy (float64) is a task option, ``loss_type=stablemax`` of
 modular_addition and power_ops (a method cannot change a task's loss here).

@@ -302,7 +302,7 @@ def cmd_reproduce(args: argparse.Namespace, argv: Sequence[str]) -> int:
     claims = reproduce.load_claims(args.claim_file)
     if not args.names and not args.page_only:
         for claim in claims.values():
-            print(f"{claim.name}: {claim.title} (arXiv {claim.arxiv})")
+            print(f"{claim.name}: {claim.title} ({claim.reference})")
         print("run: grokbench reproduce NAME [NAME ...] | all", file=sys.stderr)
         return 0
     for flag, value in (("--max-steps", args.max_steps), ("--max-epochs", args.max_epochs),
@@ -395,6 +395,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"  {name}: {cls.summary()}")
         print(f"    base optimizer: {cls.base_optimizer} {cls.optimizer_defaults.get(cls.base_optimizer, {})}")
         print(f"    defaults: {_kv(cls.defaults)}")
+        for param, values in cls.choices.items():
+            print(f"    {param}: {' | '.join(map(str, values))}")
         for preset, p in cls.presets.items():
             print(f"    :{preset}  {p.description}")
         variants = ", ".join(name if v is None else f"{name}:{v}" for v in cls.leaderboard_presets)

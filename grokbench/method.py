@@ -106,6 +106,9 @@ class Transform(Method):
     """An accelerator: a gradient transformation between backward and the optimizer step."""
 
     kind: ClassVar[str] = "transform"
+    # Base-optimizer settings this method always runs with, whatever the task's (perp-grad
+    # and weight-norm clipping: weight_decay 0); never tuned (grokbench.tuning.space).
+    base_settings: ClassVar[dict[str, Any]] = {}
 
     @property
     def holdout_fraction(self) -> float:
@@ -114,8 +117,9 @@ class Transform(Method):
 
     @property
     def optimizer_overrides(self) -> dict[str, Any]:
-        """Base-optimizer settings this method's protocol pairs it with (e.g. weight decay)."""
-        return {}
+        """Base-optimizer settings this method's protocol pairs it with (e.g. weight decay):
+        by default its ``base_settings``."""
+        return dict(self.base_settings)
 
     def update(self, grads: Params, params: Params, state: Any, ctx: StepContext) -> Params:
         """The transformed gradients (a new dict; ``grads`` may be reused)."""

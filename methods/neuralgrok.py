@@ -27,9 +27,13 @@ all pairs 49% inner / 1% outer out of a 50% training half, i.e. 2% of the traini
 the default 0.02. The outer split is carved from training data only; the test split is
 never seen.
 
-Defaults are the paper's: c = 1, one hidden layer of 32, T = 4 (binary operations),
-inner_lr 1e-3 (the run's lr), meta_lr 1e-4, outer_fraction 0.02, clip 1.0. Preset ``code``:
-its code's defaults c 0.2, hidden (128, 128).
+Defaults are its code's runs (Blackzxy/NeuralOptGrok, commit a7490be of 2025-04-25, the
+same since 26c9a33 of 2025-04-08): script/neuralgrok/task1.sh runs every binary operation
+with ``--neural_hidden_dims 128,128 --inner_loop_steps 4`` and src/model.py's amplifier
+default c_norm 0.2 ("recommend to use c=0.2"), so c = 0.2, hidden (128, 128), T = 4;
+inner_lr 1e-3 (the run's lr), meta_lr 1e-4, outer_fraction 0.02, clip 1.0. Preset ``code``
+names that version explicitly (the same values); preset ``paper_text``: the paper's text,
+c = 1 and one hidden layer of 32 (REFERENCES.md), T = 4.
 
 From its code: the amplifier keeps PyTorch's default nn.Linear initialization (weights
 kaiming_uniform(a=sqrt(5)), i.e. U(+-1/sqrt(fan_in)), biases U(+-1/sqrt(fan_in))), drawn
@@ -139,8 +143,8 @@ class NeuralGrok(Transform):
     description = "NeuralGrok (arXiv 2504.17243): learned per-entry amplifier, meta-trained on an outer split"
     search_space = {"c": Log(0.05, 2.0), "meta_lr": Log(1e-5, 1e-3), "T": Choice((1, 4, 16))}
     defaults = {
-        "c": 1.0,
-        "hidden": (32,),
+        "c": 0.2,
+        "hidden": (128, 128),
         "T": 4,
         "inner_lr": 1e-3,
         "meta_lr": 1e-4,
@@ -151,7 +155,11 @@ class NeuralGrok(Transform):
     constraints = {"c": positive, "hidden": each(at_least(1)), "T": at_least(1), "inner_lr": positive,
                    "meta_lr": positive, "outer_fraction": between(1e-6, 0.5), "clip": nonnegative,
                    "meta_weight_decay": nonnegative}
-    presets = {"code": Preset("its code's defaults: c 0.2, amplifier hidden (128, 128)", {"c": 0.2, "hidden": (128, 128)})}
+    presets = {
+        "code": Preset("its code's runs (NeuralOptGrok a7490be, task1.sh): c 0.2, hidden (128, 128), T 4",
+                       {"c": 0.2, "hidden": (128, 128), "T": 4}),
+        "paper_text": Preset("the paper's text: c 1, one hidden layer of 32, T 4", {"c": 1.0, "hidden": (32,), "T": 4}),
+    }
 
     @property
     def holdout_fraction(self) -> float:

@@ -14,10 +14,17 @@ single entry per seed (a scalar bias) has no direction orthogonal to itself: its
 exactly 0 (not the rounding residue of g - g rescaled to the norm of g), unless w = 0,
 where g_perp = g.
 
-Preset ``paper``: the paper code's pairing, the task's base optimizer with weight decay 0
-(coupled decay would fight the projection: the radial gradient that opposes the decay is
-removed); its runs use cross-entropy losses. The paper's StableMax loss is a task option
-(``modular_addition.loss=stablemax``).
+Weight decay: none, as its code's runs (coupled decay would fight the projection: the radial
+gradient that opposes the decay is removed). The base optimizer's ``weight_decay`` is 0
+whatever the task's (``base_settings``), and tuning never searches it (its space is the
+base's, less the decay); ``perpgrad[weight_decay=X]`` still sets one explicitly. Preset ``paper``
+also zeroes Muon's AdamW-part decay.
+
+Loss: its Figure 1 runs (run_main_experiments.sh of its code, read in the fork
+EIFY/grokking-at-the-edge-of-numerical-stability) pair the orthogonal gradient
+with softmax cross-entropy and run the StableMax loss separately, without it; the
+StableMax cross-entropy (float64) is a task option, ``loss_type=stablemax`` of
+modular_addition and power_ops (a method cannot change a task's loss here).
 
 Deviation, ours: eps defaults to 1e-30, a guard against 0/0 only (the paper does not fix it).
 """
@@ -38,9 +45,10 @@ class PerpGrad(Transform):
     description = "Orthogonal gradient (arXiv 2501.04697): drop g's component along w, keep ||g||"
     search_space = {}
     defaults = {"eps": 1e-30}
+    base_settings = NO_DECAY
     presets = {
         "paper": Preset(
-            "the paper code's pairing: the base optimizer without weight decay",
+            "the paper code's pairing: no weight decay, Muon's AdamW part included",
             {},
             optimizer={"sgd": NO_DECAY, "adam": NO_DECAY, "adamw": NO_DECAY,
                        "muon": {**NO_DECAY, "adamw_weight_decay": 0.0}},

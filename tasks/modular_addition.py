@@ -76,6 +76,9 @@ GROKKING_DECODER = {"n_layers": 2, **PAPER_MODEL, "act": "gelu", "norm": "layern
 MAX_P = 10**4  # p^2 examples: 10^8 at most
 MAX_LAYERS = 1000
 MUON_LR = 0.02
+# Lion on this very setup (x*y mod 97, the Grokfast decoder) in Clip to Grok's scripts
+# (NiftyliuS/cliptogrok train.py and lion_clip_mul_p97.py): lr 1e-3, betas (0.9, 0.97), no decay.
+CLIP_TO_GROK_LION = {"lr": 1e-3, "betas": (0.9, 0.97), "weight_decay": 0.0, "warmup_steps": 10}
 
 
 def muon_settings(lr: float, decay_per_step: float, adamw_weight_decay: float) -> dict:
@@ -144,7 +147,8 @@ class ModularAddition(Task):
             {"p": 97, "op": "mul", "b_min": 1, "op_token": True, **GROKKING_DECODER, "max_steps": 300_000},
             optimizer={"adam": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10, "weight_decay": 0.0},
                        "adamw": {"lr": 1e-3, "betas": (0.9, 0.98), "warmup_steps": 10, "weight_decay": 0.0},
-                       "muon": muon_settings(lr=1e-3, decay_per_step=0.0, adamw_weight_decay=0.0)},
+                       "muon": muon_settings(lr=1e-3, decay_per_step=0.0, adamw_weight_decay=0.0),
+                       "lion": CLIP_TO_GROK_LION},
             base_optimizer="adam",
         ),
         "neuralgrok": Preset(
@@ -183,17 +187,32 @@ class ModularAddition(Task):
         # Ours, not tuned (docs/methods.md): the AdamW part as adamw above, Muon's lr 0.02
         # with the decay per step lr * weight_decay of adamw above (3e-3).
         "muon": muon_settings(lr=3e-3, decay_per_step=3e-3, adamw_weight_decay=1.0),
+        # Ours, not tuned: Lion's lr 3x below AdamW's, the same decay per step (lr * wd = 3e-3).
+        "lion": {"lr": 1e-3, "weight_decay": 3.0, "betas": (0.9, 0.99), "warmup_steps": 10},
     }
 
     def __init__(self, **overrides) -> None:
         super().__init__(**overrides)
-        if not 0 <= self.b_min < self.p or not 0.0 < self.train_frac < 1.0:
-            raise UserError(f"need 0 <= b_min < p and 0 < train_frac < 1; got b_min {self.b_min}, train_frac {self.train_frac}")
-        vocab = self.p + (2 if self.op_token else 1)
-        self.config = transformer.TransformerConfig(
+        self.config = self.model_config()
+
+    # -- the table and its tokens (a subclass with other operations overrides these) ----------
+    @property
+    def n_elements(self) -> int:
+        """Number of distinct operands and answers: tokens 0..n_elements-1 are the elements."""
+        return self.p
+
+    @property
+    def n_special(self) -> int:
+        """Tokens after the elements: ``=`` alone, or op and ``=`` (``op_token``)."""
+        return 2 if self.op_token else 1
+
+    def model_config(self, **extra) -> transformer.TransformerConfig:
+        """The transformer for this task's tokens; ``extra``: further TransformerConfig fields."""
+        vocab = self.n_elements + self.n_special
+        return transformer.TransformerConfig(
             vocab=vocab,
-            n_ctx=4 if self.op_token else 3,
-            n_out=vocab if self.outputs == "vocab" else self.p,
+            n_ctx=2 + self.n_special,
+            n_out=vocab if self.outputs == "vocab" else self.n_elements,
             d_model=self.d_model,
             n_heads=self.n_heads,
             d_mlp=self.d_mlp,
@@ -203,21 +222,28 @@ class ModularAddition(Task):
             causal=self.causal,
             attn_bias=self.attn_bias,
             init=self.weight_init,
+            **extra,
         )
+
+    def table(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Every pair in a fixed order (a major, b minor) and its answer: a, b, c (n_pairs,) long."""
+        a = torch.arange(self.p).repeat_interleave(self.p - self.b_min)
+        b = torch.arange(self.b_min, self.p).repeat(self.p)
+        return a, b, torch.remainder(OPS[self.op](a, b), self.p)
+
+    def tokens(self, a: Tensor, b: Tensor) -> Tensor:
+        """The input sequences (n_pairs, T): [a, b, =], or [a, op, b, =] / [a, b, op, =]."""
+        equals = torch.full_like(a, self.config.vocab - 1)
+        if not self.op_token:
+            return torch.stack([a, b, equals], dim=1)
+        op = torch.full_like(a, self.n_elements)
+        return torch.stack([a, b, op, equals] if self.op_last else [a, op, b, equals], dim=1)
 
     # -- per seed -------------------------------------------------------------------------
     def all_pairs(self) -> tuple[Tensor, Tensor]:
         """Every example in a fixed order: tokens (n_pairs, T) long, answers (n_pairs,) long."""
-        a = torch.arange(self.p).repeat_interleave(self.p - self.b_min)
-        b = torch.arange(self.b_min, self.p).repeat(self.p)
-        answer = torch.remainder(OPS[self.op](a, b), self.p)
-        equals = torch.full_like(a, self.config.vocab - 1)
-        op = torch.full_like(a, self.p)
-        if self.op_token:
-            tokens = torch.stack([a, b, op, equals] if self.op_last else [a, op, b, equals], dim=1)
-        else:
-            tokens = torch.stack([a, b, equals], dim=1)
-        return tokens, answer
+        a, b, answer = self.table()
+        return self.tokens(a, b), answer
 
     def make_data(self, gen: torch.Generator) -> Split:
         tokens, answer = self.all_pairs()

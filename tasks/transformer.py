@@ -13,13 +13,15 @@ leading seed axis S (one independent model per seed, never mixed); tokens are (S
 norm: ``none`` (identity, no final norm); ``layernorm`` (pre-norm, and a final norm before
 the unembedding); ``layernorm_stream``, the Grokfast / NeuralGrok code's block: the stream
 itself is normalized before attention, h = norm(h); h = h + attn(h), then the MLP and the
-final norm as with ``layernorm``. ``attn_bias`` adds biases to q, k, v and the output
-projection (as nn.MultiheadAttention). The MLP has biases, the unembedding none.
+final norm as with ``layernorm``; ``post_layernorm``, the AI-Scientist grokking template's
+block (post-LN): h = norm(h + attn(h)); h = norm(h + mlp(h)), then the final norm.
+``attn_bias`` adds biases to q, k, v and the output projection (as nn.MultiheadAttention).
+The MLP has biases; the unembedding has one only with ``head_bias`` (b_u).
 
 Shapes per seed (no seed axis), weights stored as nn.Linear stores them, (out, in):
 wte (vocab, d), wpe (T, d), wq/wk/wv/wo (d, d), [bq/bk/bv/bo (d,)], w_in (d_mlp, d),
-b_in (d_mlp,), w_out (d, d_mlp), b_out (d,), w_u (n_out, d); with a norm also ln1/ln2/lnf
-gains and biases (d,). Initialization: ``init`` (tasks/transformer_init.py).
+b_in (d_mlp,), w_out (d, d_mlp), b_out (d,), w_u (n_out, d) [, b_u (n_out,)]; with a norm
+also ln1/ln2/lnf gains and biases (d,). Initialization: ``init`` (tasks/transformer_init.py).
 
 Two implementations of the same math:
 
@@ -50,7 +52,7 @@ from . import transformer_init
 
 Params = dict[str, Tensor]
 ACTS = ("relu", "gelu")
-NORMS = ("none", "layernorm", "layernorm_stream")
+NORMS = ("none", "layernorm", "layernorm_stream", "post_layernorm")
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,10 @@ class TransformerConfig:
     d_mlp: int = 512
     n_layers: int = 1
     act: str = "relu"  # relu | gelu
-    norm: str = "none"  # none | layernorm | layernorm_stream (see the module docstring)
+    norm: str = "none"  # none | layernorm | layernorm_stream | post_layernorm (module docstring)
     causal: bool = True
     attn_bias: bool = False  # biases on the q, k, v and output projections
+    head_bias: bool = False  # a bias on the unembedding (b_u)
     init: str = "default"  # default | nanda | torch (tasks/transformer_init.py)
 
     def __post_init__(self) -> None:
@@ -119,9 +122,24 @@ def _norm(p: Params, prefix: str, x: Tensor, cfg: TransformerConfig) -> Tensor:
 
 def _attn_input(p: Params, i: int, h: Tensor, cfg: TransformerConfig) -> tuple[Tensor, Tensor]:
     """(the stream after the block's first norm, attention's input): with
-    ``layernorm_stream`` the normalized input replaces the stream itself."""
+    ``layernorm_stream`` the normalized input replaces the stream itself; with
+    ``post_layernorm`` attention reads the stream as it is (its norm comes after)."""
+    if cfg.norm == "post_layernorm":
+        return h, h
     x = _norm(p, f"h{i}.ln1", h, cfg)
     return (x if cfg.norm == "layernorm_stream" else h), x
+
+
+def _after_attn(p: Params, i: int, h: Tensor, cfg: TransformerConfig) -> Tensor:
+    """The stream after the attention residual: post-LN normalizes it (ln1), others keep it."""
+    return layer_norm(h, p[f"h{i}.ln1.g"], p[f"h{i}.ln1.b"]) if cfg.norm == "post_layernorm" else h
+
+
+def _mlp_block(p: Params, i: int, h: Tensor, cfg: TransformerConfig) -> Tensor:
+    """The MLP residual: h + mlp(norm(h)) (pre-norm), or norm(h + mlp(h)) (post-LN, ln2)."""
+    if cfg.norm == "post_layernorm":
+        return layer_norm(h + mlp(p, i, h, cfg), p[f"h{i}.ln2.g"], p[f"h{i}.ln2.b"])
+    return h + mlp(p, i, _norm(p, f"h{i}.ln2", h, cfg), cfg)
 
 
 def _proj(p: Params, i: int, name: str, x: Tensor) -> Tensor:
@@ -149,7 +167,7 @@ def mlp(p: Params, i: int, x: Tensor, cfg: TransformerConfig) -> Tensor:
 
 def unembed(p: Params, h_last: Tensor, cfg: TransformerConfig) -> Tensor:
     """Residual stream at the answer position (S, B, d) -> logits (S, B, n_out)."""
-    return linear(_norm(p, "lnf", h_last, cfg), p["w_u"])
+    return linear(_norm(p, "lnf", h_last, cfg), p["w_u"], p.get("b_u"))
 
 
 # -- the efficient forward ----------------------------------------------------------------------
@@ -165,14 +183,14 @@ def forward(p: Params, tokens: Tensor, cfg: TransformerConfig) -> Tensor:
         if i < last:
             q = _heads(_proj(p, i, "q", x), cfg.n_heads)
             att = F.scaled_dot_product_attention(q, k, v, is_causal=cfg.causal)
-            h = h + _proj(p, i, "o", _merge(att, s))
+            h = _after_attn(p, i, h + _proj(p, i, "o", _merge(att, s)), cfg)
         else:
             # Last block: only the answer position's query. It sees every key, so no mask
             # (is_causal with one query would wrongly keep only the first key).
             q = _heads(_proj(p, i, "q", x[:, :, -1:]), cfg.n_heads)
             att = F.scaled_dot_product_attention(q, k, v)
-            h = h[:, :, -1:] + _proj(p, i, "o", _merge(att, s))  # (S, B, 1, d)
-        h = h + mlp(p, i, _norm(p, f"h{i}.ln2", h, cfg), cfg)
+            h = _after_attn(p, i, h[:, :, -1:] + _proj(p, i, "o", _merge(att, s)), cfg)  # (S, B, 1, d)
+        h = _mlp_block(p, i, h, cfg)
     return unembed(p, h[:, :, -1], cfg)
 
 
@@ -194,7 +212,7 @@ def forward_reference(p: Params, tokens: Tensor, cfg: TransformerConfig) -> Tens
     for i in range(cfg.n_layers):
         h, x = _attn_input(p, i, h, cfg)
         q, k, v = (_heads(_proj(p, i, n, x), cfg.n_heads) for n in ("q", "k", "v"))
-        h = h + _proj(p, i, "o", _merge(attention_reference(q, k, v, cfg.causal), s))
-        h = h + mlp(p, i, _norm(p, f"h{i}.ln2", h, cfg), cfg)
-    logits = linear(_norm(p, "lnf", h, cfg), p["w_u"])  # every position, (S, B, T, n_out)
+        h = _after_attn(p, i, h + _proj(p, i, "o", _merge(attention_reference(q, k, v, cfg.causal), s)), cfg)
+        h = _mlp_block(p, i, h, cfg)
+    logits = linear(_norm(p, "lnf", h, cfg), p["w_u"], p.get("b_u"))  # every position, (S, B, T, n_out)
     return logits[:, :, -1]

@@ -4,14 +4,14 @@ Every scheme walks the same parameter layout (``layout``) in order and draws fro
 seed's generator; weights are stored (out, in), as nn.Linear stores them.
 
 - ``default`` (ours; no reference fixes one for this model): embeddings and w_u
-  N(0, 1/d_model), every other matrix N(0, 1/fan_in); biases 0.
+  N(0, 1/d_model), every other matrix N(0, 1/fan_in); biases 0 (b_u too).
 - ``nanda`` (the progress-measures code): wte, wpe, wq/wk/wv/wo, w_in and w_out
   N(0, 1/d_model); w_u N(0, 1/d_vocab), d_vocab the input vocabulary; biases 0.
 - ``torch`` (PyTorch's module defaults, as the Grokfast and NeuralGrok code builds its
   decoder): embeddings N(0, 1) (nn.Embedding); wq/wk/wv U(+-sqrt(6 / 4d)) (xavier_uniform
   of nn.MultiheadAttention's packed (3d, d) input projection) and wo U(+-1/sqrt(d)), their
-  biases 0; MLP weights and biases U(+-1/sqrt(fan_in)) (nn.Linear); w_u U(+-1/sqrt(d));
-  LayerNorm gains 1, biases 0.
+  biases 0; MLP weights and biases U(+-1/sqrt(fan_in)) (nn.Linear); w_u and b_u (with
+  ``head_bias``) U(+-1/sqrt(d)); LayerNorm gains 1, biases 0.
 
 The normal schemes draw each matrix (in, out) and transpose it, so ``default`` gives the
 numbers it gave when the weights were stored (in, out); embedding tables are drawn as stored.
@@ -46,7 +46,8 @@ def layout(cfg: TransformerConfig) -> Layout:
                 out += [(f"h{i}.{ln}.g", (d,), "ln_g"), (f"h{i}.{ln}.b", (d,), "ln_b")]
     if cfg.norm != "none":
         out += [("lnf.g", (d,), "ln_g"), ("lnf.b", (d,), "ln_b")]
-    return out + [("w_u", (cfg.n_out, d), "w_u")]
+    out.append(("w_u", (cfg.n_out, d), "w_u"))
+    return out + ([("b_u", (cfg.n_out,), "b_u")] if cfg.head_bias else [])
 
 
 def _normal_variances(cfg: TransformerConfig, scheme: str) -> dict[str, int]:
@@ -80,7 +81,7 @@ def _torch_bound(cfg: TransformerConfig, kind: str) -> float | None:
     d, m = cfg.d_model, cfg.d_mlp
     bounds = {"qkv": math.sqrt(6 / (4 * d)), "wo": 1 / math.sqrt(d), "w_in": 1 / math.sqrt(d),
               "b_in": 1 / math.sqrt(d), "w_out": 1 / math.sqrt(m), "b_out": 1 / math.sqrt(m),
-              "w_u": 1 / math.sqrt(d)}
+              "w_u": 1 / math.sqrt(d), "b_u": 1 / math.sqrt(d)}
     return bounds.get(kind)
 
 

@@ -20,7 +20,7 @@ from grokbench.trial import run_cell
 TINY = ["sparse_parity.n_train=200", "sparse_parity.n_test=100", "sparse_parity.max_epochs=8",
         "sparse_parity.batch_size=64"]
 METHODS = ["sgd", "adam", "adamw", "egd", "sketched_egd", "grokfast", "grokfast_ma", "neuralgrok", "muon",
-           "perpgrad", "normgrad", "grokfast+egd", "sgd[lr=0.05,0.2]"]
+           "perpgrad", "normgrad", "wnclip", "lion", "grokfast+egd", "sgd[lr=0.05,0.2]"]
 UNTIMED = [c for c in CURVE_COLUMNS if c != "train_time_s"]
 
 

@@ -19,8 +19,8 @@ from grokbench.tuning.proposals import propose, tuned_axes
 from grokbench.tuning.selection import Outcome, outcome, select
 from grokbench.tuning.tuned import apply_tuned
 
-BUILTIN_METHODS = ["sgd", "adam", "adamw", "muon", "egd", "sketched_egd", "grokfast", "grokfast_ma",
-                   "neuralgrok", "perpgrad", "normgrad"]
+BUILTIN_METHODS = ["sgd", "adam", "adamw", "muon", "lion", "egd", "sketched_egd", "grokfast", "grokfast_ma",
+                   "neuralgrok", "perpgrad", "normgrad", "wnclip"]
 
 
 @pytest.fixture

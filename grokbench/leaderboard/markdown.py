@@ -29,6 +29,7 @@ from .rows import (
     walltime_rows,
 )
 from .runtime import folder_intervals, logged_intervals, run_time_row
+from .settings import accelerator_settings_rows
 from .summary import disagreements, findings
 
 METRIC_LINES = (
@@ -216,6 +217,10 @@ def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated
     extra = [*_tuning_command_rows(frame), *_calibration_rows(results_dir),
              *_run_time_rows(frame, runs, results_dir, defaults_dir)]
     out += [f"| {field} | {value} |" for field, value in [*rows[:-1], *extra, rows[-1]]]
+    settings = accelerator_settings_rows(frame)
+    if settings:
+        out += ["", "### Accelerator settings", "", "Each accelerator label's variant as its records ran it.", "",
+                md_table(settings)]
     selected = selected_rows(frame.to_dict(orient="records")) if "tuned" in getattr(frame, "columns", ()) else []
     if selected:
         out += ["", "### Tuned configurations", "",

@@ -13,7 +13,8 @@ A claim file (JSON, one per paper) holds::
                      "note": "..."}, ...],
         "ordering": [["faster method", "slower method"], ...]}]}
 
-``published`` is a number (``unit`` to ``metric``), ``true``/``false`` (the paper says the
+``arxiv`` is the preprint's identifier, or, for a claim without one, where it is published
+(``github.com/OWNER/REPO``). ``published`` is a number (``unit`` to ``metric``), ``true``/``false`` (the paper says the
 method reaches / does not reach the metric) or ``null`` (a control or an open question the
 paper did not run). A budget entry is task parameters set for that budget; ``null`` means
 the experiment does not run at that budget (it is listed on the page as not run).
@@ -24,6 +25,7 @@ verdict (the paper's setting differs from ours); the orderings still count.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,12 @@ class Claim:
     notes: tuple[str, ...]
     experiments: tuple[Experiment, ...]
     source: str
+
+    @property
+    def reference(self) -> str:
+        """``arXiv ID`` when ``arxiv`` is an arXiv identifier, else ``arxiv`` as written (a
+        claim without a preprint names its repository there)."""
+        return f"arXiv {self.arxiv}" if re.fullmatch(r"\d{4}\.\d{4,5}(v\d+)?", self.arxiv) else self.arxiv
 
 
 _PAIR = list_of(text)

@@ -86,7 +86,7 @@ def _experiment_table(result: ClaimResult, exp) -> list[str]:
 
 def render_claim(result: ClaimResult, manifest: dict | None) -> list[str]:
     c = result.claim
-    lines = [f"## {c.name}: {c.title} (arXiv {c.arxiv})", "",
+    lines = [f"## {c.name}: {c.title} ({c.reference})", "",
              f"**Verdict: {result.verdict}**" + (f" ({result.reason})" if result.verdict != v.NOT_RUN else ""),
              "", f"Claim: {c.claim}", "", f"Metric: {c.metric_text}.", ""]
     lines += [f"- {note}" for note in c.notes] + ([""] if c.notes else [])
@@ -109,7 +109,7 @@ def render_page(results: list[tuple[ClaimResult, dict | None]], results_dir: str
              "Each published claim next to what this benchmark measures on the same engine "
              f"(results in `{results_dir}/<claim>/<experiment>/`, each an ordinary results folder).", "",
              RULE, "| claim | paper | verdict |", "|---|---|---|"]
-    lines += [f"| {r.claim.name} | arXiv {r.claim.arxiv} | {r.verdict} |" for r, _ in results]
+    lines += [f"| {r.claim.name} | {r.claim.reference} | {r.verdict} |" for r, _ in results]
     lines.append("")
     for result, manifest in results:
         lines += render_claim(result, manifest)

@@ -98,9 +98,11 @@ class Axis:
 
 
 def chain_space(transform_names: list[str], base: str) -> list[Axis]:
-    """The union of the accelerators' spaces (in chain order) and the base's, in declared order."""
+    """The union of the accelerators' spaces (in chain order) and the base's, in declared order,
+    less the base settings an accelerator fixes (its ``base_settings``, e.g. perpgrad's decay 0)."""
     axes = [Axis(i, name, p, d) for i, name in enumerate(transform_names) for p, d in declared_space(name).items()]
-    axes += [Axis(None, base, p, d) for p, d in declared_space(base).items()]
+    fixed = {p for name in transform_names for p in getattr(registry.get_method(name), "base_settings", {})}
+    axes += [Axis(None, base, p, d) for p, d in declared_space(base).items() if p not in fixed]
     return axes
 
 

@@ -1,0 +1,201 @@
+"""Power et al.'s operation tables (arXiv 2201.02177) on the shared transformer: predict
+x o y from the tokens [x, o, y, =].
+
+Operations (``operation``), x and y elements, answers c in the same set:
+
+    modular, mod p (p prime for the divisions)          permutations of ``degree`` items (S5: 5)
+    x+y   x-y   x/y (y in [1, p): x times y's inverse)    x.y        composition, (x.y)[i] = x[y[i]]
+    x/y_if_y_odd_else_x-y                                 x.y.x^-1   conjugation
+    x^2+y^2   x^2+xy+y^2   x^2+xy+y^2+x                   x.y.x
+    x^3+xy    x^3+xy^2+y
+
+The permutations are numbered in lexicographic order (``itertools.permutations``); their
+composition follows the AI-Scientist template (a[b[i]]). Every pair (x, y) is one example
+(p^2, p(p-1) for x/y, 120^2 for S5); the split is modular_addition's (shuffled with the
+seed's data stream, the first floor(train_frac * n) train). Tokens: elements 0..n-1, then
+``o`` (n) and ``=`` (n+1). Model, loss (``loss_type``: cross_entropy, cross_entropy_float64
+or stablemax, the StableMax loss in float64), accuracy, budget: as modular_addition (this
+task reuses its code). ``p`` is unused by the permutation operations, ``degree`` by the
+modular ones. ``eval_every_steps`` > 0 replaces ``eval_every`` (epochs) by a period in steps.
+
+The default parameters are a **CPU profile**: x/y mod 31 on modular_addition's CPU model
+(1 layer, d_model 64, 4 heads, MLP 256 ReLU, no norm, full batch, AdamW lr 3e-3 wd 1.0,
+warm-up 10, evaluated every 50 steps, target 0.99), budget 20,000 steps: division groks
+later than addition there (seeds 0-1 fitted at step 100, test accuracy below 0.1 until
+steps 3,500 and 5,000, then 0.96 and 0.89 at step 10,000, not yet 0.99; docs/methods.md);
+the 20,000 steps are a margin, not yet measured. ``:cpu_s4`` is the permutation
+counterpart, x.y in S4 (24 elements, 576 pairs): fitted at step 100 and still at chance (test accuracy 0.01-0.02)
+at step 4,000 on seed 0, so no measured grokking yet: a hard case, as S5 is in Power et
+al. Not in ``--tasks all``.
+
+Preset ``template``, the AI-Scientist grokking template (SakanaAI/AI-Scientist,
+templates/grokking/experiment.py), for x+y, x-y, x/y mod 97 and x.y in S5: 50% train; a
+post-LN decoder (2 blocks, d 128, 4 heads, MLP 512 GELU, LayerNorm after each residual,
+causal mask, token + position embeddings, a final LayerNorm, a biased linear head over the
+answers, PyTorch's default init); AdamW lr 1e-3 betas (0.9, 0.98) weight decay 0.5, warm-up
+min(step/50, 1); batch 512; 7,500 updates; evaluated every 10 updates; solved at the first
+evaluation at 99% (no sustain). Where it differs (the engine's rules, one line each):
+- batches are slices of a per-epoch shuffle of the training set (template: drawn with replacement);
+- validation accuracy is over the whole held-out half (template: 8 random batches of 512);
+- the target counts at >= 0.99 (template: > 0.99; equal only when 0.99 x n_test is a whole number);
+- seeds are grokbench's (template: torch seed 1337 + offset) and the split is drawn per seed;
+- position table of 4 rows, one per token (template: 5, the fifth never read).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from grokbench import Preset, register
+from grokbench.errors import UserError
+from grokbench.params import at_least, nonnegative
+from grokbench.task import Schedule
+
+from .modular_addition import PAPER_MODEL, ModularAddition
+
+ModularOp = Callable[[Tensor, Tensor, int], Tensor]
+
+
+def inverses(p: int) -> Tensor:
+    """y^-1 mod p for y in [0, p) (entry 0 is 0, never used): Python's pow(y, -1, p)."""
+    return torch.tensor([0] + [pow(y, -1, p) for y in range(1, p)])
+
+
+def _div(x: Tensor, y: Tensor, p: int) -> Tensor:
+    return x * inverses(p)[y]
+
+
+MODULAR_OPS: dict[str, ModularOp] = {
+    "x+y": lambda x, y, p: x + y,
+    "x-y": lambda x, y, p: x - y,
+    "x/y": _div,
+    "x/y_if_y_odd_else_x-y": lambda x, y, p: torch.where(y % 2 == 1, _div(x, y, p), x - y),
+    "x^2+y^2": lambda x, y, p: x**2 + y**2,
+    "x^2+xy+y^2": lambda x, y, p: x**2 + x * y + y**2,
+    "x^2+xy+y^2+x": lambda x, y, p: x**2 + x * y + y**2 + x,
+    "x^3+xy": lambda x, y, p: x**3 + x * y,
+    "x^3+xy^2+y": lambda x, y, p: x**3 + x * y**2 + y,
+}
+DIVISIONS = ("x/y", "x/y_if_y_odd_else_x-y")
+PERMUTATION_OPS = ("x.y", "x.y.x^-1", "x.y.x")
+OPERATIONS = (*MODULAR_OPS, *PERMUTATION_OPS)
+
+
+def permutations(degree: int) -> Tensor:
+    """Every permutation of range(degree), lexicographic order: (degree!, degree) long."""
+    return torch.tensor(list(itertools.permutations(range(degree))))
+
+
+def compose(x: Tensor, y: Tensor) -> Tensor:
+    """Row-wise composition of permutations (n, k): (x.y)[i] = x[y[i]]."""
+    return x.gather(1, y)
+
+
+def permutation_table(operation: str, degree: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Every pair of permutation indices (x major) and the index of x o y."""
+    perms = permutations(degree)
+    n = len(perms)
+    x = torch.arange(n).repeat_interleave(n)
+    y = torch.arange(n).repeat(n)
+    px, py = perms[x], perms[y]
+    if operation == "x.y":
+        out = compose(px, py)
+    elif operation == "x.y.x^-1":
+        out = compose(compose(px, py), px.argsort(dim=1))
+    else:
+        out = compose(compose(px, py), px)
+    # index of a permutation: its code in base `degree`, looked up in a table of all codes
+    weights = degree ** torch.arange(degree - 1, -1, -1)
+    index_of = torch.full((degree**degree,), -1, dtype=torch.long)
+    index_of[(perms * weights).sum(dim=1)] = torch.arange(n)
+    return x, y, index_of[(out * weights).sum(dim=1)]
+
+
+def _is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+TEMPLATE_ADAMW = {"lr": 1e-3, "betas": (0.9, 0.98), "weight_decay": 0.5, "warmup_steps": 50}
+CPU_KEYS = ("op", "b_min", "op_token", "op_last")  # modular_addition's, not this task's
+
+
+@register
+class PowerOps(ModularAddition):
+    name = "power_ops"
+    description = ("Power et al.'s tables x o y (mod p: + - / and polynomials; S5 composition), "
+                   "tokens [x, o, y, =], modular_addition's transformer")
+    defaults = {
+        **{k: v for k, v in ModularAddition.defaults.items() if k not in CPU_KEYS},
+        "operation": "x/y",
+        "degree": 5,
+        "head_bias": False,
+        "eval_every_steps": 0,
+        "max_epochs": 20000,
+    }
+    choices = {**{k: v for k, v in ModularAddition.choices.items() if k != "op"}, "operation": OPERATIONS}
+    constraints = {**{k: v for k, v in ModularAddition.constraints.items() if k != "b_min"},
+                   "degree": at_least(2), "eval_every_steps": nonnegative}
+    presets = {
+        "template": Preset(
+            "AI-Scientist grokking template: mod 97 (x+y, x-y, x/y; or x.y in S5), 50% train, post-LN decoder "
+            "(2 blocks d128 4 heads MLP 512 GELU, causal, final LN, biased head over the answers, PyTorch init), "
+            "AdamW lr 1e-3 betas (0.9,0.98) wd 0.5 warm-up 50, batch 512, 7,500 steps, eval every 10, first 99%; "
+            "ours: epoch shuffles, not draws with replacement; the whole held-out half, not 8 batches",
+            {"p": 97, "n_layers": 2, **PAPER_MODEL, "act": "gelu", "norm": "post_layernorm", "attn_bias": True,
+             "head_bias": True, "weight_init": "torch", "batch_size": 512, "eval_every_steps": 10,
+             "max_steps": 7500, "target": 0.99, "sustain_evals": 0},
+            optimizer={"adamw": TEMPLATE_ADAMW,
+                       "adam": {**TEMPLATE_ADAMW, "weight_decay": 0.0}},
+            base_optimizer="adamw",
+        ),
+        "cpu_s4": Preset(
+            "x.y in S4 (24 elements, 576 pairs) on the default CPU model; not seen to generalize within 4,000 steps",
+            {"operation": "x.y", "degree": 4},
+        ),
+    }
+    leaderboard_presets = ()
+
+    def validate(self) -> None:
+        if self.d_model % self.n_heads:
+            raise UserError(f"{self.name}: d_model={self.d_model} must be a multiple of n_heads={self.n_heads}")
+        if self.operation in DIVISIONS and not _is_prime(self.p):
+            raise UserError(f"{self.name}: operation {self.operation} needs a prime p (inverses mod p); got p={self.p}")
+        if self.operation in PERMUTATION_OPS and self.degree > 6:
+            raise UserError(f"{self.name}: degree={self.degree} gives {self.degree}!^2 pairs; at most 6")
+
+    @property
+    def n_elements(self) -> int:
+        if self.operation in PERMUTATION_OPS:
+            return len(permutations(self.degree))
+        return self.p
+
+    @property
+    def n_special(self) -> int:
+        return 2  # o and =
+
+    def model_config(self, **extra):
+        return super().model_config(head_bias=self.head_bias, **extra)
+
+    def table(self) -> tuple[Tensor, Tensor, Tensor]:
+        if self.operation in PERMUTATION_OPS:
+            return permutation_table(self.operation, self.degree)
+        p = self.p
+        y_min = 1 if self.operation == "x/y" else 0
+        x = torch.arange(p).repeat_interleave(p - y_min)
+        y = torch.arange(y_min, p).repeat(p)
+        return x, y, torch.remainder(MODULAR_OPS[self.operation](x, y, p), p)
+
+    def tokens(self, a: Tensor, b: Tensor) -> Tensor:
+        n = self.n_elements
+        return torch.stack([a, torch.full_like(a, n), b, torch.full_like(a, n + 1)], dim=1)
+
+    def schedule(self, n_train: int) -> Schedule:
+        """As modular_addition's; ``eval_every_steps`` > 0 replaces the evaluation period."""
+        base = super().schedule(n_train)
+        if self.eval_every_steps > 0:
+            return Schedule(base.batch_size, base.steps_per_epoch, self.eval_every_steps, base.max_steps)
+        return base

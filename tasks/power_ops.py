@@ -189,6 +189,14 @@ class PowerOps(ModularAddition):
         y = torch.arange(y_min, p).repeat(p)
         return x, y, torch.remainder(MODULAR_OPS[self.operation](x, y, p), p)
 
+    def data_bytes(self) -> int:
+        """int64 tokens (4 per pair) and answers of the whole table (the memory estimate)."""
+        if self.operation in PERMUTATION_OPS:
+            pairs = self.n_elements ** 2
+        else:
+            pairs = self.p * (self.p - (1 if self.operation == "x/y" else 0))
+        return 8 * pairs * 5
+
     def tokens(self, a: Tensor, b: Tensor) -> Tensor:
         n = self.n_elements
         return torch.stack([a, torch.full_like(a, n), b, torch.full_like(a, n + 1)], dim=1)

@@ -143,11 +143,13 @@ def nonfinite_seeds(A: Tensor) -> Tensor | None:
     return ~torch.isfinite(diagonal.sum(dim=-1))
 
 
-def gram_weights(lam: Tensor, eps: float | None, rtol: float) -> Tensor:
-    """f(s)/s for the eigenvalues lam = s^2 (S, n), ascending, of a Gram matrix: the spectral
+def gram_weights(lam: Tensor, eps: float | None, rtol: float, lam_max: Tensor | None = None) -> Tensor:
+    """f(s)/s for the eigenvalues lam = s^2 (S, k), ascending, of a Gram matrix: the spectral
     rule of the module docstring (1/s for U V^T, 1/max(s, eps) for whitening, 0 where
-    s <= rtol * s_max). A zero matrix gets all zeros."""
-    keep = lam > (rtol * rtol) * lam[..., -1:]  # lam_max <= 0 keeps nothing; rtol > 0
+    s <= rtol * s_max; s_max^2 = ``lam_max`` (S, 1), default lam's last). A zero matrix gets
+    all zeros."""
+    lam_max = lam[..., -1:] if lam_max is None else lam_max
+    keep = lam > (rtol * rtol) * lam_max  # lam_max <= 0 keeps nothing; rtol > 0
     weight = lam.rsqrt()  # NaN/inf where lam <= 0: never kept
     if eps is not None:
         weight = weight.clamp_max(1.0 / eps)
@@ -174,8 +176,7 @@ def orth_gram(G: Tensor, eps: float | None = None, rank_rtol: float | None = Non
     # G V has orthogonal columns of norms s: computed in G's precision it carries the same
     # rounding as G itself (as accurate as a float32 SVD), at float32 matmul speed. (One
     # product with V diag(w) V^T instead of two was ~2x less accurate at cond 1e4.)
-    V = V.to(G.dtype)
-    out = ((X @ V).mul_(weight.to(G.dtype).unsqueeze(-2))) @ V.mT
+    out = (X @ V.to(G.dtype)) @ (V * weight.unsqueeze(-2)).mT.to(G.dtype)
     if bad is not None:
         out = out.masked_fill(bad.view(-1, 1, 1), math.nan)
     return out if tall else out.mT
@@ -286,6 +287,10 @@ def ns_small_side(X: Tensor, steps: int, coeffs: tuple[float, float, float]) -> 
     return X
 
 
+# At or below this small side (min(m, n)) ``randomized_orth`` works on the Gram side.
+RSVD_SMALL_SIDE = 64
+
+
 def randomized_orth(
     G: Tensor,
     rank: int,
@@ -301,18 +306,26 @@ def randomized_orth(
     Q = qr(Y), Z = qr(G^T Q), Y = G Z; then Q = qr(Y), B = Q^T G = Ub diag(s) V^T and
     the update is (Q Ub)_r diag(f) V_r^T over the top ``rank`` directions, f the spectral
     rule of the module docstring (relative to G's shape and dtype). A seed whose matrix is
-    not finite gets NaN (``seedwise_finite``).
+    not finite gets NaN.
+
+    Two implementations of that one algorithm, equal in exact arithmetic (the update depends
+    on the spans of Y and Z only, not on the bases QR picks): for a small side of at most
+    RSVD_SMALL_SIDE in float32 (``rsvd_small_side``), the power rounds and B's SVD are taken
+    through the float64 Gram matrix of the small side (small QRs and eigh, one or two
+    products with the long side); otherwise as written above.
     """
-    return seedwise_finite(_randomized_orth, G, rank, oversample, power_iters, omega_fn, rank_rtol)
-
-
-def _randomized_orth(G: Tensor, rank: int, oversample: int, power_iters: int,
-                     omega_fn: Callable[[int, int], Tensor], rank_rtol: float | None) -> Tensor:
     m, n = G.shape[-2], G.shape[-1]
     k = min(m, n)
     r = max(1, min(rank, k))
     width = max(r, min(rank + oversample, k))
     omega = omega_fn(n, width).to(G.dtype)
+    rtol = _rtol(G, rank_rtol)
+    if k <= RSVD_SMALL_SIDE and G.dtype == torch.float32:
+        return rsvd_small_side(G, omega, r, power_iters, rtol)
+    return seedwise_finite(_randomized_orth, G, omega, r, power_iters, rtol)
+
+
+def _randomized_orth(G: Tensor, omega: Tensor, r: int, power_iters: int, rtol: float) -> Tensor:
     Y = G @ omega
     for _ in range(power_iters):
         Q = torch.linalg.qr(Y).Q
@@ -321,8 +334,54 @@ def _randomized_orth(G: Tensor, rank: int, oversample: int, power_iters: int,
     Q = torch.linalg.qr(Y).Q  # (S, m, width)
     B = Q.mT @ G  # (S, width, n)
     Ub, s, Vh = torch.linalg.svd(B, full_matrices=False)
-    f = _spectral(s[..., :r], None, s[..., :1], _rtol(G, rank_rtol))
+    f = _spectral(s[..., :r], None, s[..., :1], rtol)
     return ((Q @ Ub[..., :r]) * f.unsqueeze(-2)) @ Vh[..., :r, :]
+
+
+def rsvd_small_side(G: Tensor, omega: Tensor, r: int, power_iters: int, rtol: float) -> Tensor:
+    """``randomized_orth`` through the float64 Gram matrix of G's small side; G: (S, m, n),
+    omega: (S, n, width). Per seed:
+
+    - wide G (m < n), A = G G^T (m x m): Y = G Omega, then ``power_iters`` times
+      Y <- A qr(Y) (the span of G qr(G^T qr(Y)))); Q = qr(Y); B B^T = Q^T A Q = Ub s^2 Ub^T;
+      the update (Q Ub_r) diag(f / s_r) (Q Ub_r)^T G.
+    - tall G, A = G^T G (n x n): Z = Omega, then ``power_iters`` times Z <- qr(A Z) (Y = G Z
+      spans the same as the long-side rounds); with T = Z^T A Z = Y^T Y (its eigenvalues
+      below the float64 resolution dropped) and W = T^(-1/2), B's singular values and
+      vectors come from C = W^T (A Z)^T (A Z) W = u s^2 u^T (B B^T in the basis Y W); with
+      x = W u_r, U_r = Y x and the update G (Z x) diag(f / s_r) (Z x)^T A.
+    """
+    wide = G.shape[-2] < G.shape[-1]
+    A = gram64(G.mT if wide else G)
+    bad = nonfinite_seeds(A)
+    if bad is not None:
+        A = A.masked_fill(bad.view(-1, 1, 1), 0.0)
+        G = G.masked_fill(bad.view(-1, 1, 1), 0.0)
+    resolution = numerical_zero_rtol(A.shape, torch.float64)  # of eigenvalues, i.e. s^2
+    if wide:
+        Y = (G @ omega).double()
+        for _ in range(power_iters):
+            Y = A @ torch.linalg.qr(Y).Q
+        Q = torch.linalg.qr(Y).Q
+        s2, Ub = torch.linalg.eigh(Q.mT @ A @ Q)
+        L = Q @ Ub[..., -r:]
+        weight = gram_weights(s2[..., -r:], None, max(rtol, math.sqrt(resolution)), s2[..., -1:])
+        out = ((L * weight.unsqueeze(-2)) @ L.mT).to(G.dtype) @ G
+    else:
+        Z = omega.double()
+        for _ in range(power_iters):
+            Z = torch.linalg.qr(A @ Z).Q
+        AZ = A @ Z
+        mu, E = torch.linalg.eigh(Z.mT @ AZ)
+        W = E * gram_weights(mu, None, math.sqrt(resolution)).unsqueeze(-2)  # T^(-1/2) on kept
+        AZW = AZ @ W
+        s2, u = torch.linalg.eigh(AZW.mT @ AZW)
+        x = W @ u[..., -r:]
+        weight = gram_weights(s2[..., -r:], None, max(rtol, math.sqrt(resolution)), s2[..., -1:])
+        out = G @ (((Z @ x) * weight.unsqueeze(-2)) @ (AZ @ x).mT).to(G.dtype)
+    if bad is not None:
+        out = out.masked_fill(bad.view(-1, 1, 1), math.nan)
+    return out
 
 
 # -- the EGD family's default parameter selection ----------------------------------------

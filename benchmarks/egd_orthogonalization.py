@@ -1,54 +1,112 @@
-"""Cost of EGD's U V^T on a batch of sparse-parity first-layer gradients (200 x 20).
+"""Where the orthogonalizing methods' step goes: their pieces, per matrix, at a slot layout.
 
-    python benchmarks/egd_orthogonalization.py [--seeds 256] [--reps 20]
+    OMP_NUM_THREADS=1 python benchmarks/egd_orthogonalization.py [--slots 10,64] [--rounds 7]
 
-Times, for S random 200 x 20 matrices: the thin SVD route, the Gram route (float64 eigh
-of the 20 x 20 Gram matrix, what ``egd`` uses by default), the Gram route's pieces, and
-Newton-Schulz (5 quintic steps, ``sketched_egd:ns``); and prints the SGD step it competes
-with (the task's hand-written loss and gradient on a batch of 32).
+For S first-layer gradients of the sparse-parity reference preset (200 x 20, float32, the real
+gradients of one minibatch at initialization), times each piece of EGD's Gram route, of
+sketched EGD's randomized SVD (both its implementations), of Newton-Schulz (long and small
+side), the LAPACK calls they are made of (and NumPy's for comparison), and the plain step it
+competes with (the task's loss and gradient). Rounds interleave all pieces; each figure is
+the median over rounds of this thread's CPU time (``time.thread_time``: preemption by
+other jobs is not counted) per call, and per matrix (/ S).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _parity_batch import parity_batch, time_ms  # noqa: E402
+from _machine import machine_line  # noqa: E402
+from _parity_batch import parity_batch  # noqa: E402
 
 from grokbench import registry  # noqa: E402
 
 
+def pieces(S: int) -> dict[str, Callable[[], object]]:
+    from grokbench.methods import _linalg as L
+
+    task, params, x, y = parity_batch(S)
+    with torch.no_grad():
+        G = task.loss_and_grad(params, x, y)[1]["W1"].contiguous()
+    A = L.gram64(G)
+    lam, V = torch.linalg.eigh(A)
+    A_np = A.numpy()
+    V32, M64, M32 = V.float(), V.clone(), V.float()
+    gen = torch.Generator().manual_seed(0)
+    omega = torch.randn(S, 20, 15, generator=gen)
+    Z = torch.randn(S, 20, 15, dtype=torch.float64, generator=gen)
+    rtol = L.numerical_zero_rtol(G.shape, G.dtype)
+    return {
+        "SGD loss and gradient (batch 32)": lambda: task.loss_and_grad(params, x, y),
+        "EGD Gram route (orth_gram)": lambda: L.orth_gram(G),
+        "  Gram product, float64": lambda: L.gram64(G),
+        "  Gram product, float32": lambda: G.mT @ G,
+        "  eigh 20x20 float64 (torch/LAPACK)": lambda: torch.linalg.eigh(A),
+        "  eigh 20x20 float32": lambda: torch.linalg.eigh(A.float()),
+        "  eigvalsh 20x20 float64": lambda: torch.linalg.eigvalsh(A),
+        "  eigh 20x20 float64 (NumPy)": lambda: np.linalg.eigh(A_np),
+        "  cholesky 20x20 float64": lambda: torch.linalg.cholesky_ex(A),
+        "  inverse 20x20 float64": lambda: torch.linalg.inv_ex(A),
+        "  qr 20x15 float64": lambda: torch.linalg.qr(Z),
+        "  G @ V (200x20x20 float32)": lambda: G @ V32,
+        "  G @ V (200x20x20 float64)": lambda: G.double() @ V,
+        "  small product 20x20 float64": lambda: M64 @ M64,
+        "  small product 20x20 float32": lambda: M32 @ M32,
+        "  weights (4 ops on (S, 20))": lambda: L.gram_weights(lam, None, rtol),
+        "  non-finite check (Gram trace)": lambda: L.nonfinite_seeds(A),
+        "  non-finite check (isfinite of G)": lambda: torch.isfinite(G).flatten(1).all(dim=1),
+        "EGD SVD route (orth_svd)": lambda: L.orth_svd(G),
+        "rSVD rank 10, long side (as written)": lambda: L._randomized_orth(G, omega, 10, 2, rtol),
+        "rSVD rank 10, small side (default)": lambda: L.rsvd_small_side(G, omega, 10, 2, rtol),
+        "Newton-Schulz 5 quintic, small side": lambda: L.newton_schulz(G),
+        "Newton-Schulz 5 quintic, long side": lambda: _ns_long_side(G, L.QUINTIC),
+        "normalize a vector gradient (b1)": lambda: L.normalize_vectors(G[:, :, 0]),
+    }
+
+
+def _ns_long_side(G: torch.Tensor, coeffs: tuple[float, float, float]) -> torch.Tensor:
+    """The iteration as torch.optim.Muon writes it (every step on the 20 x 200 side)."""
+    a, b, c = coeffs
+    X = G.mT / G.norm(dim=(1, 2), keepdim=True)
+    for _ in range(5):
+        A = X @ X.mT
+        X = torch.baddbmm(X, torch.baddbmm(A, A, A, beta=b, alpha=c), X, beta=a)
+    return X.mT
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=256)
-    parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--slots", default="10,64")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--reps", type=int, default=10)
     args = parser.parse_args()
     registry.load_builtins()
-    from grokbench.methods._linalg import newton_schulz, orth_gram, orth_svd
-
-    S, reps = args.seeds, args.reps
-    G = torch.randn(S, 200, 20, generator=torch.Generator().manual_seed(0))
-    X64 = G.double()
-    A = X64.mT @ X64
-    task, params, x, y = parity_batch(S)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, S = {S} matrices of 200 x 20")
-    rows = [
-        ("SVD route (U V^T)", lambda: orth_svd(G)),
-        ("Gram route (egd default)", lambda: orth_gram(G)),
-        ("  float64 Gram product", lambda: X64.mT @ X64),
-        ("  eigh of 20 x 20, float64", lambda: torch.linalg.eigh(A)),
-        ("Newton-Schulz, 5 quintic steps", lambda: newton_schulz(G)),
-        ("SGD loss and gradient, batch 32", lambda: task.loss_and_grad(params, x, y)),
-    ]
-    with torch.no_grad():
-        for name, fn in rows:
-            ms = time_ms(fn, reps)
-            print(f"{name:34s} {ms:8.2f} ms  ({ms / S * 1e3:6.1f} us per seed)")
+    print(machine_line(), flush=True)
+    for S in [int(s) for s in args.slots.split(",")]:
+        fns = pieces(S)
+        cpu: dict[str, list[float]] = {k: [] for k in fns}
+        with torch.no_grad():
+            for _ in range(args.rounds):
+                for name, fn in fns.items():
+                    fn()
+                    c0 = time.thread_time()
+                    for _ in range(args.reps):
+                        fn()
+                    cpu[name].append((time.thread_time() - c0) / args.reps)
+        print(f"S = {S} matrices of 200 x 20 (CPU time per call, median of {args.rounds} rounds)")
+        for name, v in cpu.items():
+            us = statistics.median(v) * 1e6
+            print(f"  {name:38s} {us:9.1f} us  {us / S:7.1f} us per matrix", flush=True)
+    print(machine_line(load_only=True))
 
 
 if __name__ == "__main__":

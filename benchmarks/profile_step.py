@@ -3,7 +3,7 @@
     python benchmarks/profile_step.py [--method sgd] [--seeds 256] [--epochs 6] [--compile]
 
 Trains ``--seeds`` seeds of the sparse-parity reference preset for ``--epochs`` epochs
-(target out of reach, so every step runs) once to warm up, then again under the
+(too few for any seed to solve, so every step runs) once to warm up, then again under the
 profiler, and prints the operators by self CPU time. ``--compile`` also times the task's
 hand-written loss-and-gradient step eager vs ``torch.compile``d, with the compile time.
 """
@@ -28,7 +28,7 @@ from grokbench.trial import run_cell  # noqa: E402
 
 
 def profile_training(method: str, seeds: int, epochs: int) -> None:
-    overrides = parse_overrides([f"sparse_parity.max_epochs={epochs}", "sparse_parity.target=1.01"])
+    overrides = parse_overrides([f"sparse_parity.max_epochs={epochs}"])  # few epochs: no seed solves
     cell = build_plan("sparse_parity", method, str(seeds), overrides).cells(set(), seeds)[0]
     list(run_cell(cell))
     t0 = time.perf_counter()

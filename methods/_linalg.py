@@ -83,9 +83,8 @@ def as_matrices(t: Tensor) -> Tensor:
 def normalize_vectors(g: Tensor, eps: float = VECTOR_EPS) -> Tensor:
     """Per seed g / ||g||, and g unchanged where ||g|| < eps."""
     flat = g.reshape(g.shape[0], -1)
-    norm = flat.norm(dim=1, keepdim=True)
-    out = torch.where(norm >= eps, flat / norm.clamp_min(eps), flat)
-    return out.reshape(g.shape)
+    norm = torch.linalg.vector_norm(flat, dim=1, keepdim=True)
+    return torch.where(norm >= eps, flat / norm, flat).reshape(g.shape)
 
 
 def egd_elementary(g: Tensor) -> Tensor:
@@ -127,20 +126,59 @@ def orth_svd(G: Tensor, eps: float | None = None, rank_rtol: float | None = None
     return (U * _spectral(s, eps, s[..., :1], _rtol(G, rank_rtol)).unsqueeze(-2)) @ Vh
 
 
+def gram64(X: Tensor) -> Tensor:
+    """X^T X in float64 for X (S, m, n): the n x n Gram matrix of each seed's matrix."""
+    X64 = X.double()
+    return X64.mT @ X64
+
+
+def nonfinite_seeds(A: Tensor) -> Tensor | None:
+    """For Gram matrices A = X^T X (S, n, n) in float64 of float32 (or float16/bfloat16) X:
+    a bool (S,) marking the seeds whose X held a NaN or inf, or None when none did (one
+    check over the batch; the per-seed mask is built only then). Each diagonal entry is a
+    sum of squares, so X is finite iff the trace is: a float32 X cannot overflow it."""
+    diagonal = A.diagonal(dim1=-2, dim2=-1)
+    if math.isfinite(float(diagonal.sum())):
+        return None
+    return ~torch.isfinite(diagonal.sum(dim=-1))
+
+
+def gram_weights(lam: Tensor, eps: float | None, rtol: float, lam_max: Tensor | None = None) -> Tensor:
+    """f(s)/s for the eigenvalues lam = s^2 (S, k), ascending, of a Gram matrix: the spectral
+    rule of the module docstring (1/s for U V^T, 1/max(s, eps) for whitening, 0 where
+    s <= rtol * s_max; s_max^2 = ``lam_max`` (S, 1), default lam's last). A zero matrix gets
+    all zeros."""
+    lam_max = lam[..., -1:] if lam_max is None else lam_max
+    keep = lam > (rtol * rtol) * lam_max  # lam_max <= 0 keeps nothing; rtol > 0
+    weight = lam.rsqrt()  # NaN/inf where lam <= 0: never kept
+    if eps is not None:
+        weight = weight.clamp_max(1.0 / eps)
+    return torch.where(keep, weight, 0.0)
+
+
 def orth_gram(G: Tensor, eps: float | None = None, rank_rtol: float | None = None) -> Tensor:
-    """U diag(f(s)) V^T through eigh of the small Gram matrix, in float64; G: (S, m, n)."""
+    """U diag(f(s)) V^T through eigh of the small Gram matrix, in float64; G: (S, m, n).
+
+    Per call: one float64 Gram product, one batched eigh, two products in G's precision.
+    A seed whose matrix holds a NaN or inf is decomposed as zeros and returned as NaN (so
+    it diverges alone), as ``seedwise_finite`` does for the other routes.
+    """
     tall = G.shape[-2] >= G.shape[-1]
     X = G if tall else G.mT
-    X64 = X.double()
-    lam, V = torch.linalg.eigh(X64.mT @ X64)  # ascending eigenvalues, (S, n), (S, n, n)
-    s = lam.clamp_min(0.0).sqrt()
+    A = gram64(X)
+    bad = nonfinite_seeds(A)
+    if bad is not None:
+        A = A.masked_fill(bad.view(-1, 1, 1), 0.0)
+        X = X.masked_fill(bad.view(-1, 1, 1), 0.0)
+    lam, V = torch.linalg.eigh(A)  # ascending eigenvalues, (S, n), (S, n, n)
     resolution = math.sqrt(numerical_zero_rtol(G.shape, torch.float64))
-    f = _spectral(s, eps, s[..., -1:], max(_rtol(G, rank_rtol), resolution))
-    scale = f / s.clamp_min(torch.finfo(s.dtype).tiny)  # f(s)/s
+    weight = gram_weights(lam, eps, max(_rtol(G, rank_rtol), resolution))
     # G V has orthogonal columns of norms s: computed in G's precision it carries the same
-    # rounding as G itself (as accurate as a float32 SVD), at float32 matmul speed.
-    V = V.to(G.dtype)
-    out = ((X @ V) * scale.to(G.dtype).unsqueeze(-2)) @ V.mT
+    # rounding as G itself (as accurate as a float32 SVD), at float32 matmul speed. (One
+    # product with V diag(w) V^T instead of two was ~2x less accurate at cond 1e4.)
+    out = (X @ V.to(G.dtype)) @ (V * weight.unsqueeze(-2)).mT.to(G.dtype)
+    if bad is not None:
+        out = out.masked_fill(bad.view(-1, 1, 1), math.nan)
     return out if tall else out.mT
 
 
@@ -167,8 +205,9 @@ def orthogonalize(G: Tensor, solver: str = "auto", eps: float | None = None, ran
     if solver == "auto":
         skinny = max(m, n) >= 2 * min(m, n) and G.dtype != torch.float64
         solver = "gram" if skinny else "svd"
-    route = orth_svd if solver == "svd" else orth_gram
-    return seedwise_finite(route, G, eps, rank_rtol)
+    if solver == "svd":
+        return seedwise_finite(orth_svd, G, eps, rank_rtol)
+    return orth_gram(G, eps, rank_rtol)
 
 
 def _whiten_rank1(G: Tensor, eps: float) -> Tensor:
@@ -196,19 +235,60 @@ def newton_schulz(
     side, X <- X / max(||X||_F, eps); then ``steps`` times X <- a X + (b A + c A^2) X, each
     bracket one fused multiply-add (baddbmm, as torch's addmm). Returned in G's dtype (a
     bfloat16 result is exactly representable in float32).
+
+    The same polynomial is applied on the small side when the matrix is at least twice as
+    long as it is wide, in float32 or float64 (``ns_small_side``): the iterate stays
+    X_k = P_k X_0 with P_k a polynomial in A_0, so only A_0 = X_0 X_0^T and P_5 X_0 touch
+    the long side; equal up to rounding (tests/test_muon.py compares with torch's Muon).
     """
     X = G.to(dtype) if dtype is not None else G
     tall = X.shape[-2] > X.shape[-1]
     if tall:
         X = X.mT
-    norm = X.reshape(X.shape[0], -1).norm(dim=1).reshape(-1, 1, 1)
+    norm = torch.linalg.vector_norm(X, dim=(-2, -1), keepdim=True)
     X = X / norm.clamp_min(eps)
-    a, b, c = coeffs
-    for _ in range(steps):
-        A = X @ X.mT
-        B = torch.baddbmm(A, A, A, beta=b, alpha=c)
-        X = torch.baddbmm(X, B, X, beta=a)
+    if X.shape[-1] >= 2 * X.shape[-2] and X.dtype in (torch.float32, torch.float64):
+        X = ns_small_side(X, steps, coeffs)
+    else:
+        a, b, c = coeffs
+        for _ in range(steps):
+            A = X @ X.mT
+            B = torch.baddbmm(A, A, A, beta=b, alpha=c)
+            X = torch.baddbmm(X, B, X, beta=a)
     return (X.mT if tall else X).to(G.dtype)
+
+
+# Steps carried on the small side before the iterate is formed again on the long side. The
+# small side carries A by its recurrence A <- Q A Q, where rounding can leave a null
+# direction of A slightly negative, and a negative eigenvalue grows by q(0)^2 per step
+# (12x for the quintic) instead of staying a square: short blocks keep that below the long
+# side's own amplification of null directions (tests/test_fidelity.py).
+NS_SMALL_SIDE_BLOCK = 5
+
+
+def ns_small_side(X: Tensor, steps: int, coeffs: tuple[float, float, float]) -> Tensor:
+    """Newton-Schulz's ``steps`` iterations X <- (a I + b A + c A^2) X, A = X X^T, for a wide
+    X (S, k, N), k <= N / 2, carried out on k x k matrices: with Q = a I + b A + c A^2 (a
+    polynomial in A, so it commutes with A) the next A is Q A Q and the iterate is P X with
+    P <- Q P. Per block of NS_SMALL_SIDE_BLOCK steps, two products with the long side
+    (A = X X^T, then P X) instead of two per step."""
+    a, b, c = coeffs
+    eye = torch.eye(X.shape[-2], dtype=X.dtype, device=X.device)
+    for start in range(0, steps, NS_SMALL_SIDE_BLOCK):
+        A = X @ X.mT
+        block = min(NS_SMALL_SIDE_BLOCK, steps - start)
+        P = None
+        for i in range(block):
+            Q = torch.baddbmm(A, A, A, beta=b, alpha=c).add_(eye, alpha=a)
+            P = Q if P is None else Q @ P
+            if i + 1 < block:
+                A = Q @ A @ Q
+        X = P @ X
+    return X
+
+
+# At or below this small side (min(m, n)) ``randomized_orth`` works on the Gram side.
+RSVD_SMALL_SIDE = 64
 
 
 def randomized_orth(
@@ -226,18 +306,26 @@ def randomized_orth(
     Q = qr(Y), Z = qr(G^T Q), Y = G Z; then Q = qr(Y), B = Q^T G = Ub diag(s) V^T and
     the update is (Q Ub)_r diag(f) V_r^T over the top ``rank`` directions, f the spectral
     rule of the module docstring (relative to G's shape and dtype). A seed whose matrix is
-    not finite gets NaN (``seedwise_finite``).
+    not finite gets NaN.
+
+    Two implementations of that one algorithm, equal in exact arithmetic (the update depends
+    on the spans of Y and Z only, not on the bases QR picks): for a small side of at most
+    RSVD_SMALL_SIDE in float32 (``rsvd_small_side``), the power rounds and B's SVD are taken
+    through the float64 Gram matrix of the small side (small QRs and eigh, one or two
+    products with the long side); otherwise as written above.
     """
-    return seedwise_finite(_randomized_orth, G, rank, oversample, power_iters, omega_fn, rank_rtol)
-
-
-def _randomized_orth(G: Tensor, rank: int, oversample: int, power_iters: int,
-                     omega_fn: Callable[[int, int], Tensor], rank_rtol: float | None) -> Tensor:
     m, n = G.shape[-2], G.shape[-1]
     k = min(m, n)
     r = max(1, min(rank, k))
     width = max(r, min(rank + oversample, k))
     omega = omega_fn(n, width).to(G.dtype)
+    rtol = _rtol(G, rank_rtol)
+    if k <= RSVD_SMALL_SIDE and G.dtype == torch.float32:
+        return rsvd_small_side(G, omega, r, power_iters, rtol)
+    return seedwise_finite(_randomized_orth, G, omega, r, power_iters, rtol)
+
+
+def _randomized_orth(G: Tensor, omega: Tensor, r: int, power_iters: int, rtol: float) -> Tensor:
     Y = G @ omega
     for _ in range(power_iters):
         Q = torch.linalg.qr(Y).Q
@@ -246,8 +334,54 @@ def _randomized_orth(G: Tensor, rank: int, oversample: int, power_iters: int,
     Q = torch.linalg.qr(Y).Q  # (S, m, width)
     B = Q.mT @ G  # (S, width, n)
     Ub, s, Vh = torch.linalg.svd(B, full_matrices=False)
-    f = _spectral(s[..., :r], None, s[..., :1], _rtol(G, rank_rtol))
+    f = _spectral(s[..., :r], None, s[..., :1], rtol)
     return ((Q @ Ub[..., :r]) * f.unsqueeze(-2)) @ Vh[..., :r, :]
+
+
+def rsvd_small_side(G: Tensor, omega: Tensor, r: int, power_iters: int, rtol: float) -> Tensor:
+    """``randomized_orth`` through the float64 Gram matrix of G's small side; G: (S, m, n),
+    omega: (S, n, width). Per seed:
+
+    - wide G (m < n), A = G G^T (m x m): Y = G Omega, then ``power_iters`` times
+      Y <- A qr(Y) (the span of G qr(G^T qr(Y)))); Q = qr(Y); B B^T = Q^T A Q = Ub s^2 Ub^T;
+      the update (Q Ub_r) diag(f / s_r) (Q Ub_r)^T G.
+    - tall G, A = G^T G (n x n): Z = Omega, then ``power_iters`` times Z <- qr(A Z) (Y = G Z
+      spans the same as the long-side rounds); with T = Z^T A Z = Y^T Y (its eigenvalues
+      below the float64 resolution dropped) and W = T^(-1/2), B's singular values and
+      vectors come from C = W^T (A Z)^T (A Z) W = u s^2 u^T (B B^T in the basis Y W); with
+      x = W u_r, U_r = Y x and the update G (Z x) diag(f / s_r) (Z x)^T A.
+    """
+    wide = G.shape[-2] < G.shape[-1]
+    A = gram64(G.mT if wide else G)
+    bad = nonfinite_seeds(A)
+    if bad is not None:
+        A = A.masked_fill(bad.view(-1, 1, 1), 0.0)
+        G = G.masked_fill(bad.view(-1, 1, 1), 0.0)
+    resolution = numerical_zero_rtol(A.shape, torch.float64)  # of eigenvalues, i.e. s^2
+    if wide:
+        Y = (G @ omega).double()
+        for _ in range(power_iters):
+            Y = A @ torch.linalg.qr(Y).Q
+        Q = torch.linalg.qr(Y).Q
+        s2, Ub = torch.linalg.eigh(Q.mT @ A @ Q)
+        L = Q @ Ub[..., -r:]
+        weight = gram_weights(s2[..., -r:], None, max(rtol, math.sqrt(resolution)), s2[..., -1:])
+        out = ((L * weight.unsqueeze(-2)) @ L.mT).to(G.dtype) @ G
+    else:
+        Z = omega.double()
+        for _ in range(power_iters):
+            Z = torch.linalg.qr(A @ Z).Q
+        AZ = A @ Z
+        mu, E = torch.linalg.eigh(Z.mT @ AZ)
+        W = E * gram_weights(mu, None, math.sqrt(resolution)).unsqueeze(-2)  # T^(-1/2) on kept
+        AZW = AZ @ W
+        s2, u = torch.linalg.eigh(AZW.mT @ AZW)
+        x = W @ u[..., -r:]
+        weight = gram_weights(s2[..., -r:], None, max(rtol, math.sqrt(resolution)), s2[..., -1:])
+        out = G @ (((Z @ x) * weight.unsqueeze(-2)) @ (AZ @ x).mT).to(G.dtype)
+    if bad is not None:
+        out = out.masked_fill(bad.view(-1, 1, 1), math.nan)
+    return out
 
 
 # -- the EGD family's default parameter selection ----------------------------------------

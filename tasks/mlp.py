@@ -43,21 +43,23 @@ def mlp_loss_and_grad(
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Per-seed losses (S,) and the gradient of their sum, by hand (no autograd).
 
-    Backward of the forward above, with d = dL/d(out) of shape (S, 1, B):
-      dW2 = d H^T,  db2 = sum(d),  dH = (W2^T d) * [H > 0],  dW1 = dH x,  db1 = sum_B dH.
-    Equal to autograd's gradient (tests/test_fast_grad.py). W2^T d is an outer product,
-    done as a broadcast multiply, and the ReLU mask is applied by the fused
-    threshold_backward kernel (what autograd uses) rather than a bmm and a separate mask.
+    Backward of the forward above, with d = dL/d(out) (S, B), H = relu(W1 x^T + b1) (S, h, B)
+    and the ReLU mask M = [H > 0] (as 0/1, from H.sign()):
+      dW1 = W2^T * (M (d x)),  db1 = W2^T * (M d),  dW2 = H d,  db2 = sum(d),
+    i.e. dH = (W2^T d^T) * M reassociated so that no (S, h, B) product is formed: one bmm of
+    M with [d x | d] (S, B, n + 1) gives dW1 and db1 together (returned as views of it).
+    Equal to autograd's gradient (tests/test_fast_grad.py). This was ~20% cheaper than
+    forming dH at S >= 64 on a 2-core CPU (benchmarks/README.md).
     """
     hidden = torch.baddbmm(params["b1"].unsqueeze(2), params["W1"], x.transpose(1, 2)).relu_()
     out = torch.baddbmm(params["b2"].reshape(-1, 1, 1), params["W2"], hidden).squeeze(1)
     losses, d_out = loss(out, y)
-    d_out = d_out.unsqueeze(1)
-    d_hidden = torch.ops.aten.threshold_backward(params["W2"].transpose(1, 2) * d_out, hidden, 0)
+    d = d_out.unsqueeze(2)  # (S, B, 1)
+    both = torch.bmm(hidden.sign(), torch.cat([x * d, d], dim=2)).mul_(params["W2"].transpose(1, 2))
     grads = {
-        "W1": torch.bmm(d_hidden, x),
-        "b1": d_hidden.sum(dim=2),
-        "W2": torch.bmm(hidden, d_out.mT).mT,
-        "b2": d_out.sum(dim=(1, 2)),
+        "W1": both[..., :-1],
+        "b1": both[..., -1],
+        "W2": torch.linalg.vecdot(hidden, d_out.unsqueeze(1), dim=2).unsqueeze(1),
+        "b2": d_out.sum(dim=1),
     }
     return losses, grads

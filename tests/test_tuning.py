@@ -246,3 +246,21 @@ def test_selected_values_at_the_edge_of_their_range_are_flagged(parity):
     drawn = propose("sgd", parity, {}, 2)[0]
     drawn = type(drawn)(**{**drawn.__dict__, "values": {"sgd.lr": 9.5, "sgd.weight_decay": 0.0}})
     assert edges(drawn) == ["sgd.lr (high)"]
+
+
+def test_a_tuning_curve_starts_at_the_defaults_and_ends_at_the_selection():
+    from grokbench.tuning.curves import curve_lines, tuning_curve
+
+    inf = math.inf
+    outcomes = [_outcome(i, [m, m, m]) for i, m in enumerate([400, inf, 100, 300, 200])]
+    outcomes.append(_outcome(5, [500, 500, 500]))  # the defaults
+    curve = tuning_curve(outcomes, default_index=5)
+    assert [p.k for p in curve] == [0, 1, 2, 4, 5]
+    assert curve[0].median == 500 and curve[-1].median == curve[-1].p90 == 100
+    assert all(a.median >= b.median for a, b in zip(curve, curve[1:])) and not any(p.bounded for p in curve)
+    assert curve[1].p10 == 100 and curve[1].p90 == 500  # one draw: any of them, or none better than the defaults
+    capped = Outcome(6, "c6", (inf, inf, inf), ("capped",) * 3, 150.0)
+    with_cap = tuning_curve([*outcomes, capped], default_index=5)
+    assert with_cap[-1].median == 100 and with_cap[-1].bounded == 0  # at K: exact
+    assert any(p.bounded for p in with_cap[1:-1])  # earlier, the capped one (> 150) might have been best
+    assert "Tuning curve" in "\n".join(curve_lines(curve, 5))

@@ -7,7 +7,8 @@ study resumes like ``grokbench run``. ``conclude`` reads the study's records, ap
 one rule of ``selection`` to every (task, method) and writes:
 
   DIR/tuned.json   the chosen configuration of each (task, method) and the budget
-  DIR/tuning.md    every configuration tried, one table per (task, method)
+  DIR/tuning.md    every configuration tried, one table per (task, method), and its tuning
+                   curve (``curves``)
   DIR/tuning.csv   the same, one row per configuration
 """
 
@@ -36,6 +37,7 @@ from ..spec import (
     trial_identity,
 )
 from ..store import Store, atomic_write_text
+from .curves import curve_lines, tuning_curve
 from .proposals import Proposal, propose
 from .selection import RULE, Outcome, outcome, select
 from .space import at_edge
@@ -212,6 +214,8 @@ def tuning_markdown(data: dict[str, Any], tables: list) -> str:
             lines.append(f"| {p.index} | `{p.label}` | {o.solved}/{len(o.steps)} | {_median_text(o)} | "
                          f"{', '.join(o.statuses)} | {'**yes**' if p.index == chosen else ''} |")
         lines.append("")
+        default_index = next((p.index for p in group if p.label == method), None)
+        lines += curve_lines(tuning_curve(outcomes, default_index), data["trials"])
     return "\n".join(lines)
 
 

@@ -107,12 +107,13 @@ def prepare_tuning(tasks: str, methods: str, trials: int, tune_seeds: str, out: 
 def tune(tasks: str = "sparse_parity", methods: str = "sgd,adamw", trials: int = 8,
          tune_seeds: str = "1000-1004", out: str | Path = "tuning", *, overrides: Sequence[str] = (),
          device: str = "auto", batch_seeds: int = 64, plugins: Sequence[str] = (), executor: Any = None,
-         progress: Any = None, capping: bool = True) -> dict[str, Any] | None:
+         progress: Any = None, capping: bool = True, give_up: float | None = None) -> dict[str, Any] | None:
     """Run a tuning study into ``out`` (resuming what is there) and return the content of
     ``out/tuned.json``; None when interrupted. Run the selections with
     ``run(..., tuned=out)`` on seeds disjoint from ``tune_seeds``. ``capping``: stop a
     configuration once it can no longer beat or tie its study's best (``grokbench.capping``;
-    the same selection, less training)."""
+    the same selection, less training); ``give_up``: stop a study where nothing solved by
+    this fraction of the budget (``--give-up``; not exact)."""
     from .executors import LocalExecutor
     from .tuning.driver import conclude
     from .tuning.racing import done_keys, race, wave_width
@@ -127,9 +128,9 @@ def tune(tasks: str = "sparse_parity", methods: str = "sgd,adamw", trials: int =
                        progress=progress, command=["grokbench.tune"], prepare=prepare)
 
     if not race(study, store, run_plan, batch_seeds=batch_seeds, width=wave_width(executor), capping=capping,
-                timeout=timeout):
+                timeout=timeout, give_up=give_up):
         return None
-    return conclude(study, store, capping=capping)
+    return conclude(study, store, capping=capping, give_up=give_up)
 
 
 class RecordWriteError(Exception):

@@ -72,12 +72,24 @@ class CapPolicy:
     or None to never cap it. ``known``: per configuration, the steps to target of its seeds
     already decided outside this cell (inf: not solved). ``bounds``: per study, the lowest
     median bound of its configurations outside this cell (``median_bound``), when finite.
+    ``give_up``: the stated, inexact rule for studies where nothing solves (None: off): once
+    a trial has trained this fraction of its budget and no trial of its study has solved
+    (outside the cell: the studies not in ``reached``), nor, still training, reached the
+    target at any evaluation, the study's trials still training stop (``capped``, rule
+    ``give-up``). It is not exact: a configuration that would first solve later is missed.
     """
 
     n_seeds: int
     groups: tuple[str | None, ...]
     known: tuple[tuple[float, ...], ...]
     bounds: dict[str, float] = field(default_factory=dict)
+    give_up: float | None = None
+    reached: frozenset[str] = frozenset()
+
+
+# The rule that capped a trial. Its record's metrics: capped_step; capping_bound (exact) or
+# capping_give_up, the fraction of the budget (give-up).
+EXACT, GIVE_UP = "exact", "give-up"
 
 
 @dataclass
@@ -102,10 +114,31 @@ class Capper:
                   for c, g in enumerate(self.policy.groups) if g == group]
         return min([self.policy.bounds.get(group, math.inf), *inside])
 
-    def to_cap(self, live: dict[int, list[tuple[list[int], list[float | None]]]],
-               target: float) -> dict[int, float]:
-        """The configurations to stop now, each with the bound it cannot reach. ``live``:
-        per configuration, the curves (steps, test accuracies) of its trials still training."""
+    def to_cap(self, live: dict[int, list[tuple[list[int], list[float | None]]]], target: float,
+               step: int = 0, max_steps: int = 0) -> dict[int, tuple[float | None, str]]:
+        """The configurations to stop now at ``step`` (of a budget of ``max_steps``), each with
+        the bound it cannot reach (None for ``give-up``) and the rule. ``live``: per
+        configuration, the curves (steps, test accuracies) of its trials still training."""
+        out = {c: (bound, EXACT) for c, bound in self._exact(live, target).items()}
+        for config in self._given_up(live, target, step, max_steps):
+            out.setdefault(config, (None, GIVE_UP))
+        return out
+
+    def _given_up(self, live: dict[int, list], target: float, step: int, max_steps: int) -> list[int]:
+        policy = self.policy
+        if policy.give_up is None or step < policy.give_up * max_steps:
+            return []
+        reached = set(policy.reached)
+        for config, group in enumerate(policy.groups):
+            if any(math.isfinite(s) for s in self.decided.get(config, [])):
+                reached.add(group)
+        for config, curves in live.items():
+            if any(first_reaching(acc, target) is not None for _, acc in curves):
+                reached.add(policy.groups[config])
+        return [c for c, curves in live.items() if curves and policy.groups[c] is not None
+                and policy.groups[c] not in reached]
+
+    def _exact(self, live: dict[int, list], target: float) -> dict[int, float]:
         out = {}
         for config, curves in live.items():
             group = self.policy.groups[config]

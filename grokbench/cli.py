@@ -106,6 +106,10 @@ def _add_tune_parser(sub) -> None:
                       help="train every configuration to its end: without this, a configuration stops (status "
                            "'capped') once it can no longer beat or tie its study's best median, which selects "
                            "the same configurations with less training")
+    tune.add_argument("--give-up", type=float, default=None, metavar="FRACTION",
+                      help="in a study where no trial has solved (nor, still training, reached the target) by "
+                           "FRACTION of the budget, stop the rest there (status 'capped', rule 'give-up'; not "
+                           "exact: a configuration that would solve later is missed; default: never)")
     tune.add_argument("--out", default="tuning", help="tuning folder (default: ./tuning)")
     _add_engine_options(tune)
 
@@ -279,6 +283,8 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     study, store = api.prepare_tuning(args.tasks, args.methods, args.trials, args.tune_seeds, args.out,
                                       overrides=args.set, device=device, plugins=args.plugin)
     capping = not args.no_capping
+    if args.give_up is not None and not (0 < args.give_up <= 1 and capping):
+        raise UserError("--give-up must be a fraction in (0, 1] of the budget, and needs capping (not --no-capping)")
     failed: list[int] = []
 
     def run_plan(plan, prepare) -> bool:
@@ -288,9 +294,9 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return code is None
 
     if not race(study, store, run_plan, batch_seeds=args.batch_seeds, width=wave_width(executor),
-                capping=capping, timeout=executor.timeout):
+                capping=capping, timeout=executor.timeout, give_up=args.give_up):
         return failed[0]
-    data = conclude(study, store, capping=capping)
+    data = conclude(study, store, capping=capping, give_up=args.give_up)
     for entry in data["selected"]:
         edge = f"; at the edge of its range: {', '.join(entry['edge'])}" if entry.get("edge") else ""
         print(f"{entry['task']} / {entry['method']}: {entry['config']} (configuration {entry['index']}, "

@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 
 from . import checkpoint, environment
-from .capping import Capper
+from .capping import GIVE_UP, Capper
 from .chain import Chain
 from .evaluation import evaluate
 from .plan import Cell, Slot
@@ -155,10 +155,12 @@ class CellRun:
         live: dict[int, list] = {}
         for track in self.unfinished():
             live.setdefault(track.config, []).append((track.curve["step"], track.curve["test_acc"]))
-        for config, bound in self.capper.to_cap(live, self.task.target).items():
+        for config, (bound, rule) in self.capper.to_cap(live, self.task.target, step,
+                                                        self.schedule.max_steps).items():
             for track in [t for t in self.unfinished() if t.config == config]:
                 record = self.end(track, Status.CAPPED)
-                record.metrics.update(capped_step=step, capping_bound=bound)
+                record.metrics.update(capped_step=step, capping_bound=bound,
+                                      capping_give_up=self.capper.policy.give_up if rule == GIVE_UP else None)
                 yield record
 
 

@@ -46,14 +46,14 @@ def test_capper_caps_only_configurations_that_cannot_beat_or_tie_the_incumbent()
     far = ([0, 50, 60], [0.1, 0.2, 0.3])
     near = ([0, 50, 60], [0.1, 0.95, 0.3])  # reached the target at 50: may tie
     live = {1: [far, far, near], 2: [far, near, near], 3: [far, far, far]}
-    assert capper.to_cap(live, 0.9) == {1: 50.0}  # 2 of 3 beyond 50; 2 has one; 3 has no study
+    assert capper.to_cap(live, 0.9) == {1: (50.0, "exact")}  # 2 of 3 beyond 50; 2 has one; 3 has no study
     capper.note(2, "unsolved", None)
-    assert capper.to_cap({2: [far, near]}, 0.9) == {2: 50.0}
+    assert capper.to_cap({2: [far, near]}, 0.9) == {2: (50.0, "exact")}
     with_outside = Capper(CapPolicy(3, ("s",), ((INF,),), {"s": 45.0}))
     early = ([0, 40, 60], [0.1, 0.95, 0.3])  # reached the target at 40 <= 45
     assert with_outside.to_cap({0: [early, early]}, 0.9) == {}  # 1 of 3 beyond: the unsolved one outside
-    assert with_outside.to_cap({0: [far, early]}, 0.9) == {0: 45.0}  # and one live: 2 of 3
-    assert with_outside.to_cap({0: [near, early]}, 0.9) == {0: 45.0}  # near reached it only at 50 > 45
+    assert with_outside.to_cap({0: [far, early]}, 0.9) == {0: (45.0, "exact")}  # and one live: 2 of 3
+    assert with_outside.to_cap({0: [near, early]}, 0.9) == {0: (45.0, "exact")}  # near reached it only at 50 > 45
     unknown_outside = Capper(CapPolicy(3, ("s",), ((),), {"s": 45.0}))  # its third seed runs elsewhere
     assert unknown_outside.to_cap({0: [far, early]}, 0.9) == {}
 
@@ -109,3 +109,29 @@ def test_no_capping_trains_a_capped_studys_capped_trials_to_the_end(tmp_path, un
     again = _tune(tmp_path / "T", "--no-capping")
     assert "capped" not in [r["status"] for r in read_records(tmp_path / "T")]
     assert _rows(tmp_path / "T") == uncapped[1] and again["effort"]["steps"] == uncapped[0]["effort"]["steps"]
+
+
+def test_give_up_stops_a_study_where_nothing_reached_the_target_at_its_fraction_of_the_budget():
+    flat = ([0, 40, 50], [0.1, 0.2, 0.3])
+    touched = ([0, 40, 50], [0.1, 0.95, 0.3])  # reached the target once: it may yet solve
+    capper = Capper(CapPolicy(3, ("s", "s", "t"), ((), (), ()), {}, give_up=0.5))
+    assert capper.to_cap({0: [flat], 1: [flat]}, 0.9, step=40, max_steps=100) == {}
+    assert capper.to_cap({0: [flat], 1: [flat], 2: [flat]}, 0.9, step=50, max_steps=100) == \
+        {0: (None, "give-up"), 1: (None, "give-up"), 2: (None, "give-up")}
+    assert capper.to_cap({0: [flat], 1: [touched], 2: [flat]}, 0.9, step=50, max_steps=100) == \
+        {2: (None, "give-up")}  # study s has a trial at the target
+    solved_elsewhere = Capper(CapPolicy(3, ("s",), ((),), {}, give_up=0.5, reached=frozenset({"s"})))
+    assert solved_elsewhere.to_cap({0: [flat]}, 0.9, step=50, max_steps=100) == {}
+    assert Capper(CapPolicy(3, ("s",), ((),), {})).to_cap({0: [flat]}, 0.9, step=99, max_steps=100) == {}  # off
+
+
+def test_a_study_where_nothing_solves_gives_up_and_keeps_the_defaults(tmp_path, tiny_parity):
+    assert run_cli("tune", "--methods", "sgd", "--trials", "2", "--tune-seeds", "3", "--out", str(tmp_path / "T"),
+                   "--quiet", "--give-up", "0.5", *tiny_parity) == 0
+    records = read_records(tmp_path / "T")
+    assert all(r["status"] == "capped" and r["metrics"]["capping_give_up"] == 0.5 for r in records)
+    assert all(r["curve"]["step"][-1] < r["budget"]["budget_steps"] for r in records)
+    data = json.loads((tmp_path / "T" / "tuned.json").read_text())
+    assert data["selected"][0]["config"] == "sgd" and data["effort"]["gave_up"] == len(records) == 9
+    assert "give-up (`--give-up 0.5`, not exact)" in (tmp_path / "T" / "tuning.md").read_text()
+    assert run_cli("tune", "--give-up", "2", "--out", str(tmp_path / "U")) == 2

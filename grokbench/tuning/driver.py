@@ -123,8 +123,11 @@ def effort(records: list[Any]) -> dict[str, Any]:
     last evaluated step) and in-loop training seconds."""
     steps = sum(int((r.curve.get("step") or [0])[-1]) for r in records)
     seconds = sum(float(r.metrics.get("train_time_s") or 0.0) for r in records)
-    capped = sum(str(r.status) == "capped" for r in records)
-    return {"trials": len(records), "capped": capped, "steps": steps, "train_seconds": round(seconds, 3)}
+    capped = [r for r in records if str(r.status) == "capped"]
+    gave_up = [r for r in capped if r.metrics.get("capping_give_up") is not None]
+    spared = sum(int(r.budget.get("budget_steps", 0)) - int(r.metrics.get("capped_step") or 0) for r in gave_up)
+    return {"trials": len(records), "capped": len(capped), "steps": steps, "train_seconds": round(seconds, 3),
+            "gave_up": len(gave_up), "gave_up_steps_spared": spared}
 
 
 def edges(chosen: Proposal) -> list[str]:
@@ -137,10 +140,10 @@ def edges(chosen: Proposal) -> list[str]:
     return out
 
 
-def conclude(study: Study, store: Store, capping: bool = True) -> dict[str, Any]:
+def conclude(study: Study, store: Store, capping: bool = True, give_up: float | None = None) -> dict[str, Any]:
     """Select a configuration for every (task, method), write the study's files, return
-    the content of tuned.json. ``capping``: whether the study ran with capping (said in
-    the files)."""
+    the content of tuned.json. ``capping``, ``give_up``: how the study ran (said in the
+    files)."""
     by_key = {r.key: r for r in store.records()}
     selected, tables, spent = [], [], []
     for (task_label, method), group in study.groups().items():
@@ -156,7 +159,7 @@ def conclude(study: Study, store: Store, capping: bool = True) -> dict[str, Any]
         "format": FORMAT, "trials": study.trials, "with_default": True, "tune_seeds": list(study.plan.seeds),
         "rule": RULE,
         "search": SEARCH, "after_solve": study.plan.after_solve, "overrides": list(study.overrides),
-        "capping": capping, "effort": effort(spent),
+        "capping": capping, "give_up": give_up, "effort": effort(spent),
         "selected": selected,
     }
     atomic_write_text(store.root / TUNED_FILE, json.dumps(data, indent=1, default=str) + "\n")
@@ -181,8 +184,20 @@ def _steps(value: float) -> str:
 
 def _median_text(o: Outcome) -> str:
     if o.capped:
-        return f"> {o.capped_above:g} (capped)" if o.capped_above is not None else "capped"
+        return f"> {o.capped_above:g} (capped)" if o.capped_above is not None else "not solved (gave up)"
     return _steps(o.median_steps)
+
+
+def _give_up_lines(data: dict[str, Any]) -> list[str]:
+    """What the give-up rule did, when it was on."""
+    if data.get("give_up") is None:
+        return []
+    fired = [f"{e['task']} / {e['method']} ({e['effort']['gave_up']} trials)" for e in data["selected"]
+             if e["effort"]["gave_up"]]
+    where = ("fired in " + "; ".join(fired) + f", sparing at most {data['effort']['gave_up_steps_spared']:,} "
+             "training steps") if fired else "never fired"
+    return [f"- give-up (`--give-up {data['give_up']:g}`, not exact): a study where no trial had solved by "
+            f"{data['give_up']:g} of the budget stopped its trials there; {where}"]
 
 
 def _capping_line(data: dict[str, Any]) -> str:
@@ -204,7 +219,7 @@ def tuning_markdown(data: dict[str, Any], tables: list) -> str:
         f"(its defaults, the last index), each on tuning seeds "
         f"{', '.join(map(str, seeds))}",
         f"- search: {data['search']}", f"- selection: {data['rule']}", _capping_line(data),
-        *_edge_lines(data), "",
+        *_give_up_lines(data), *_edge_lines(data), "",
     ]
     for (task, method, group, outcomes, chosen), entry in zip(tables, data["selected"]):
         lines += [f"## {task} / {method}", "", "space: " + ("; ".join(f"{k} {v}" for k, v in entry["space"].items())

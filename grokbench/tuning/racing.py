@@ -50,9 +50,10 @@ def study_groups(study: Any) -> dict[tuple[str, str], str]:
     return {key: next(iter(names)) for key, names in seen.items() if len(names) == 1}
 
 
-def cap_policy(cell: Cell, study: Any, by_key: dict[str, Record]) -> CapPolicy:
+def cap_policy(cell: Cell, study: Any, by_key: dict[str, Record], give_up: float | None = None) -> CapPolicy:
     """The capping policy of ``cell``: each configuration's study, the decided steps of its
-    seeds outside the cell, and each study's bound from its configurations outside the cell."""
+    seeds outside the cell, each study's bound from its configurations outside the cell,
+    and (with ``give_up``) the studies where a trial outside the cell solved."""
     seeds = study.plan.seeds
     groups = study_groups(study)
     inside = {m.label for m in cell.configs}
@@ -60,14 +61,18 @@ def cap_policy(cell: Cell, study: Any, by_key: dict[str, Record]) -> CapPolicy:
     known = tuple(tuple(_decided_steps(by_key, [cell.key(s, c) for s in seeds if s not in cell.seeds]))
                   for c in range(len(cell.configs)))
     bounds: dict[str, float] = {}
+    reached: set[str] = set()
     for task, method in study.plan.pairs:
         group = groups.get((task.label, method.label))
-        if task.label != cell.task.label or group not in cell_groups or method.label in inside:
+        if task.label != cell.task.label or group not in cell_groups:
             continue
         probe = replace(cell, method=method, variants=())
         steps = _decided_steps(by_key, [probe.key(s) for s in seeds])
-        bounds[group] = min(bounds.get(group, math.inf), median_bound(steps, len(seeds)))
-    return CapPolicy(len(seeds), cell_groups, known, {g: b for g, b in bounds.items() if math.isfinite(b)})
+        reached |= {group} if any(math.isfinite(s) for s in steps) else set()
+        if method.label not in inside:
+            bounds[group] = min(bounds.get(group, math.inf), median_bound(steps, len(seeds)))
+    return CapPolicy(len(seeds), cell_groups, known, {g: b for g, b in bounds.items() if math.isfinite(b)},
+                     give_up, frozenset(g for g in reached if g is not None))
 
 
 def _decided_steps(by_key: dict[str, Record], keys: list[str]) -> list[float]:
@@ -101,15 +106,17 @@ def wave_width(executor: Any) -> int:
 
 
 def race(study: Any, store: Any, run: RunPlan, *, batch_seeds: int, width: int, capping: bool = True,
-         timeout: Any = None) -> bool:
+         timeout: Any = None, give_up: float | None = None) -> bool:
     """Train the study's trials not yet recorded, capped (the defaults first, then waves of
-    ``width`` cells) or not (one plan). False when interrupted."""
+    ``width`` cells) or not (one plan). ``give_up``: the fraction of the budget at which a
+    study where nothing solved stops (``CapPolicy.give_up``; None: never). False when
+    interrupted."""
     if not capping:
         return run(study.plan, None)
 
     def with_policies(cells: list[Cell]) -> list[Cell]:
         by_key = {r.key: r for r in store.records()}
-        return [replace(cell, capping=cap_policy(cell, study, by_key)) for cell in cells]
+        return [replace(cell, capping=cap_policy(cell, study, by_key, give_up)) for cell in cells]
 
     if not run(defaults_plan(study), with_policies):
         return False

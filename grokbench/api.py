@@ -194,22 +194,33 @@ def prepare_tuning(tasks: str | Sequence[str], methods: str | Sequence[str], tri
 
 
 def tune(tasks: str = "sparse_parity", methods: str = "sgd,adamw", trials: int = 8,
-         tune_seeds: str = "1000-1002", out: str | Path = "tuning", *, overrides: Sequence[str] = (),
+         tune_seeds: str = "1000-1004", out: str | Path = "tuning", *, overrides: Sequence[str] = (),
          device: str = "auto", batch_seeds: int = 64, plugins: Sequence[str] = (), executor: Any = None,
-         progress: Any = None) -> dict[str, Any] | None:
+         progress: Any = None, capping: bool = True, give_up: float | None = None) -> dict[str, Any] | None:
     """Run a tuning study into ``out`` (resuming what is there) and return the content of
     ``out/tuned.json``; None when interrupted. Run the selections with
-    ``run(..., tuned=out)`` on seeds disjoint from ``tune_seeds``."""
+    ``run(..., tuned=out)`` on seeds disjoint from ``tune_seeds``. ``capping``: stop a
+    configuration once it can no longer beat or tie its study's best (``grokbench.capping``;
+    the same selection, less training); ``give_up``: stop a study where nothing solved by
+    this fraction of the budget (``--give-up``; not exact)."""
     from .executors import LocalExecutor
     from .tuning.driver import conclude
+    from .tuning.racing import done_keys, race, wave_width
 
     check_arguments("grokbench.tune", device=device, batch_seeds=batch_seeds)
     study, store = prepare_tuning(tasks, methods, trials, tune_seeds, out, overrides=overrides,
                                   device=device_name(device), plugins=plugins)
-    if not execute(study.plan, store, executor or LocalExecutor(), store.done_keys(), batch_seeds=batch_seeds,
-                   progress=progress, command=["grokbench.tune"]):
+    executor = executor or LocalExecutor()
+    timeout = getattr(executor, "timeout", None)
+
+    def run_plan(plan: Plan, prepare: Any) -> bool:
+        return execute(plan, store, executor, done_keys(store, timeout, capping), batch_seeds=batch_seeds,
+                       progress=progress, command=["grokbench.tune"], prepare=prepare)
+
+    if not race(study, store, run_plan, batch_seeds=batch_seeds, width=wave_width(executor), capping=capping,
+                timeout=timeout, give_up=give_up):
         return None
-    return conclude(study, store)
+    return conclude(study, store, capping=capping, give_up=give_up)
 
 
 class RecordWriteError(Exception):
@@ -218,12 +229,14 @@ class RecordWriteError(Exception):
 
 def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_seeds: int = 64,
             progress: Any = None, command: Sequence[str] = (),
-            checkpoint_every_s: float = DEFAULT_CHECKPOINT_S) -> bool:
+            checkpoint_every_s: float = DEFAULT_CHECKPOINT_S, prepare: Any = None) -> bool:
     """Run the plan's trials not in ``done`` on ``executor``, writing each record as it
     arrives. Trials another live run has claimed are skipped (with a note). Returns False
     when interrupted (Ctrl-C): finished records are kept, and trials still training go on
     from their last checkpoint (``store.checkpoints_dir``, saved at most every
-    ``checkpoint_every_s`` seconds; 0: never) when the same command runs again."""
+    ``checkpoint_every_s`` seconds; 0: never) when the same command runs again.
+    ``prepare``: rewrites the list of cells before they run (a tuning study's capping
+    policies, ``grokbench.tuning.racing``)."""
     check_arguments("grokbench.execute", batch_seeds=batch_seeds, checkpoint_every_s=checkpoint_every_s)
     cells = plan.cells(done, batch_seeds)
     check_memory([(c.task, c.method, len(c.slots)) for c in cells], plan.device)
@@ -236,6 +249,8 @@ def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_se
         print(f"note: {len(held)} trial(s) are being run by {sorted(set(held.values()))[0]} into this folder; "
               f"skipping them (re-run afterwards to pick up any it leaves)", file=sys.stderr)
     cells = plan.cells(done | set(held), batch_seeds)
+    if prepare is not None:
+        cells = prepare(cells)
     if checkpoint_every_s > 0:
         policy = CheckpointPolicy(str(store.checkpoints_dir), checkpoint_every_s)
         cells = [replace(cell, checkpoint=policy) for cell in cells]

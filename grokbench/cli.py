@@ -101,9 +101,17 @@ def _add_tune_parser(sub) -> None:
     tune.add_argument("--trials", type=int, default=8, metavar="K",
                       help="quasi-random configurations per (task, method), the same K for every method, "
                            "each method's defaults tried besides (default 8)")
-    tune.add_argument("--tune-seeds", default="1000-1002", metavar="SEEDS",
+    tune.add_argument("--tune-seeds", default="1000-1004", metavar="SEEDS",
                       help="seeds every configuration runs on, apart from the report seeds: N (seeds 1000..999+N), "
-                           "A-B or A,B,C (default 1000-1002)")
+                           "A-B or A,B,C (default 1000-1004)")
+    tune.add_argument("--no-capping", action="store_true",
+                      help="train every configuration to its end: without this, a configuration stops (status "
+                           "'capped') once it can no longer beat or tie its study's best median, which selects "
+                           "the same configurations with less training")
+    tune.add_argument("--give-up", type=float, default=None, metavar="FRACTION",
+                      help="in a study where no trial has solved (nor, still training, reached the target) by "
+                           "FRACTION of the budget, stop the rest there (status 'capped', rule 'give-up'; not "
+                           "exact: a configuration that would solve later is missed; default: never)")
     tune.add_argument("--out", default="tuning", help="tuning folder (default: ./tuning)")
     _add_engine_options(tune)
 
@@ -247,7 +255,7 @@ def _progress(quiet: bool, total: int, skipped: int):
 
 
 def _execute(plan, store, executor, done: set[str], batch: int, quiet: bool, argv: Sequence[str],
-             checkpoint_every_s: float) -> int | None:
+             checkpoint_every_s: float, prepare=None) -> int | None:
     """Run the plan's trials not in ``done``, with progress. None when it completed, else the
     exit status (1: a record could not be written; 130: interrupted), said in one line."""
     from . import api
@@ -255,7 +263,8 @@ def _execute(plan, store, executor, done: set[str], batch: int, quiet: bool, arg
     progress = _progress(quiet, plan.n_trials, len(plan.keys() & done))
     try:
         completed = api.execute(plan, store, executor, done, batch_seeds=batch, progress=progress,
-                                command=["grokbench", *argv], checkpoint_every_s=checkpoint_every_s)
+                                command=["grokbench", *argv], checkpoint_every_s=checkpoint_every_s,
+                                prepare=prepare)
     except api.RecordWriteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -270,6 +279,7 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Train every proposal on the tuning seeds (resuming), then select and write DIR/tuned.json."""
     from . import api
     from .tuning.driver import conclude
+    from .tuning.racing import done_keys, race, wave_width
 
     api.check_flags(trials=args.trials, batch_seeds=args.batch_seeds, max_trials=args.max_trials,
                     checkpoint_every=args.checkpoint_every)
@@ -278,14 +288,25 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     study, store = api.prepare_tuning(args.tasks, args.methods, args.trials, args.tune_seeds, args.out,
                                       overrides=args.set, device=device, plugins=args.plugin,
                                       max_trials=args.max_trials)
-    failed = _execute(study.plan, store, executor, store.done_keys(executor.timeout), args.batch_seeds,
-                      args.quiet, argv, args.checkpoint_every)
-    if failed is not None:
-        return failed
-    data = conclude(study, store)
+    capping = not args.no_capping
+    if args.give_up is not None and not (0 < args.give_up <= 1 and capping):
+        raise UserError("--give-up must be a fraction in (0, 1] of the budget, and needs capping (not --no-capping)")
+    failed: list[int] = []
+
+    def run_plan(plan, prepare) -> bool:
+        code = _execute(plan, store, executor, done_keys(store, executor.timeout, capping), args.batch_seeds,
+                        args.quiet, argv, args.checkpoint_every, prepare)
+        failed.extend([code] if code is not None else [])
+        return code is None
+
+    if not race(study, store, run_plan, batch_seeds=args.batch_seeds, width=wave_width(executor),
+                capping=capping, timeout=executor.timeout, give_up=args.give_up):
+        return failed[0]
+    data = conclude(study, store, capping=capping, give_up=args.give_up)
     for entry in data["selected"]:
+        edge = f"; at the edge of its range: {', '.join(entry['edge'])}" if entry.get("edge") else ""
         print(f"{entry['task']} / {entry['method']}: {entry['config']} (configuration {entry['index']}, "
-              f"{entry['solved']}/{entry['seeds']} solved)")
+              f"{entry['solved']}/{entry['seeds']} solved{edge})")
     print(f"tuned: {store.root / 'tuned.json'} (every configuration: {store.root / 'tuning.md'}); "
           f"run it with `grokbench run --tuned {store.root} ...` on other seeds", file=sys.stderr)
     return 0

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from . import registry
+from .capping import CapPolicy
 from .errors import UserError
 from .limits import MAX_TRIALS, check_trials
 from .record import identity_key
@@ -54,7 +55,8 @@ class Cell:
     differ from it only in base-optimizer scalars (``sweep_signature``). The batch's leading
     axis then carries ``slots``, configuration-major: (0, s0), (0, s1), ..., (1, s0), ...
     ``checkpoint``: where and how often to save the training state (no part of any
-    trial's identity; None: never).
+    trial's identity; None: never). ``capping``: a tuning cell's capping policy
+    (``grokbench.capping``; no part of any trial's identity; None: never capped).
     """
 
     task: TaskSpec
@@ -65,6 +67,7 @@ class Cell:
     plugin_files: tuple[str, ...] = field(default=())
     variants: tuple[MethodSpec, ...] = ()
     checkpoint: CheckpointPolicy | None = None
+    capping: CapPolicy | None = None
 
     @property
     def configs(self) -> tuple[MethodSpec, ...]:

@@ -32,12 +32,14 @@ class Status(str, Enum):
     DIVERGED = "diverged"  # a non-finite training loss
     ERROR = "error"        # an exception in a plugin or a lost worker (retried on resume)
     TIMEOUT = "timeout"    # --trial-timeout ran out (final for its limit)
+    CAPPED = "capped"      # tuning only: stopped once it could no longer beat or tie the incumbent
+    #                        (grokbench.capping); censored where it stopped, never solved
 
     __str__ = str.__str__
     __format__ = str.__format__
 
 
-FINAL_STATUSES = frozenset({Status.SOLVED, Status.UNSOLVED, Status.DIVERGED})
+FINAL_STATUSES = frozenset({Status.SOLVED, Status.UNSOLVED, Status.DIVERGED, Status.CAPPED})
 CURVE_COLUMNS = ("step", "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "train_time_s")
 
 

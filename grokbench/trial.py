@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 
 from . import checkpoint, environment
+from .capping import GIVE_UP, Capper
 from .chain import Chain
 from .evaluation import evaluate
 from .plan import Cell, Slot
@@ -98,6 +99,7 @@ class CellRun:
         self.task: Task | None = None
         self.schedule: Schedule | None = None
         self.eval_time_s = 0.0
+        self.capper = Capper(cell.capping) if cell.capping is not None else None
 
     def unfinished(self) -> list[SeedTrack]:
         return [t for t in self.tracks.values() if t.status is None]
@@ -143,7 +145,25 @@ class CellRun:
         record = track.record(self.cell, self.task, self.schedule, self.env, self.started, _now(),
                               self.eval_time_s, detail)
         record.timing = self.timing_fields(Slot(track.config, track.seed))
+        if self.capper is not None:
+            self.capper.note(track.config, str(status), record.metrics.get("solve_step"))
         return record
+
+    def cap(self, step: int) -> Iterator[Record]:
+        """End, with status ``capped``, the trials of every configuration that can no longer
+        beat or tie its study's incumbent (``grokbench.capping``); nothing without a policy."""
+        if self.capper is None:
+            return
+        live: dict[int, list] = {}
+        for track in self.unfinished():
+            live.setdefault(track.config, []).append((track.curve["step"], track.curve["test_acc"]))
+        for config, (bound, rule) in self.capper.to_cap(live, self.task.target, step,
+                                                        self.schedule.max_steps).items():
+            for track in [t for t in self.unfinished() if t.config == config]:
+                record = self.end(track, Status.CAPPED)
+                record.metrics.update(capped_step=step, capping_bound=bound,
+                                      capping_give_up=self.capper.policy.give_up if rule == GIVE_UP else None)
+                yield record
 
 
 def run_cell(cell: Cell, progress: ProgressFn | None = None,
@@ -207,6 +227,7 @@ def _train(run: CellRun, progress: ProgressFn | None, timeout: TimeoutPolicy) ->
                                     losses if diverging else None)
         _stop_diverged(batch, run)
         yield from run.finish(done)
+        yield from run.cap(done)
         if progress is not None:
             progress(cell, done, schedule.max_steps, [run.tracks[s].last_test_acc for s in batch.slots
                                                       if run.tracks[s].status is None])

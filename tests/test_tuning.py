@@ -207,3 +207,61 @@ def test_a_bare_tuning_seed_count_starts_at_1000():
 
     assert parse_tune_seeds("3") == [1000, 1001, 1002]
     assert parse_tune_seeds("5-6") == [5, 6] and parse_tune_seeds("7,9") == [7, 9]
+
+
+def test_configuration_i_of_every_method_on_a_task_is_point_i_of_one_sequence(parity):
+    from grokbench.tuning.proposals import SHARED_SETTINGS, coordinates, task_points
+
+    k = 6
+    sgd, egd, adamw = (propose(m, parity, {}, k)[:k] for m in ("sgd", "egd", "adamw"))
+    grokfast = propose("grokfast", parity, {}, k)[:k]
+    points = task_points(parity, k)
+    sgd_lr, adamw_lr = registry.get_method("sgd").search_space["lr"], registry.get_method("adamw").search_space["lr"]
+    for i in range(k):
+        assert egd[i].values["sgd.lr"] == sgd[i].values["sgd.lr"]  # the same setting, the same value
+        assert egd[i].values["sgd.weight_decay"] == sgd[i].values["sgd.weight_decay"]
+        assert grokfast[i].values["sgd.lr"] == sgd[i].values["sgd.lr"]
+        # another base's lr: the same coordinate through its own range (values are rounded to 3 digits)
+        assert sgd_lr.position(sgd[i].values["sgd.lr"]) == pytest.approx(points[i][0], abs=0.01)
+        assert adamw_lr.position(adamw[i].values["adamw.lr"]) == pytest.approx(points[i][0], abs=0.01)
+        # a method's own knobs take the coordinates after the shared ones
+        alpha = Linear(0.8, 0.99).value(float(points[i][len(SHARED_SETTINGS)]))
+        assert grokfast[i].values["grokfast.alpha"] == alpha
+    axes = tuned_axes("grokfast+egd@adamw", parity, {})
+    assert dict(zip((a.name for a in axes), coordinates(axes))) == {
+        "grokfast.alpha": 3, "grokfast.lamb": 4, "egd.rank_rtol": 5, "adamw.lr": 0, "adamw.weight_decay": 1}
+    other = task_points(resolve_task("sparse_sum", {}), k)
+    assert (other != points).any()  # one sequence per task
+
+
+def test_selected_values_at_the_edge_of_their_range_are_flagged(parity):
+    from grokbench.tuning.driver import edges
+    from grokbench.tuning.space import at_edge
+
+    lr = Log(1e-3, 10.0, zero=0.25)
+    assert at_edge(lr, 9.0) == "high" and at_edge(lr, 1.2e-3) == "low" and at_edge(lr, 0.1) is None
+    assert at_edge(lr, 0.0) is None and at_edge(Choice((None, 1e-6)), 1e-6) is None  # no edge
+    assert at_edge(Linear(0.8, 0.99), 0.985) == "high"
+    chosen = propose("sgd[lr=9]", parity, {}, 2)[-1]  # the method as labelled: lr fixed, weight decay tuned
+    assert edges(chosen) == []
+    drawn = propose("sgd", parity, {}, 2)[0]
+    drawn = type(drawn)(**{**drawn.__dict__, "values": {"sgd.lr": 9.5, "sgd.weight_decay": 0.0}})
+    assert edges(drawn) == ["sgd.lr (high)"]
+
+
+def test_a_tuning_curve_starts_at_the_defaults_and_ends_at_the_selection():
+    from grokbench.tuning.curves import curve_lines, tuning_curve
+
+    inf = math.inf
+    outcomes = [_outcome(i, [m, m, m]) for i, m in enumerate([400, inf, 100, 300, 200])]
+    outcomes.append(_outcome(5, [500, 500, 500]))  # the defaults
+    curve = tuning_curve(outcomes, default_index=5)
+    assert [p.k for p in curve] == [0, 1, 2, 4, 5]
+    assert curve[0].median == 500 and curve[-1].median == curve[-1].p90 == 100
+    assert all(a.median >= b.median for a, b in zip(curve, curve[1:])) and not any(p.bounded for p in curve)
+    assert curve[1].p10 == 100 and curve[1].p90 == 500  # one draw: any of them, or none better than the defaults
+    capped = Outcome(6, "c6", (inf, inf, inf), ("capped",) * 3, 150.0)
+    with_cap = tuning_curve([*outcomes, capped], default_index=5)
+    assert with_cap[-1].median == 100 and with_cap[-1].bounded == 0  # at K: exact
+    assert any(p.bounded for p in with_cap[1:-1])  # earlier, the capped one (> 150) might have been best
+    assert "Tuning curve" in "\n".join(curve_lines(curve, 5))

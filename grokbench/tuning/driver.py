@@ -7,7 +7,8 @@ study resumes like ``grokbench run``. ``conclude`` reads the study's records, ap
 one rule of ``selection`` to every (task, method) and writes:
 
   DIR/tuned.json   the chosen configuration of each (task, method) and the budget
-  DIR/tuning.md    every configuration tried, one table per (task, method)
+  DIR/tuning.md    every configuration tried, one table per (task, method), and its tuning
+                   curve (``curves``)
   DIR/tuning.csv   the same, one row per configuration
 """
 
@@ -53,14 +54,17 @@ from ..spec import (
     trial_identity,
 )
 from ..store import Store, atomic_write_text
+from .curves import curve_lines, tuning_curve
 from .proposals import Proposal, propose
 from .selection import RULE, Outcome, outcome, select
+from .space import at_edge
 
 TUNE_SEED_BASE = 1000
-DEFAULT_TUNE_SEEDS = "1000-1002"
+DEFAULT_TUNE_SEEDS = "1000-1004"
 TUNED_FILE = "tuned.json"
 FORMAT = "grokbench-tuned/1"
-SEARCH = "scrambled Sobol (scipy.stats.qmc), seeded by (task, method)"
+SEARCH = ("scrambled Sobol (scipy.stats.qmc), one sequence per task: configuration i of every method is its "
+          "point i, settings shared by name (lr, weight_decay, momentum) on shared coordinates")
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,8 @@ def with_baseline(labels: list[str], task: TaskSpec, overrides: Overrides) -> li
     return labels if not baseline or baseline in labels else [baseline, *labels]
 
 
-def _outcomes(study: Study, group: list[Proposal], by_key: dict[str, Any]) -> list[Outcome]:
+def _group_records(study: Study, group: list[Proposal], by_key: dict[str, Any]) -> list[list[Any]]:
+    """Each proposal's records on the tuning seeds (all of them, or a UserError)."""
     out = []
     for p in group:
         keys = [identity_key(trial_identity(p.task, p.spec, s, study.plan.after_solve)) for s in study.plan.seeds]
@@ -134,25 +139,52 @@ def _outcomes(study: Study, group: list[Proposal], by_key: dict[str, Any]) -> li
         if missing:
             raise UserError(f"{len(missing)} tuning trial(s) of {p.task.label} / {p.label} have no record yet "
                             f"(interrupted, or held by another run); re-run the same command to finish them")
-        out.append(outcome(p.index, p.label, [by_key[k] for k in keys]))
+        out.append([by_key[k] for k in keys])
     return out
 
 
-def conclude(study: Study, store: Store) -> dict[str, Any]:
+def effort(records: list[Any]) -> dict[str, Any]:
+    """What training ``records`` took: trials, capped trials, training steps (each trial's
+    last evaluated step) and in-loop training seconds."""
+    steps = sum(int((r.curve.get("step") or [0])[-1]) for r in records)
+    seconds = sum(float(r.metrics.get("train_time_s") or 0.0) for r in records)
+    capped = [r for r in records if str(r.status) == "capped"]
+    gave_up = [r for r in capped if r.metrics.get("capping_give_up") is not None]
+    spared = sum(int(r.budget.get("budget_steps", 0)) - int(r.metrics.get("capped_step") or 0) for r in gave_up)
+    return {"trials": len(records), "capped": len(capped), "steps": steps, "train_seconds": round(seconds, 3),
+            "gave_up": len(gave_up), "gave_up_steps_spared": spared}
+
+
+def edges(chosen: Proposal) -> list[str]:
+    """The chosen values in the outer 5% of their range: ``["sgd.lr (high)"]``."""
+    out = []
+    for name, value in chosen.values.items():
+        side = at_edge(chosen.dimensions[name], value) if name in chosen.dimensions else None
+        if side:
+            out.append(f"{name} ({side})")
+    return out
+
+
+def conclude(study: Study, store: Store, capping: bool = True, give_up: float | None = None) -> dict[str, Any]:
     """Select a configuration for every (task, method), write the study's files, return
-    the content of tuned.json."""
+    the content of tuned.json. ``capping``, ``give_up``: how the study ran (said in the
+    files)."""
     by_key = {r.key: r for r in store.records()}
-    selected, tables = [], []
+    selected, tables, spent = [], [], []
     for (task_label, method), group in study.groups().items():
-        outcomes = _outcomes(study, group, by_key)
+        records = _group_records(study, group, by_key)
+        outcomes = [outcome(p.index, p.label, rs) for p, rs in zip(group, records)]
         best = select(outcomes, default_index=next((p.index for p in group if p.label == method), None))
         chosen = next(p for p in group if p.index == best.index)
-        selected.append(_entry(study, chosen, best))
+        selected.append({**_entry(study, chosen, best), "edge": edges(chosen),
+                         "effort": effort([r for rs in records for r in rs])})
         tables.append((task_label, method, group, outcomes, best.index))
+        spent += [r for rs in records for r in rs]
     data = {
         "format": FORMAT, "trials": study.trials, "with_default": True, "tune_seeds": list(study.plan.seeds),
         "rule": RULE,
         "search": SEARCH, "after_solve": study.plan.after_solve, "overrides": list(study.overrides),
+        "capping": capping, "give_up": give_up, "effort": effort(spent),
         "selected": selected,
     }
     atomic_write_text(store.root / TUNED_FILE, json.dumps(data, indent=1, default=str) + "\n")
@@ -175,6 +207,34 @@ def _steps(value: float) -> str:
     return f"{value:g}" if math.isfinite(value) else "> budget"
 
 
+def _median_text(o: Outcome) -> str:
+    if o.capped:
+        return f"> {o.capped_above:g} (capped)" if o.capped_above is not None else "not solved (gave up)"
+    return _steps(o.median_steps)
+
+
+def _give_up_lines(data: dict[str, Any]) -> list[str]:
+    """What the give-up rule did, when it was on."""
+    if data.get("give_up") is None:
+        return []
+    fired = [f"{e['task']} / {e['method']} ({e['effort']['gave_up']} trials)" for e in data["selected"]
+             if e["effort"]["gave_up"]]
+    where = ("fired in " + "; ".join(fired) + f", sparing at most {data['effort']['gave_up_steps_spared']:,} "
+             "training steps") if fired else "never fired"
+    return [f"- give-up (`--give-up {data['give_up']:g}`, not exact): a study where no trial had solved by "
+            f"{data['give_up']:g} of the budget stopped its trials there; {where}"]
+
+
+def _capping_line(data: dict[str, Any]) -> str:
+    e = data["effort"]
+    if not data.get("capping"):
+        return (f"- capping: off (`--no-capping`): every trial trained to its end; {e['trials']} trials, "
+                f"{e['steps']:,} training steps, {e['train_seconds']:.0f} s of training")
+    return (f"- capping: on: a configuration stopped once more than half its seeds were unsolved at the best "
+            f"median so far (status `capped`; the selection is the uncapped study's); {e['trials']} trials, "
+            f"{e['capped']} capped, {e['steps']:,} training steps, {e['train_seconds']:.0f} s of training")
+
+
 def tuning_markdown(data: dict[str, Any], tables: list) -> str:
     """Every configuration tried, one table per (task, method), the chosen one marked."""
     seeds = data["tune_seeds"]
@@ -183,27 +243,42 @@ def tuning_markdown(data: dict[str, Any], tables: list) -> str:
         f"- budget: {data['trials']} quasi-random configuration(s) per (task, method) and the method's own "
         f"(its defaults, the last index), each on tuning seeds "
         f"{', '.join(map(str, seeds))}",
-        f"- search: {data['search']}", f"- selection: {data['rule']}", "",
+        f"- search: {data['search']}", f"- selection: {data['rule']}", _capping_line(data),
+        *_give_up_lines(data), *_edge_lines(data), "",
     ]
     for (task, method, group, outcomes, chosen), entry in zip(tables, data["selected"]):
         lines += [f"## {task} / {method}", "", "space: " + ("; ".join(f"{k} {v}" for k, v in entry["space"].items())
                                                            or "nothing to tune (one configuration)"), "",
                   "| # | configuration | solved | median steps | statuses | chosen |", "|---|---|---|---|---|---|"]
         for p, o in zip(group, outcomes):
-            lines.append(f"| {p.index} | `{p.label}` | {o.solved}/{len(o.steps)} | {_steps(o.median_steps)} | "
+            lines.append(f"| {p.index} | `{p.label}` | {o.solved}/{len(o.steps)} | {_median_text(o)} | "
                          f"{', '.join(o.statuses)} | {'**yes**' if p.index == chosen else ''} |")
         lines.append("")
+        default_index = next((p.index for p in group if p.label == method), None)
+        lines += curve_lines(tuning_curve(outcomes, default_index), data["trials"])
     return "\n".join(lines)
+
+
+def _edge_lines(data: dict[str, Any]) -> list[str]:
+    """One line naming the selected values at the edge of their range (none: no line)."""
+    flagged = [f"{e['task']} / {e['method']}: {', '.join(e['edge'])}" for e in data["selected"] if e.get("edge")]
+    if not flagged:
+        return []
+    return ["- **at the edge of the range** (a selected value in the outer 5% of its range, log scale where the "
+            "range is; the best may lie beyond it): " + "; ".join(flagged)]
 
 
 def tuning_csv(tables: list) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["task", "method", "index", "configuration", "solved", "seeds", "median_steps", "chosen"])
+    writer.writerow(["task", "method", "index", "configuration", "solved", "seeds", "median_steps", "chosen",
+                     "capped_above"])
     for task, method, group, outcomes, chosen in tables:
         for p, o in zip(group, outcomes):
-            median = o.median_steps if math.isfinite(o.median_steps) else ""
-            writer.writerow([task, method, p.index, p.label, o.solved, len(o.steps), median, int(p.index == chosen)])
+            median = o.median_steps if math.isfinite(o.median_steps) and not o.capped else ""
+            above = o.capped_above if o.capped and o.capped_above is not None else ""
+            writer.writerow([task, method, p.index, p.label, o.solved, len(o.steps), median, int(p.index == chosen),
+                             above])
     return buffer.getvalue()
 
 

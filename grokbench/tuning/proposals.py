@@ -1,8 +1,14 @@
 """Quasi-random proposals: K configurations of one method on one task, plus its own.
 
-The K points are the first K of a scrambled Sobol sequence (scipy.stats.qmc.Sobol) over
-the chain's search space, scrambled with a seed derived from (task label, method label):
-the same command proposes the same configurations, on any machine. Each point becomes a
+Shared draws (common random numbers): every method on a task draws from one scrambled
+Sobol sequence (scipy.stats.qmc.Sobol, ``DIMENSIONS`` coordinates, scrambled with a seed
+derived from the task label), and configuration i of every method is point i of it. The
+base optimizer's settings take the coordinates of their names in ``SHARED_SETTINGS``
+(``lr`` is coordinate 0 for SGD, AdamW and every accelerator's base alike); a method's
+own knobs (and a base setting not listed there) take the further coordinates, in chain
+order. So methods differ in their settings, never in the luck of their draws: where two
+methods share a setting and its range, configuration i gives them the same value. The
+same command proposes the same configurations, on any machine. Each point becomes a
 variant label (``sgd[lr=0.0123,weight_decay=0]``), resolved like any label written by
 hand, so a tuning trial is the same trial as that variant run with ``grokbench run``.
 Settings the method's own label already fixes (``adamw[weight_decay=0]``) are not tuned.
@@ -19,10 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import seeding, variants
+from ..errors import UserError
 from ..spec import MethodSpec, Overrides, TaskSpec, resolve_method, written_settings
-from .space import Axis, chain_space, describe_space
+from .space import Axis, Dimension, chain_space, describe_space
 
 SEED_STREAM = "tune"
+SHARED_SETTINGS = ("lr", "weight_decay", "momentum")  # base-optimizer settings, by name: coordinates 0, 1, 2
+DIMENSIONS = 16  # coordinates of the task's sequence: the shared ones, then a method's own knobs
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class Proposal:
     spec: MethodSpec
     values: dict[str, Any] = field(default_factory=dict)
     space: dict[str, str] = field(default_factory=dict)
+    dimensions: dict[str, Dimension] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -60,22 +70,45 @@ def unit_points(n_points: int, dims: int, seed: int):
         return qmc.Sobol(d=dims, scramble=True, seed=seed).random(n_points)
 
 
+def coordinates(axes: list[Axis]) -> list[int]:
+    """The coordinate of the task's sequence each axis reads: a base-optimizer setting named
+    in ``SHARED_SETTINGS`` its place there; every other axis the next free one, in order."""
+    own = iter(range(len(SHARED_SETTINGS), DIMENSIONS))
+    out = []
+    for axis in axes:
+        shared = axis.part is None and axis.param in SHARED_SETTINGS
+        coordinate = SHARED_SETTINGS.index(axis.param) if shared else next(own, None)
+        if coordinate is None:
+            names = ", ".join(a.name for a in axes)
+            raise UserError(f"{len(axes)} settings to tune ({names}) need more than the {DIMENSIONS} coordinates "
+                            f"of a tuning sequence; fix some of them in the method's label")
+        out.append(coordinate)
+    return out
+
+
+def task_points(task: TaskSpec, trials: int):
+    """The first ``trials`` points of ``task``'s sequence, shared by every method on it."""
+    return unit_points(trials, DIMENSIONS, seeding.derive_seed(seeding.BENCHMARK, SEED_STREAM, task.label))
+
+
 def propose(method_label: str, task: TaskSpec, overrides: Overrides, trials: int) -> list[Proposal]:
-    """``trials`` quasi-random configurations of ``method_label`` on ``task``, then the
-    method as labelled (index ``trials``); only the latter when nothing is tunable."""
+    """``trials`` quasi-random configurations of ``method_label`` on ``task`` (configuration
+    i at point i of the task's shared sequence), then the method as labelled (index
+    ``trials``); only the latter when nothing is tunable."""
     plain = resolve_method(method_label, task, overrides)
     axes = tuned_axes(method_label, task, overrides)
     if not axes:
         return [Proposal(task, plain.label, 0, plain)]
-    seed = seeding.derive_seed(seeding.BENCHMARK, SEED_STREAM, task.label, plain.label)
+    columns = coordinates(axes)
+    space, dimensions = describe_space(axes), {axis.name: axis.dimension for axis in axes}
     out = []
-    for index, point in enumerate(unit_points(trials, len(axes), seed)):
-        values = {axis.name: axis.dimension.value(float(u)) for axis, u in zip(axes, point)}
+    for index, point in enumerate(task_points(task, trials)):
+        values = {axis.name: axis.dimension.value(float(point[c])) for axis, c in zip(axes, columns)}
         text = variant_text(plain, axes, list(values.values()))
-        out.append(Proposal(task, plain.label, index, resolve_method(text, task, overrides), values,
-                            describe_space(axes)))
+        out.append(Proposal(task, plain.label, index, resolve_method(text, task, overrides), values, space,
+                            dimensions))
     own = {axis.name: axis_value(plain, axis) for axis in axes}
-    return [*out, Proposal(task, plain.label, trials, plain, own, describe_space(axes))]
+    return [*out, Proposal(task, plain.label, trials, plain, own, space, dimensions)]
 
 
 def axis_value(spec: MethodSpec, axis: Axis) -> Any:

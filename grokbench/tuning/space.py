@@ -41,6 +41,13 @@ class Log:
         v = (u - self.zero) / (1.0 - self.zero)
         return _round(math.exp(math.log(self.lo) + v * (math.log(self.hi) - math.log(self.lo))), self.integer)
 
+    def position(self, value: Any) -> float | None:
+        """Where ``value`` sits in [lo, hi] on the log scale (0: lo, 1: hi); None for the
+        exact 0 of ``zero``."""
+        if not isinstance(value, int | float) or value <= 0:
+            return None
+        return (math.log(value) - math.log(self.lo)) / (math.log(self.hi) - math.log(self.lo))
+
     def describe(self) -> str:
         text = f"log [{self.lo:g}, {self.hi:g}]" + (" integer" if self.integer else "")
         return f"0 (p {self.zero:g}) or {text}" if self.zero else text
@@ -57,6 +64,12 @@ class Linear:
     def value(self, u: float) -> float | int:
         return _round(self.lo + u * (self.hi - self.lo), self.integer)
 
+    def position(self, value: Any) -> float | None:
+        """Where ``value`` sits in [lo, hi] (0: lo, 1: hi)."""
+        if not isinstance(value, int | float) or self.hi == self.lo:
+            return None
+        return (value - self.lo) / (self.hi - self.lo)
+
     def describe(self) -> str:
         return f"linear [{self.lo:g}, {self.hi:g}]" + (" integer" if self.integer else "")
 
@@ -70,11 +83,27 @@ class Choice:
     def value(self, u: float) -> Any:
         return self.values[min(int(u * len(self.values)), len(self.values) - 1)]
 
+    def position(self, value: Any) -> float | None:
+        """None: a choice has no edge."""
+        return None
+
     def describe(self) -> str:
         return "one of " + ", ".join("none" if v is None else str(v) for v in self.values)
 
 
 Dimension = Log | Linear | Choice
+
+
+EDGE = 0.05  # a value in the outer 5% of its range (on its scale) is at the edge of it
+
+
+def at_edge(dimension: Dimension, value: Any) -> str | None:
+    """'low' or 'high' when ``value`` lies in the outer ``EDGE`` of ``dimension``'s range
+    (log scale for ``Log``): the search may have wanted to go further; else None."""
+    position = dimension.position(value)
+    if position is None:
+        return None
+    return "low" if position < EDGE else "high" if position > 1 - EDGE else None
 
 
 def declared_space(name: str) -> dict[str, Dimension]:

@@ -20,3 +20,16 @@ def run_cli(*argv: str) -> int:
 
 def read_records(out: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((out / "records").glob("*.json"))]
+
+
+def interrupt_after(evaluations: int):
+    """A progress callback that raises KeyboardInterrupt at the given evaluation (a Ctrl-C
+    at a known point of training, never at a fixed delay)."""
+    calls = []
+
+    def progress(*_):
+        calls.append(1)
+        if len(calls) == evaluations:
+            raise KeyboardInterrupt
+
+    return progress

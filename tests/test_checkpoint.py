@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from helpers import read_records, run_cli
+from helpers import interrupt_after, read_records, run_cli
 
 from grokbench import checkpoint, environment
 from grokbench.plan import CheckpointPolicy, build_plan
@@ -29,17 +29,6 @@ def _cell(method: str, seeds: str = "2"):
     return cell
 
 
-def _interrupt_after(evaluations: int):
-    calls = []
-
-    def progress(*_):
-        calls.append(1)
-        if len(calls) == evaluations:
-            raise KeyboardInterrupt
-
-    return progress
-
-
 def _curves(records) -> dict[str, dict]:
     return {r.key: {c: r.curve[c] for c in UNTIMED} | {"status": r.status} for r in records}
 
@@ -50,7 +39,7 @@ def test_a_resumed_cell_gives_the_uninterrupted_curves(method, tmp_path):
     whole = _curves(run_cell(cell))
     saving = replace(cell, checkpoint=CheckpointPolicy(str(tmp_path), every_s=0))
     with pytest.raises(KeyboardInterrupt):
-        list(run_cell(saving, _interrupt_after(4)))  # saved after evaluations 1-3 (epochs 1-3)
+        list(run_cell(saving, interrupt_after(4)))  # saved after evaluations 1-3 (epochs 1-3)
     assert checkpoint.find(saving.checkpoint, cell.keys()) is not None
     resumed = list(run_cell(saving))
     assert _curves(resumed) == whole
@@ -65,7 +54,7 @@ def test_a_resumed_cell_gives_the_uninterrupted_curves(method, tmp_path):
 def test_a_resumed_record_names_the_device_that_trained_before_the_checkpoint(tmp_path, saved_on, reported):
     cell = replace(_cell("adam"), checkpoint=CheckpointPolicy(str(tmp_path), every_s=0))
     with pytest.raises(KeyboardInterrupt):
-        list(run_cell(cell, _interrupt_after(3)))
+        list(run_cell(cell, interrupt_after(3)))
     path = checkpoint.find(cell.checkpoint, cell.keys())
     saved = torch.load(io.BytesIO(checkpoint.read_payload(path)), weights_only=False)
     saved.pop("device")
@@ -74,7 +63,7 @@ def test_a_resumed_record_names_the_device_that_trained_before_the_checkpoint(tm
         saved.update(device=saved_on, resumed_devices=[])
     checkpoint.write_payload(path, saved)
     with pytest.raises(KeyboardInterrupt):
-        list(run_cell(cell, _interrupt_after(2)))  # resumed once, saved again further on
+        list(run_cell(cell, interrupt_after(2)))  # resumed once, saved again further on
     records = list(run_cell(cell))
     here = environment.device_label(records[0].environment)
     assert all(r.environment["resumed_at_steps"] == [8, 12] for r in records)
@@ -86,7 +75,7 @@ def test_a_narrower_cell_resumes_from_a_wider_checkpoint_and_others_start_afresh
     whole = _curves(run_cell(cell))
     saving = replace(cell, checkpoint=CheckpointPolicy(str(tmp_path), every_s=0))
     with pytest.raises(KeyboardInterrupt):
-        list(run_cell(saving, _interrupt_after(4)))
+        list(run_cell(saving, interrupt_after(4)))
     narrow = replace(_cell("adamw", "1-2"), checkpoint=saving.checkpoint)  # seed 0 finished meanwhile, say
     resumed = list(run_cell(narrow))
     assert [r.environment.get("resumed_at_steps") for r in resumed] == [[12], [12]]
@@ -99,7 +88,7 @@ def test_a_narrower_cell_resumes_from_a_wider_checkpoint_and_others_start_afresh
 def test_finished_checkpoints_are_removed_and_unfinished_ones_kept(tmp_path):
     cell = replace(_cell("sgd"), checkpoint=CheckpointPolicy(str(tmp_path), every_s=0))
     with pytest.raises(KeyboardInterrupt):
-        list(run_cell(cell, _interrupt_after(3)))
+        list(run_cell(cell, interrupt_after(3)))
     killed, live = tmp_path / ".x.pt.123.tmp", tmp_path / ".y.pt.456.tmp"
     killed.write_bytes(b"")  # left by a process killed mid-save: untouched for an hour
     os.utime(killed, (time.time() - 3600, time.time() - 3600))
@@ -141,7 +130,7 @@ def test_a_damaged_checkpoint_is_ignored_with_a_warning(tmp_path, capsys):
     cell = replace(_cell("sgd"), checkpoint=CheckpointPolicy(str(tmp_path), every_s=0))
     whole = _curves(run_cell(_cell("sgd")))
     with pytest.raises(KeyboardInterrupt):
-        list(run_cell(cell, _interrupt_after(3)))
+        list(run_cell(cell, interrupt_after(3)))
     (pt,) = tmp_path.glob("*.pt")
     pt.write_bytes(pt.read_bytes()[:100])  # truncated
     records = list(run_cell(cell))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY_PARITY, read_records, run_cli
+from helpers import TINY_PARITY, interrupt_after, read_records, run_cli
 
 from grokbench import checkpoint, store
 from grokbench.plan import CheckpointPolicy, build_plan
@@ -39,17 +39,6 @@ def _cell(method: str = "adamw", seeds: str = "2", folder: Path | None = None):
 
 def _curves(records) -> dict[str, dict]:
     return {r.key: {c: r.curve[c] for c in UNTIMED} | {"status": r.status} for r in records}
-
-
-def _stop_after(evaluations: int):
-    calls = []
-
-    def progress(*_):
-        calls.append(1)
-        if len(calls) == evaluations:
-            raise KeyboardInterrupt
-
-    return progress
 
 
 def _temporaries(root: Path) -> list[Path]:
@@ -177,7 +166,7 @@ def test_a_checkpoint_failing_its_check_is_discarded_and_the_trials_start_afresh
     whole = _curves(run_cell(_cell()))
     cell = _cell(folder=tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        list(run_cell(cell, _stop_after(3)))
+        list(run_cell(cell, interrupt_after(3)))
     (pt,) = tmp_path.glob("*.pt")
     damage(pt)
     capsys.readouterr()
@@ -191,10 +180,10 @@ def test_a_checkpoint_failing_its_check_is_discarded_and_the_trials_start_afresh
 def test_a_failing_checkpoint_gives_way_to_an_older_good_one(tmp_path, capsys):
     wide = _cell(seeds="3", folder=tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        list(run_cell(wide, _stop_after(4)))  # saved at step 12 for seeds 0-2
+        list(run_cell(wide, interrupt_after(4)))  # saved at step 12 for seeds 0-2
     narrow = _cell(seeds="1-2", folder=tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        list(run_cell(narrow, _stop_after(2)))  # resumed at 12, saved its own at 20
+        list(run_cell(narrow, interrupt_after(2)))  # resumed at 12, saved its own at 20
     own = tmp_path / f"{checkpoint.checkpoint_name(narrow.keys())}.pt"
     _cut_the_last_byte(own)
     records = list(run_cell(narrow))

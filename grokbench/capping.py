@@ -9,7 +9,9 @@ counting as infinitely many steps. Two facts make capping exact:
   the median of that is an upper bound ``U`` on its final median (a seed still to finish can
   only lower an order statistic). The lowest such bound over the study's configurations
   bounds the median the selection will reach. Only decided seeds enter it: a solved seed's
-  solve step, or a seed that ended without solving.
+  solve step (known once its stability window has held, before the tail after it is
+  watched: the tail can flag the solve unstable but never move it), or a seed that ended
+  without solving.
 - *Beyond the bound.* A seed is beyond ``U`` when its solve step can no longer be at or
   below ``U``: it ended without solving or solved after ``U``, or, still training, it has
   been evaluated at ``U`` or later and no evaluation at or before ``U`` reached the target
@@ -98,12 +100,23 @@ class Capper:
 
     policy: CapPolicy
     decided: dict[int, list[float]] = field(default_factory=dict)
+    settled: set[tuple[int, int]] = field(default_factory=set)  # (config, seed) noted before it ended
 
-    def note(self, config: int, status: str, solve_step: float | None) -> None:
-        """A trial of configuration ``config`` ended with ``status`` (and ``solve_step``)."""
+    def note(self, config: int, status: str, solve_step: float | None, seed: int | None = None) -> None:
+        """A trial of configuration ``config`` ended with ``status`` (and ``solve_step``);
+        nothing when its solve was noted already (``note_solve``)."""
+        if (config, seed) in self.settled:
+            return
         if status in DECIDED:
             step = float(solve_step) if status == "solved" and solve_step is not None else math.inf
             self.decided.setdefault(config, []).append(step)
+
+    def note_solve(self, config: int, seed: int, solve_step: float) -> None:
+        """A trial still training whose stable solve is settled (its window held: only the
+        tail, which cannot move the solve step, is still watched) counts as decided now."""
+        if (config, seed) not in self.settled:
+            self.settled.add((config, seed))
+            self.decided.setdefault(config, []).append(float(solve_step))
 
     def steps(self, config: int) -> list[float]:
         return [*self.policy.known[config], *self.decided.get(config, [])]

@@ -146,7 +146,7 @@ class CellRun:
                               self.eval_time_s, detail)
         record.timing = self.timing_fields(Slot(track.config, track.seed))
         if self.capper is not None:
-            self.capper.note(track.config, str(status), record.metrics.get("solve_step"))
+            self.capper.note(track.config, str(status), record.metrics.get("solve_step"), track.seed)
         return record
 
     def cap(self, step: int) -> Iterator[Record]:
@@ -156,10 +156,14 @@ class CellRun:
             return
         live: dict[int, list] = {}
         for track in self.unfinished():
-            live.setdefault(track.config, []).append((track.curve["step"], track.curve["test_acc"]))
+            if track.watch is not None and track.watch.solve is not None:  # settled; its tail still watched
+                self.capper.note_solve(track.config, track.seed, track.curve["step"][track.watch.solve])
+            else:  # counted once: a settled trial is among the decided, not the live
+                live.setdefault(track.config, []).append((track.curve["step"], track.curve["test_acc"]))
         for config, (bound, rule) in self.capper.to_cap(live, self.task.target, step,
                                                         self.schedule.max_steps).items():
-            for track in [t for t in self.unfinished() if t.config == config]:
+            for track in [t for t in self.unfinished() if t.config == config
+                          and (t.watch is None or t.watch.solve is None)]:  # a settled solve finishes its tail
                 record = self.end(track, Status.CAPPED)
                 record.metrics.update(capped_step=step, capping_bound=bound,
                                       capping_give_up=self.capper.policy.give_up if rule == GIVE_UP else None)

@@ -135,3 +135,13 @@ def test_a_study_where_nothing_solves_gives_up_and_keeps_the_defaults(tmp_path, 
     assert data["selected"][0]["config"] == "sgd" and data["effort"]["gave_up"] == len(records) == 9
     assert "give-up (`--give-up 0.5`, not exact)" in (tmp_path / "T" / "tuning.md").read_text()
     assert run_cli("tune", "--give-up", "2", "--out", str(tmp_path / "U")) == 2
+
+
+def test_a_settled_solve_counts_once_whether_noted_early_or_at_its_end():
+    from grokbench.capping import Capper, CapPolicy
+
+    capper = Capper(CapPolicy(n_seeds=3, groups=("study",), known=((),)))
+    capper.note_solve(0, seed=7, solve_step=130)  # its window held; its tail still watched
+    capper.note(0, "solved", 130, seed=7)  # the same trial ending after its tail
+    capper.note(0, "unsolved", None, seed=8)
+    assert capper.steps(0) == [130.0, math.inf]

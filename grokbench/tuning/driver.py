@@ -291,6 +291,9 @@ TUNED_FIELDS: Schema = {
     "search": Field(text, required=False),
     "after_solve": Field(integer(lo=0), required=False),
     "overrides": Field(list_of(text), required=False),
+    "capping": Field(boolean, required=False),
+    "give_up": Field(any_of(number(lo=0), null), required=False),
+    "effort": Field(an_object, required=False),
     "selected": Field(list_of(an_object)),
 }
 SELECTED_FIELDS: Schema = {
@@ -298,6 +301,7 @@ SELECTED_FIELDS: Schema = {
     "median_steps": Field(any_of(number(lo=0), null), required=False),
     "solved": Field(integer(lo=0), required=False), "seeds": Field(integer(lo=0), required=False),
     "values": Field(an_object, required=False), "space": Field(dict_of(text), required=False),
+    "edge": Field(list_of(text), required=False), "effort": Field(an_object, required=False),
     "task_params": Field(an_object), "optimizer": Field(an_object), "transforms": Field(list_of(an_object)),
 }
 

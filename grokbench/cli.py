@@ -293,6 +293,7 @@ def cmd_reproduce(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from . import reproduce
 
     load_plugins(())
+    reproduce.check_page_path(args.page)  # before anything trains
     claims = reproduce.load_claims(args.claim_file)
     if not args.names and not args.page_only:
         for claim in claims.values():

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 from . import registry
 from .errors import UserError
+from .record import MAX_INT
 from .spec import (
     ComponentSpec,
     MethodSpec,
@@ -106,11 +107,14 @@ def sweep_signature(method: MethodSpec) -> tuple | None:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``5`` -> 0..4; ``A-B`` -> A..B inclusive; ``A,B,C`` -> that list (at most MAX_SEEDS)."""
+    """``5`` -> 0..4; ``A-B`` -> A..B inclusive; ``A,B,C`` -> that list (at most MAX_SEEDS seeds,
+    each at most ``record.MAX_INT``, 2**63 - 1)."""
     text = str(text).strip()
     seeds = _seed_list(text)
     if seeds is None:
         raise UserError(f"--seeds {text[:40]!r} is malformed; expected N (>= 1), A-B (A <= B) or A,B,C")
+    if max(seeds) > MAX_INT:
+        raise UserError(f"--seeds {text[:40]!r}: a seed is at most 2**63 - 1 ({MAX_INT})")
     return seeds
 
 

@@ -86,7 +86,7 @@ class Record:
         _check_fields(data)
         known = {f for f in cls.__dataclass_fields__}
         record = cls(**{k: v for k, v in data.items() if k in known})
-        record.identity = _with_legacy_fields(dict(record.identity), record.grokbench_version)
+        record.identity = _with_legacy_fields(dict(record.identity), data.get("grokbench_version") or "")
         return record
 
 
@@ -113,10 +113,10 @@ def _check_fields(data: dict[str, Any]) -> None:
     _check_tuned(ident.get("tuned"))
     if data.get("status") not in {s.value for s in Status}:
         raise BadRecord(f"unknown status {data.get('status')!r}")
-    _check_scalars(data, ident)
     for name in ("metrics", "budget", "curve", "environment", "timing"):
         if not isinstance(data.get(name, {}), dict):
             raise BadRecord(f"'{name}' is not an object")
+    _check_scalars(data, ident)
     _check_curve(data.get("curve") or {})
     for section in ("metrics", "budget"):
         for name, value in (data.get(section) or {}).items():
@@ -137,8 +137,9 @@ def _check_curve(curve: dict[str, Any]) -> None:
         raise BadRecord("curve columns have different lengths")
 
 
-# Optional scalar fields of a record and of its identity, with the types readers rely on
-# (None: absent or null is allowed). A record breaking one is skipped, naming the field.
+# Scalar fields of a record and of its identity that readers rely on, each with its type
+# (and, for the record's own, whether null is allowed); an absent one is filled by default.
+# A record breaking one is skipped, naming the field.
 _SCALARS: tuple[tuple[str, tuple[type, ...], bool], ...] = (
     ("error", (str,), True), ("error_detail", (str,), True), ("started_at", (str,), False),
     ("finished_at", (str,), False), ("grokbench_version", (str,), False),
@@ -170,8 +171,10 @@ def _check_scalars(data: dict[str, Any], ident: dict[str, Any]) -> None:
                         f"{ident['grokbench_version']!r}")
 
 
-# What the readers of a tuned record use (``grokbench.tuning.tuned``), with its type.
-_TUNED_FIELDS = (("config", str), ("index", int), ("trials", int), ("tune_seeds", list), ("folder", str))
+# What the readers of a tuned record use (``grokbench.tuning.tuned``), with its type; and
+# fields that may be absent but, when present, have a type.
+_TUNED_FIELDS = (("config", str), ("index", int), ("trials", int), ("tune_seeds", list))
+_TUNED_OPTIONAL = (("space", dict), ("folder", str))
 
 
 def _check_tuned(tuned: Any) -> None:
@@ -184,8 +187,9 @@ def _check_tuned(tuned: Any) -> None:
             raise BadRecord(f"identity.tuned.{name} is missing or not a {kind.__name__}")
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in tuned["tune_seeds"]):
         raise BadRecord("identity.tuned.tune_seeds is not a list of integers")
-    if not isinstance(tuned.get("space", {}), dict):
-        raise BadRecord("identity.tuned.space is not an object")
+    for name, kind in _TUNED_OPTIONAL:
+        if name in tuned and not isinstance(tuned[name], kind):
+            raise BadRecord(f"identity.tuned.{name} is not a {kind.__name__}")
 
 
 def _is_number(value: Any) -> bool:

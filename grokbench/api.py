@@ -156,7 +156,18 @@ def prepare(tasks: str | Sequence[str], methods: str | Sequence[str], seeds: str
     check_memory([(t, m, 1) for t, m in plan.pairs], plan.device)  # each trial alone; execute checks cells
     store = Store(out, create=True)
     check_folder(plan, store)
+    check_plan_fits_folder(plan, store)
     return plan, store
+
+
+def check_plan_fits_folder(plan: Plan, store: Store) -> None:
+    """Refuse (UserError, before anything trains) a plan that would add another
+    configuration of a (task, method) ``store`` holds (``grokbench.consistency``)."""
+    from .consistency import check_addition
+    from .spec import trial_identity
+
+    identities = [trial_identity(task, method, plan.seeds[0], plan.after_solve) for task, method in plan.pairs]
+    check_addition(identities, store.records(), store.root)
 
 
 def _note_added_baselines(plan: Plan, methods: str) -> None:
@@ -190,7 +201,9 @@ def prepare_tuning(tasks: str | Sequence[str], methods: str | Sequence[str], tri
                         tuple(overrides), after_solve=after_solve, device=device,
                         plugin_files=tuple(registry.plugin_files()), max_trials=max_trials)
     check_memory([(t, m, 1) for t, m in study.plan.pairs], study.plan.device)
-    return study, Store(out, create=True)
+    store = Store(out, create=True)
+    check_plan_fits_folder(study.plan, store)
+    return study, store
 
 
 def tune(tasks: str = "sparse_parity", methods: str = "sgd,adamw", trials: int = 8,

@@ -320,6 +320,7 @@ def cmd_reproduce(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from . import reproduce
 
     load_plugins(())
+    reproduce.check_page_path(args.page)  # before anything trains
     claims = reproduce.load_claims(args.claim_file)
     if not args.names and not args.page_only:
         for claim in claims.values():
@@ -335,7 +336,7 @@ def cmd_reproduce(args: argparse.Namespace, argv: Sequence[str]) -> int:
               file=sys.stderr)
         return 130
     page = reproduce.write_page(list(claims.values()), Path(args.out), args.page, shlex.join(["grokbench", *argv]))
-    print(f"reproductions: {page}", file=sys.stderr)
+    print(f"reproductions: {_shown(page)}", file=sys.stderr)
     return 0
 
 
@@ -381,6 +382,13 @@ def _calibrate_after_run(store, quiet: bool) -> None:
                   file=sys.stderr)
 
 
+def _shown(path) -> str:
+    """A path for a message: bytes that are not UTF-8 as ``\\xNN``."""
+    from .leaderboard.output import printable
+
+    return printable(str(path))
+
+
 def _note(message: str) -> None:
     print(message, file=sys.stderr)
 
@@ -404,7 +412,7 @@ def _end_of_run(store, plan) -> None:
     except Exception as exc:
         print(f"warning: leaderboard not written: {type(exc).__name__}: {exc}", file=sys.stderr)
     else:
-        print(f"leaderboard: {readme}", file=sys.stderr)
+        print(f"leaderboard: {_shown(readme)}", file=sys.stderr)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -481,7 +489,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     readme = write_leaderboard(args.dir, args.out, figures=not args.no_figures, show=not args.quiet,
                                defaults=args.defaults)
-    print(f"leaderboard: {readme}", file=sys.stderr)
+    print(f"leaderboard: {_shown(readme)}", file=sys.stderr)
     return 0
 
 

@@ -10,7 +10,7 @@ from . import registry
 from .capping import CapPolicy
 from .errors import UserError
 from .limits import MAX_TRIALS, check_trials
-from .record import identity_key
+from .record import MAX_INT, identity_key
 from .spec import (
     ComponentSpec,
     MethodSpec,
@@ -110,12 +110,15 @@ def sweep_signature(method: MethodSpec) -> tuple | None:
 
 
 def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
-    """``5`` -> 0..4; ``A-B`` -> A..B inclusive; ``A,B,C`` -> that list (at most MAX_SEEDS).
-    ``flag``: what the user wrote the seeds as, for the error (``--tune-seeds``, a file's field)."""
+    """``5`` -> 0..4; ``A-B`` -> A..B inclusive; ``A,B,C`` -> that list (at most MAX_SEEDS seeds,
+    each at most ``record.MAX_INT``, 2**63 - 1). ``flag``: what the user wrote the seeds as,
+    for the error (``--tune-seeds``, a file's field)."""
     text = str(text).strip()
     seeds = _seed_list(text, flag)
     if seeds is None:
         raise UserError(f"{flag} {text[:40]!r} is malformed; expected N (>= 1), A-B (A <= B) or A,B,C")
+    if max(seeds) > MAX_INT:
+        raise UserError(f"{flag} {text[:40]!r}: a seed is at most 2**63 - 1 ({MAX_INT})")
     return seeds
 
 

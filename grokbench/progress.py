@@ -85,7 +85,8 @@ class RichProgress(PlainProgress):
 
 def _seeds(cell: Cell) -> str:
     s = cell.seeds
-    return f"{s[0]}-{s[-1]}" if len(s) > 1 and list(s) == list(range(s[0], s[-1] + 1)) else ",".join(map(str, s))
+    consecutive = len(s) > 1 and list(s) == sorted(set(s)) and s[-1] - s[0] == len(s) - 1  # no range built
+    return f"{s[0]}-{s[-1]}" if consecutive else ",".join(map(str, s))
 
 
 def make_progress(total: int, skipped: int) -> PlainProgress:

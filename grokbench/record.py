@@ -40,6 +40,7 @@ class Status(str, Enum):
 
 
 FINAL_STATUSES = frozenset({Status.SOLVED, Status.UNSOLVED, Status.DIVERGED, Status.CAPPED})
+MAX_INT = 2**63 - 1  # seeds and counts are 64-bit integers (what numpy, pandas and torch hold)
 CURVE_COLUMNS = ("step", "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "train_time_s")
 
 
@@ -90,7 +91,7 @@ class Record:
         _check_fields(data)
         known = {f for f in cls.__dataclass_fields__}
         record = cls(**{k: v for k, v in data.items() if k in known})
-        record.identity = _with_legacy_fields(dict(record.identity))
+        record.identity = _with_legacy_fields(dict(record.identity), data.get("grokbench_version") or "")
         _move_tuned_folder(record)
         return record
 
@@ -105,6 +106,8 @@ def _check_fields(data: dict[str, Any]) -> None:
     for name, kind in (("task", str), ("method", str), ("seed", int)):
         if not isinstance(ident.get(name), kind) or isinstance(ident.get(name), bool):
             raise BadRecord(f"identity.{name} is missing or not a {kind.__name__}")
+    if not 0 <= ident["seed"] <= MAX_INT:
+        raise BadRecord(f"identity.seed is not in 0..{MAX_INT} (2**63 - 1)")
     for name, kinds in (("preset", (str, type(None))), ("optimizer", dict), ("transforms", list),
                         ("task_params", dict), ("parts", list), ("base", (str, type(None))),
                         ("baseline", (str, type(None)))):
@@ -113,11 +116,13 @@ def _check_fields(data: dict[str, Any]) -> None:
     parts = [ident.get("optimizer") or {"name": ""}, *(ident.get("transforms") or [])]
     if not all(isinstance(p, dict) and isinstance(p.get("name"), str) for p in parts):
         raise BadRecord("a method part in the identity is not an object with a name")
+    _check_tuned(ident.get("tuned"))
     if data.get("status") not in {s.value for s in Status}:
         raise BadRecord(f"unknown status {data.get('status')!r}")
     for name in ("metrics", "budget", "curve", "environment", "timing", "provenance"):
         if not isinstance(data.get(name, {}), dict):
             raise BadRecord(f"'{name}' is not an object")
+    _check_scalars(data, ident)
     _check_curve(data.get("curve") or {})
     for section in ("metrics", "budget"):
         for name, value in (data.get(section) or {}).items():
@@ -141,14 +146,76 @@ def _check_curve(curve: dict[str, Any]) -> None:
         raise BadRecord("curve columns have different lengths")
 
 
+# Scalar fields of a record and of its identity that readers rely on, each with its type
+# (and, for the record's own, whether null is allowed); an absent one is filled by default.
+# A record breaking one is skipped, naming the field.
+_SCALARS: tuple[tuple[str, tuple[type, ...], bool], ...] = (
+    ("error", (str,), True), ("error_detail", (str,), True), ("started_at", (str,), False),
+    ("finished_at", (str,), False), ("grokbench_version", (str,), False),
+)
+_NUMBERS = (("eval_time_s", False), ("trial_timeout_s", True))
+_COUNTS = (("environment", "batched_seeds"), ("environment", "batched_configs"))
+_IDENTITY_SCALARS = (("after_solve", (int,)), ("grokbench_version", (str,)))
+
+
+def _check_scalars(data: dict[str, Any], ident: dict[str, Any]) -> None:
+    for name, kinds, nullable in _SCALARS:
+        value = data.get(name)
+        if name in data and not (isinstance(value, kinds) or (nullable and value is None)):
+            raise BadRecord(f"'{name}' is not a {kinds[0].__name__}")
+    for name, nullable in _NUMBERS:
+        value = data.get(name)
+        if name in data and not (_is_number(value) or (nullable and value is None)):
+            raise BadRecord(f"'{name}' is not a number")
+    for section, name in _COUNTS:
+        value = (data.get(section) or {}).get(name)
+        if value is not None and not (_is_number(value) and isinstance(value, int) and value >= 1):
+            raise BadRecord(f"{section}.{name} is not a count (an integer >= 1)")
+    for name, kinds in _IDENTITY_SCALARS:
+        if name in ident and (not isinstance(ident[name], kinds) or isinstance(ident[name], bool)):
+            raise BadRecord(f"identity.{name} is not a {kinds[0].__name__}")
+    written_by = data.get("grokbench_version")
+    if written_by and "grokbench_version" in ident and ident["grokbench_version"] != written_by:
+        raise BadRecord(f"grokbench_version {written_by!r} disagrees with identity.grokbench_version "
+                        f"{ident['grokbench_version']!r}")
+
+
+# What the readers of a tuned record use (``grokbench.tuning.tuned``), with its type; and
+# fields that may be absent but, when present, have a type.
+_TUNED_FIELDS = (("config", str), ("index", int), ("trials", int), ("tune_seeds", list))
+_TUNED_OPTIONAL = (("space", dict), ("folder", str))
+
+
+def _check_tuned(tuned: Any) -> None:
+    if tuned is None:
+        return
+    if not isinstance(tuned, dict):
+        raise BadRecord("identity.tuned is not an object")
+    for name, kind in _TUNED_FIELDS:
+        if not isinstance(tuned.get(name), kind) or isinstance(tuned.get(name), bool):
+            raise BadRecord(f"identity.tuned.{name} is missing or not a {kind.__name__}")
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in tuned["tune_seeds"]):
+        raise BadRecord("identity.tuned.tune_seeds is not a list of integers")
+    for name, kind in _TUNED_OPTIONAL:
+        if name in tuned and not isinstance(tuned[name], kind):
+            raise BadRecord(f"identity.tuned.{name} is not a {kind.__name__}")
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """An int within 64 bits or a float (NaN and infinities included: readers treat them as
+    missing); not a bool, and not an integer too large for a DataFrame column."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, float) or (isinstance(value, int) and -MAX_INT - 1 <= value <= MAX_INT)
 
 
-def _with_legacy_fields(ident: dict[str, Any]) -> dict[str, Any]:
+def _with_legacy_fields(ident: dict[str, Any], written_by: str = "") -> dict[str, Any]:
     """Records written before the identity named the base and parts get them from their chain
-    (the baseline, which needs the whole task, is filled by :func:`rows`); parameters since
-    removed are dropped where they were at their no-op default."""
+    (the baseline, which needs the whole task, is filled by :func:`rows`); one whose identity
+    does not name the grokbench version gets the version the record says wrote it;
+    parameters since removed are dropped where they were at their no-op default."""
+    if written_by:
+        ident.setdefault("grokbench_version", written_by)
     optimizer = ident.get("optimizer") if isinstance(ident.get("optimizer"), dict) else {}
     ident.setdefault("base", optimizer.get("name"))
     if "parts" not in ident:

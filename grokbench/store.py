@@ -195,7 +195,9 @@ class Store:
                   file=sys.stderr)
 
     def _append_run_line(self, line: dict[str, Any]) -> None:
-        """Append to runs.jsonl; OSError when that is not a regular file (a FIFO would block)."""
+        """Append one line to runs.jsonl; after a last line a killed writer left unfinished, on
+        a line of its own (so that this one stays readable). OSError when runs.jsonl is not a
+        regular file (a FIFO would block)."""
         path = self.root / "runs.jsonl"
         try:
             mode = os.stat(path).st_mode
@@ -203,20 +205,28 @@ class Store:
             mode = stat.S_IFREG
         if not stat.S_ISREG(mode):
             raise OSError(errno.EINVAL, f"not a regular file ({file_kind(mode)})")
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, _file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(line) + "\n")
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, _file_mode())
+        with os.fdopen(fd, "r+b") as f:
+            lead = b""
+            end = f.seek(0, os.SEEK_END)
+            if end > 0:
+                f.seek(end - 1)
+                lead = b"" if f.read(1) == b"\n" else b"\n"
+            f.write(lead + (json.dumps(line) + "\n").encode("utf-8"))
 
     def runs(self) -> list[dict[str, Any]]:
-        """The invocations logged in runs.jsonl (lines that are JSON objects; others are
-        skipped), each with the ``ended`` time and ``status`` of its end line where it
-        logged one (matched by ``run_id``; lines without one match none)."""
+        """The invocations logged in runs.jsonl, each with the ``ended`` time and ``status``
+        of its end line where it logged one (matched by ``run_id``; lines without one match
+        none). Lines that are not JSON objects are skipped (a truncated or garbled line), and
+        the fields readers use (``RUN_TEXT_FIELDS``) are strings or None: a field of another
+        type reads as None. A start without an end (a killed run) has ``ended`` None."""
         lines = self._run_lines()
-        ends = {e.get("run_id"): e for e in lines if "ended" in e}
+        ends = {e["run_id"]: e for e in (_run_fields(x) for x in lines if "ended" in x)
+                if e["run_id"] is not None and e["ended"] is not None}
         out = []
-        for line in (x for x in lines if "ended" not in x):
-            end = ends.get(line["run_id"]) if line.get("run_id") is not None else None
-            out.append({**line, "ended": end["ended"], "status": end.get("status")} if end else line)
+        for line in (_run_fields(x) for x in lines if "ended" not in x):
+            end = ends.get(line["run_id"]) if line["run_id"] is not None else None
+            out.append({**line, "ended": end["ended"], "status": end["status"]} if end else line)
         return out
 
     def _run_lines(self) -> list[dict[str, Any]]:
@@ -354,13 +364,26 @@ def _holder(lock: Path) -> str:
 
 def load_frame(root: str | Path, with_curves: bool = False):
     """Every record of a results folder as one pandas DataFrame, a row per trial
-    (columns: :func:`grokbench.record.to_row`; ``with_curves`` adds ``curve``)."""
+    (columns: :func:`grokbench.record.to_row`; ``with_curves`` adds ``curve``). A folder
+    holding two configurations of one (task, method) is refused (``grokbench.consistency``)."""
     import pandas as pd
 
-    frame = pd.DataFrame(rows(Store(root).records(), with_curves))
+    from .consistency import check_folder
+
+    records = Store(root).records()
+    check_folder(records, root)  # one configuration per (task, method), or a UserError naming them
+    frame = pd.DataFrame(rows(records, with_curves))
     if not frame.empty:
         frame = frame.sort_values(["task_label", "method", "seed"], kind="stable").reset_index(drop=True)
     return frame
+
+
+RUN_TEXT_FIELDS = ("command", "time", "run_id", "ended", "status", "version")
+
+
+def _run_fields(line: dict[str, Any]) -> dict[str, Any]:
+    """A runs.jsonl line with each of ``RUN_TEXT_FIELDS`` a string or None."""
+    return {**line, **{k: line.get(k) if isinstance(line.get(k), str) else None for k in RUN_TEXT_FIELDS}}
 
 
 def _now() -> str:

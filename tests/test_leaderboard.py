@@ -207,7 +207,10 @@ def test_run_of_a_subset_gets_its_own_analysis(folder_frame, count_analyses):
 def test_failed_figures_keep_the_tables_and_stale_figures_go(folder, tmp_path, monkeypatch):
     out = tmp_path / "board"
     out.mkdir()
-    (out / "gone_task_curves.png").write_bytes(b"")
+    (out / "gone_task_curves.png").write_bytes(b"")  # a figure of the last page (its manifest says so)
+    (out / "mine_curves.png").write_bytes(b"")  # a user's file: never touched
+    (out / ".grokbench-leaderboard.json").write_text(json.dumps(
+        {"format": "grokbench-leaderboard-files/1", "files": ["README.md", "gone_task_curves.png"]}))
 
     def broken(*args, **kwargs):
         raise RuntimeError("no canvas")
@@ -217,7 +220,7 @@ def test_failed_figures_keep_the_tables_and_stale_figures_go(folder, tmp_path, m
     text = lb.write_leaderboard(folder, out).read_text()
     assert text.count("_figures failed: RuntimeError: no canvas_") == 2 and "![" not in text
     assert "### sparse_parity: wall time" in text and "| method | sparse_parity |" in text  # the heat map's table
-    assert not (out / "gone_task_curves.png").exists()
+    assert not (out / "gone_task_curves.png").exists() and (out / "mine_curves.png").exists()
 
 
 def _write_folder(root: Path, solves: dict[str, list[int | None]], command: str) -> Path:

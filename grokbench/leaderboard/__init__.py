@@ -22,9 +22,10 @@ from pathlib import Path
 
 from .. import stats as st
 from .comparisons import comparison_rows, write_comparisons_csv
-from .figures import TaskFigures, plot_curves, plot_steps, remove_figures, slug, write_figures
+from .figures import TaskFigures, plot_curves, plot_steps, slug, write_figures
 from .format import fmt_interval, fmt_median, fmt_num, fmt_p, fmt_ratio, fmt_seconds, fmt_solved
 from .markdown import METRIC_LINES, DefaultsPart, md_table, render_markdown
+from .output import PAGE, printable, publish, refuse_foreign, staging
 from .overview import OverviewFigures, write_overview
 from .provenance import git_commit
 from .rows import (
@@ -87,14 +88,15 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
                       defaults: str | Path | None = None) -> Path:
     """Write OUTDIR/README.md (+ figures) for a results folder; returns the README path.
 
-    OUTDIR defaults to DIR/leaderboard; earlier figures there are removed first. ``show``
+    OUTDIR defaults to DIR/leaderboard. The page and figures are written whole or not at all,
+    and only files grokbench wrote there are replaced or removed (:mod:`.output`). ``show``
     also prints the tables. ``frame``: the whole folder's records (load_frame with curves;
     loaded when None); ``analysis``: grokbench.stats.analyze(frame), computed only when
     None. The comparisons of named methods with each other that the folder's logged runs
     asked for (``--compare all-pairs``) are added to it. ``defaults``: a results folder of
     the same methods at their default settings (for a tuned folder): its own page goes to
     OUTDIR/defaults/, and its summary and main tables become the page's last section."""
-    from ..store import Store, atomic_write_text
+    from ..store import Store
 
     results_dir = Path(results_dir)
     outdir = Path(outdir) if outdir is not None else results_dir / "leaderboard"
@@ -105,17 +107,24 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
     st.add_pairs(analysis, pairs)
     if show:
         print_tables(analysis)
-    outdir.mkdir(parents=True, exist_ok=True)
-    remove_figures(outdir)
-    drawn = write_figures(frame, analysis, outdir) if figures else None
-    across = write_overview(analysis, outdir) if figures and analysis else None
-    part = _write_defaults(Path(defaults), outdir, figures) if defaults is not None else None
-    text = render_markdown(frame, analysis, runs, results_dir=results_dir, outdir=outdir,
-                           commit=git_commit(), figures=drawn, overview=across, defaults=part)
-    readme = outdir / "README.md"
-    atomic_write_text(readme, text)
-    write_comparisons_csv(analysis, outdir / COMPARISONS_CSV)
-    return readme
+    refuse_foreign(outdir, [PAGE, COMPARISONS_CSV])  # before anything is drawn; checked again at publish
+    with staging(outdir) as staged:
+        drawn = write_figures(frame, analysis, staged) if figures else None
+        across = write_overview(analysis, staged) if figures and analysis else None
+        part = _write_defaults(Path(defaults), outdir, figures) if defaults is not None else None
+        text = render_markdown(frame, analysis, runs, results_dir=results_dir, outdir=outdir,
+                               commit=git_commit(), figures=drawn, overview=across, defaults=part)
+        (staged / PAGE).write_text(printable(text), encoding="utf-8")
+        write_comparisons_csv(analysis, staged / COMPARISONS_CSV)
+        publish(staged, outdir, [PAGE, COMPARISONS_CSV, *_figure_files(drawn, across)])
+    return outdir / PAGE
+
+
+def _figure_files(drawn: dict[str, TaskFigures] | None, across: OverviewFigures | None) -> list[str]:
+    """The file names of the figures the page links."""
+    names = [f for figs in (drawn or {}).values() for f in (figs.curves, figs.steps)]
+    names += [across.profiles, across.heatmap] if across is not None else []
+    return [name for name in names if name]
 
 
 def _write_defaults(results_dir: Path, outdir: Path, figures: bool) -> DefaultsPart:

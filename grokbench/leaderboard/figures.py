@@ -38,15 +38,6 @@ def slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_") or "task"
 
 
-def remove_figures(outdir: Path) -> None:
-    """Delete the figures of an earlier leaderboard in ``outdir`` (tasks may have gone)."""
-    for suffix in FIGURE_SUFFIXES:
-        for old in outdir.glob(f"*{suffix}"):
-            old.unlink(missing_ok=True)
-    for name in OVERVIEW_FILES:
-        (outdir / name).unlink(missing_ok=True)
-
-
 def write_figures(frame, analysis: dict[str, st.TaskStats], outdir: Path) -> dict[str, TaskFigures]:
     """Both figures of every task in ``analysis`` into ``outdir`` (created if needed).
 

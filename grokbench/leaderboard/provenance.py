@@ -38,7 +38,7 @@ def seed_text(seeds: list[int]) -> str:
     """Sorted seeds -> '0–9 (10 seeds)' for a run of more than two, else '0, 3 (2 seeds)'."""
     if not seeds:
         return "–"
-    if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
+    if len(seeds) > 2 and seeds[-1] - seeds[0] == len(seeds) - 1 and len(set(seeds)) == len(seeds):
         return f"{seeds[0]}–{seeds[-1]} ({len(seeds)} seeds)"
     return ", ".join(map(str, seeds)) + f" ({len(seeds)} seeds)"
 

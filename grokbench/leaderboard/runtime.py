@@ -37,7 +37,7 @@ def invocation_intervals(starts: Iterable[Any], finishes: Iterable[Any],
     nothing and logged no end is (start, start)."""
     ends = list(ends) if ends is not None else []
     timed = [(_when(s), _when(ends[i]) if i < len(ends) else None) for i, s in enumerate(starts)]
-    begun = sorted((s, e) for s, e in timed if s is not None)
+    begun = sorted(((s, e) for s, e in timed if s is not None), key=lambda interval: interval[0])
     done = sorted(w for w in map(_when, finishes) if w is not None)
     out = []
     for i, (start, logged_end) in enumerate(begun):

@@ -7,10 +7,10 @@ rule, ``page`` renders the markdown.
 """
 
 from .claims import Claim, load_claims, select
-from .page import write_page
+from .page import check_page_path, write_page
 from .results import collect
 from .runner import Caps, execute_claim, plan_runs, write_manifest
 from .verdict import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
 
-__all__ = ["Caps", "Claim", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_RUN", "REPRODUCED", "collect",
+__all__ = ["Caps", "Claim", "check_page_path", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_RUN", "REPRODUCED", "collect",
            "execute_claim", "load_claims", "plan_runs", "select", "write_manifest", "write_page"]

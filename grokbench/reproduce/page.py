@@ -10,6 +10,8 @@ from ..errors import UserError
 from . import verdict as v
 from .verdict import ClaimResult, Measure
 
+PAGE_TITLE = "# Paper reproductions"  # the page's first line: what says that grokbench wrote it
+
 RULE = f"""\
 **The rule** (one for every claim; stricter since grokbench 0.2). Per method with a
 published value, `m` is our censoring-aware median at the claim's own metric and threshold,
@@ -105,7 +107,7 @@ def render_claim(result: ClaimResult, manifest: dict | None) -> list[str]:
 def render_page(results: list[tuple[ClaimResult, dict | None]], results_dir: str, page_command: str,
                 page_path: str = "leaderboard/REPRODUCTIONS.md") -> str:
     """The whole page: the rule, a summary table, then each claim."""
-    lines = ["# Paper reproductions", "",
+    lines = [PAGE_TITLE, "",
              "Each published claim next to what this benchmark measures on the same engine "
              f"(results in `{results_dir}/<claim>/<experiment>/`, each an ordinary results folder).", "",
              RULE, "| claim | paper | verdict |", "|---|---|---|"]
@@ -118,16 +120,37 @@ def render_page(results: list[tuple[ClaimResult, dict | None]], results_dir: str
     return "\n".join(lines)
 
 
+def check_page_path(page: str | Path) -> None:
+    """Refuse (UserError) a ``--page`` that names an existing file which is not a
+    reproductions page (its first line is not ``PAGE_TITLE``): grokbench replaces only a
+    page it wrote."""
+    path = Path(page)
+    if not (path.exists() or path.is_symlink()):
+        return
+    try:
+        with open(path, "rb") as f:
+            first = f.read(len(PAGE_TITLE) + 1) if path.is_file() else b""
+    except OSError as exc:
+        raise UserError(f"cannot read the page {path}: {exc.strerror or exc}") from None
+    if first != (PAGE_TITLE + "\n").encode():
+        raise UserError(f"--page {path} is not a reproductions page grokbench wrote (its first line is not "
+                        f"'{PAGE_TITLE}'); it is left alone: name another --page")
+
+
 def write_page(claims: list, root: Path, page: str | Path, command: str) -> Path:
-    """Judge every claim on what ``root`` holds and write the page to ``page``; returns its path."""
+    """Judge every claim on what ``root`` holds and write the page to ``page`` (replacing
+    only a reproductions page: ``check_page_path``); returns its path. Bytes of a path that
+    were not UTF-8 are written as ``\\xNN``."""
+    from ..leaderboard.output import printable
     from ..store import atomic_write_text
     from .results import collect
 
     path = Path(page)
+    check_page_path(path)
     text = render_page([collect(claim, root) for claim in claims], str(root), command, str(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, text)
+        atomic_write_text(path, printable(text))
     except OSError as exc:
         raise UserError(f"cannot write the page {path}: {exc.strerror or exc}") from None
     return path

@@ -143,6 +143,6 @@ def _which(tuned: dict[str, Any]) -> str:
 
 def _seed_text(seeds: list[int]) -> str:
     seeds = sorted(seeds)
-    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+    if len(seeds) > 2 and seeds[-1] - seeds[0] == len(seeds) - 1 and len(set(seeds)) == len(seeds):
         return f"{seeds[0]}–{seeds[-1]}"
     return ", ".join(map(str, seeds))

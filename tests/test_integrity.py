@@ -188,12 +188,13 @@ def test_leaderboard_replaces_only_its_own_files(folder, tmp_path):
     assert "README.md" in owned and any(n.endswith("_curves.png") for n in owned) and not owned & set(mine)
     for name in owned:  # every figure the page links is there, and whole
         data = (outdir / name).read_bytes()
-        assert name == "README.md" or (data.startswith(b"\x89PNG\r\n\x1a\n") and data.endswith(b"IEND\xaeB`\x82"))
+        assert name in ("README.md", "comparisons.csv") or (data.startswith(b"\x89PNG\r\n\x1a\n")
+                                                            and data.endswith(b"IEND\xaeB`\x82"))
     assert run_cli("leaderboard", str(folder), "-o", str(outdir), "--quiet", "--no-figures") == 0
     files = _page_files(outdir)
     assert {n: files[n] for n in mine} == mine  # the user's files, untouched
     assert not any(n.endswith(".png") for n in files if n not in mine)  # its own old figures, gone
-    assert _owned(outdir) == {"README.md"}
+    assert _owned(outdir) == {"README.md", "comparisons.csv"}
 
 
 def test_a_page_written_before_manifests_counts_as_grokbench_s(folder, tmp_path):

@@ -95,7 +95,8 @@ def test_a_results_folder_started_from_one_spelling_extends_from_another(tmp_pat
 
 def test_legacy_tuned_records_move_their_folder_to_provenance_and_rekey():
     identity = {"task": "sparse_sum", "preset": None, "method": "sgd", "seed": 5, "optimizer": {"name": "sgd"},
-                "transforms": [], "tuned": {"config": "sgd[lr=0.5]", "index": 2, "trials": 4, "folder": "old/T"}}
+                "transforms": [], "tuned": {"config": "sgd[lr=0.5]", "index": 2, "trials": 4, "tune_seeds": [1000, 1001],
+                          "folder": "old/T"}}
     legacy = {"key": identity_key(identity), "identity": identity, "status": "solved"}
     record = Record.from_json(json.loads(json.dumps(legacy)))
     assert record.provenance == {"tuned_from": "old/T"} and "folder" not in record.identity["tuned"]

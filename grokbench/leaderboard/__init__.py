@@ -21,7 +21,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from .. import stats as st
-from .comparisons import comparison_rows, write_comparisons_csv
+from .comparisons import comparison_rows, comparisons_csv
 from .figures import TaskFigures, plot_curves, plot_steps, slug, write_figures
 from .format import fmt_interval, fmt_median, fmt_num, fmt_p, fmt_ratio, fmt_seconds, fmt_solved
 from .markdown import METRIC_LINES, DefaultsPart, md_table, render_markdown
@@ -50,7 +50,7 @@ __all__ = [
     "git_commit", "heatmap_rows", "load_leaderboard_frame", "main_rows", "md_table", "pair_rows", "plot_curves",
     "plot_steps", "print_tables", "profile_rows", "render_markdown", "requested_pairs", "run_and_folder_analyses",
     "scale_epochs", "slug", "stack_rows", "threshold_rows", "walltime_rows", "write_figures", "write_leaderboard",
-    "write_comparisons_csv", "write_overview",
+    "comparisons_csv", "write_overview",
 ]
 
 Analysis = dict[str, st.TaskStats]
@@ -115,7 +115,7 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
         text = render_markdown(frame, analysis, runs, results_dir=results_dir, outdir=outdir,
                                commit=git_commit(), figures=drawn, overview=across, defaults=part)
         (staged / PAGE).write_text(printable(text), encoding="utf-8")
-        write_comparisons_csv(analysis, staged / COMPARISONS_CSV)
+        (staged / COMPARISONS_CSV).write_text(comparisons_csv(analysis), encoding="utf-8")
         publish(staged, outdir, [PAGE, COMPARISONS_CSV, *_figure_files(drawn, across)])
     return outdir / PAGE
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 from .. import stats as st
 
@@ -44,13 +43,10 @@ def comparison_rows(analysis: Mapping[str, st.TaskStats]) -> list[dict]:
     return out
 
 
-def write_comparisons_csv(analysis: Mapping[str, st.TaskStats], path: str | Path) -> Path:
-    """Write comparison_rows(analysis) to ``path`` (written whole, then renamed)."""
-    from ..store import atomic_write_text
-
+def comparisons_csv(analysis: Mapping[str, st.TaskStats]) -> str:
+    """comparison_rows(analysis) as CSV text (a header line, then a row per comparison)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(comparison_rows(analysis))
-    atomic_write_text(Path(path), buffer.getvalue())
-    return Path(path)
+    return buffer.getvalue()

@@ -33,3 +33,17 @@ def interrupt_after(evaluations: int):
             raise KeyboardInterrupt
 
     return progress
+
+
+def torch_attention(params: dict, block: int, d: int, heads: int, t: int):
+    """torch's nn.MultiheadAttention loaded with block ``block``'s attention weights from
+    ``params`` (our transformer's names), and the causal mask for ``t`` positions: the
+    reference our attention is checked against."""
+    import torch
+    from torch import nn
+
+    attn = nn.MultiheadAttention(d, heads)
+    attn.in_proj_weight.data = torch.cat([params[f"h{block}.w{n}"] for n in "qkv"])
+    attn.in_proj_bias.data = torch.cat([params[f"h{block}.b{n}"] for n in "qkv"])
+    attn.out_proj.weight.data, attn.out_proj.bias.data = params[f"h{block}.wo"], params[f"h{block}.bo"]
+    return attn, torch.triu(torch.full((t, t), -float("inf")), diagonal=1)

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 from grokbench.methods._linalg import numerical_zero_rtol, orthogonalize
+from helpers import torch_attention
 
 from grokbench import StepContext, registry
 from grokbench.errors import UserError
@@ -307,11 +308,7 @@ def test_layernorm_stream_block_is_the_grokfast_code_decoder():
             v.add_(0.1 * torch.randn(v.shape, generator=torch.Generator().manual_seed(v.numel())))
 
     def block(i: int, x: torch.Tensor) -> torch.Tensor:  # x: (T, B, d), the code's layout
-        attn = nn.MultiheadAttention(d, heads)
-        attn.in_proj_weight.data = torch.cat([p[f"h{i}.w{n}"] for n in "qkv"])
-        attn.in_proj_bias.data = torch.cat([p[f"h{i}.b{n}"] for n in "qkv"])
-        attn.out_proj.weight.data, attn.out_proj.bias.data = p[f"h{i}.wo"], p[f"h{i}.bo"]
-        mask = torch.triu(torch.full((t, t), -float("inf")), diagonal=1)
+        attn, mask = torch_attention(p, i, d, heads, t)
         x = nn.functional.layer_norm(x, (d,), p[f"h{i}.ln1.g"], p[f"h{i}.ln1.b"])
         x = x + attn(x, x, x, attn_mask=mask, need_weights=False)[0]
         hidden = nn.functional.gelu(nn.functional.linear(

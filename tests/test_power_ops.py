@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 import torch
-from helpers import read_records, run_cli
+from helpers import read_records, run_cli, torch_attention
 
 from grokbench import registry
 from grokbench.errors import UserError
@@ -116,11 +116,7 @@ def test_post_layernorm_decoder_is_the_template_block():
             v.add_(0.1 * torch.randn(v.shape, generator=torch.Generator().manual_seed(v.numel())))
 
     def block(i: int, x: torch.Tensor) -> torch.Tensor:  # x: (T, B, d), the template's layout
-        attn = nn.MultiheadAttention(d, heads)
-        attn.in_proj_weight.data = torch.cat([p[f"h{i}.w{n}"] for n in "qkv"])
-        attn.in_proj_bias.data = torch.cat([p[f"h{i}.b{n}"] for n in "qkv"])
-        attn.out_proj.weight.data, attn.out_proj.bias.data = p[f"h{i}.wo"], p[f"h{i}.bo"]
-        mask = torch.triu(torch.full((t, t), -float("inf")), diagonal=1)
+        attn, mask = torch_attention(p, i, d, heads, t)
         a1 = attn(x, x, x, attn_mask=mask)[0]
         a1 = nn.functional.layer_norm(x + a1, (d,), p[f"h{i}.ln1.g"], p[f"h{i}.ln1.b"])
         a2 = nn.functional.linear(nn.functional.gelu(nn.functional.linear(a1, p[f"h{i}.w_in"], p[f"h{i}.b_in"])),

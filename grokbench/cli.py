@@ -51,7 +51,11 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="baseline: each method against its task's baseline (default); all-pairs: also the named "
                           "methods against each other, in a family of their own (on the leaderboard page)")
     run.add_argument("--tuned", default=None, metavar="DIR",
-                     help="run the configuration `grokbench tune` selected in DIR for each (task, method)")
+                     help="run the configuration `grokbench tune` selected in DIR for each (task, method), and "
+                          "each tuned accelerator's two controls: the base at its settings, and it on the tuned base")
+    run.add_argument("--no-controls", action="store_true",
+                     help="with --tuned: do not run the controls (the page then cannot tell a gain of the "
+                          "accelerator from a gain of the settings it drew)")
     run.add_argument("--no-calibrate", action="store_true",
                      help="skip the quick step-cost calibration at the end (grokbench calibrate DIR does a full one)")
     _add_engine_options(run)
@@ -230,7 +234,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     executor = _make_executor(args)
     plan, store = api.prepare(args.tasks, args.methods, args.seeds, args.out, overrides=args.set,
                               device=device, after_solve=args.after_solve, plugins=args.plugin, tuned=args.tuned,
-                              baseline=not args.no_baseline, max_trials=args.max_trials)
+                              baseline=not args.no_baseline, max_trials=args.max_trials,
+                              controls=not args.no_controls)
     batch = 1 if args.no_batch else args.batch_seeds
     done = store.done_keys(executor.timeout)
     n_cells = len(plan.cells(done, batch))

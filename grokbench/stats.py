@@ -916,7 +916,7 @@ def control_pairs(by_method: Mapping[str, list[dict]], baseline: str | None) -> 
     base_params = _signature(first[baseline].get("optimizer_params")) if baseline in first else None
     out: dict[str, list[tuple[str, str]]] = {kind: [] for kind in CONTROL_KINDS}
     for m, r in first.items():
-        if r.get("control") or not r.get("transforms") or not isinstance(r.get("tuned"), dict):
+        if isinstance(r.get("control"), str) or not r.get("transforms") or not isinstance(r.get("tuned"), dict):
             continue
         for c, cr in first.items():
             if cr.get("control") == BASE_AT_ITS_SETTINGS and not cr.get("transforms") \

@@ -102,9 +102,10 @@ def _add_tune_parser(sub) -> None:
                                        "seeds -> DIR/tuned.json (then: grokbench run --tuned DIR)")
     _add_plan_options(tune, "'all' or METHOD[,...], as for run",
                       "override a task or method parameter (repeatable; give the same to run --tuned)")
-    tune.add_argument("--trials", type=int, default=8, metavar="K",
+    tune.add_argument("--trials", type=_trials, default="auto", metavar="K",
                       help="quasi-random configurations per (task, method), the same K for every method, "
-                           "each method's defaults tried besides (default 8)")
+                           "each method's defaults tried besides; auto (default): the largest of the tasks' own "
+                           "(sparse tasks 32, modular_addition and power_ops 16)")
     tune.add_argument("--tune-seeds", default="1000-1004", metavar="SEEDS",
                       help="seeds every configuration runs on, apart from the report seeds: N (seeds 1000..999+N), "
                            "A-B or A,B,C (default 1000-1004)")
@@ -118,6 +119,15 @@ def _add_tune_parser(sub) -> None:
                            "exact: a configuration that would solve later is missed; default: never)")
     tune.add_argument("--out", default="tuning", help="tuning folder (default: ./tuning)")
     _add_engine_options(tune)
+
+
+def _trials(text: str) -> int | str:
+    """``--trials``: a whole number, or auto (each task plugin's ``tuning_trials``)."""
+    if text == "auto":
+        return text
+    if not text.strip().isdigit():
+        raise UserError(f"--trials must be a whole number >= 1 or auto; got {text!r}")
+    return int(text)
 
 
 def _add_plan_options(parser, methods_help: str, set_help: str) -> None:

@@ -293,3 +293,13 @@ def test_a_tuned_run_runs_each_accelerators_two_controls(tmp_path, tiny_parity):
 def test_no_controls_runs_none(tmp_path, tiny_parity):
     _, records = _tune_and_run(tmp_path, tiny_parity, "--no-controls")
     assert len(records) == 2 and not any("control" in r["identity"] for r in records)
+
+
+def test_trials_auto_takes_the_tasks_own_k_and_a_number_still_works(capsys):
+    from grokbench.cli import _trials
+    from grokbench.tuning.driver import auto_trials
+
+    assert auto_trials("sparse_parity") == auto_trials("sparse_sum") == 32
+    assert auto_trials("modular_addition,power_ops") == 16 and auto_trials("modular_addition,sparse_parity") == 32
+    assert _trials("auto") == "auto" and _trials("12") == 12
+    assert run_cli("tune", "--trials", "abc", "--out", "x") == 2 and "--trials" in capsys.readouterr().err

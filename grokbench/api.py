@@ -27,7 +27,7 @@ from .errors import UserError, signals_deferred
 from .limits import MAX_TRIALS, check_memory
 from .plan import DEFAULT_CHECKPOINT_S, CheckpointPolicy, Plan, build_plan
 from .progress import PlainProgress
-from .schema import Kind, any_of, boolean, integer, null, number, text
+from .schema import Kind, any_of, boolean, integer, null, number, one_of, text
 from .spec import expand_methods, parse_overrides
 from .store import Store, load_frame
 
@@ -61,8 +61,9 @@ def _seed_values(value: Any) -> str | None:
 ARGUMENTS: dict[str, Kind] = {
     "tasks": _strings, "methods": _strings, "seeds": _seed_values, "tune_seeds": _seed_values,
     "out": _path, "results_dir": _path, "tuned": any_of(_path, null), "overrides": _strings, "plugins": _strings,
-    "device": text, "after_solve": integer(lo=0), "batch_seeds": integer(lo=1), "trials": integer(lo=1),
-    "max_trials": integer(lo=1), "baseline": boolean, "checkpoint_every_s": number(lo=0),
+    "device": text, "after_solve": integer(lo=0), "batch_seeds": integer(lo=1),
+    "trials": any_of(integer(lo=1), one_of("auto")),
+    "max_trials": integer(lo=1), "baseline": boolean, "controls": boolean, "checkpoint_every_s": number(lo=0),
     "checkpoint_every": number(lo=0),
     "with_curves": boolean, "figures": boolean,
 }
@@ -131,17 +132,19 @@ def load_plugins(files: Iterable[str]) -> None:
 def prepare(tasks: str | Sequence[str], methods: str | Sequence[str], seeds: str | int | Sequence[int],
             out: str | Path, *, overrides: Sequence[str] = (), device: str = "cpu", after_solve: int = 0,
             plugins: Sequence[str] = (), tuned: str | Path | None = None,
-            baseline: bool = True, max_trials: int = MAX_TRIALS) -> tuple[Plan, Store]:
+            baseline: bool = True, max_trials: int = MAX_TRIALS, controls: bool = True) -> tuple[Plan, Store]:
     """Resolve the plan and open (create) the results folder; nothing trains yet. ``tuned``:
     a tuning folder whose selected configurations to run (``grokbench.tuning.tuned``).
     ``baseline``: add each task's baseline to the methods where they do not name it (one
     line on stderr says so), so that every comparison has its reference. ``max_trials``:
-    the largest plan accepted (``grokbench.limits``)."""
+    the largest plan accepted (``grokbench.limits``). ``controls``: with ``tuned``, also
+    run each tuned accelerator's controls (``grokbench.tuning.controls``)."""
+    from .tuning.controls import add_controls
     from .tuning.tuned import apply_tuned, check_folder
 
     check_arguments("grokbench.run", tasks=tasks, methods=methods, seeds=seeds, out=out, overrides=overrides,
                     device=device, after_solve=after_solve, plugins=plugins, tuned=tuned, baseline=baseline,
-                    max_trials=max_trials)
+                    max_trials=max_trials, controls=controls)
     if not str(out).strip():
         raise UserError("--out is empty; name a results folder (default: ./results)")
     tasks, methods, overrides = _joined(tasks), _joined(methods), _listed(overrides)
@@ -153,6 +156,8 @@ def prepare(tasks: str | Sequence[str], methods: str | Sequence[str], seeds: str
     _note_added_baselines(plan, methods)
     if tuned is not None:
         plan = apply_tuned(plan, tuned, parsed)
+        if controls:
+            plan = add_controls(plan, parsed)
     check_memory([(t, m, 1) for t, m in plan.pairs], plan.device)  # each trial alone; execute checks cells
     store = Store(out, create=True)
     check_folder(plan, store)
@@ -183,12 +188,13 @@ def _note_added_baselines(plan: Plan, methods: str) -> None:
               file=sys.stderr)
 
 
-def prepare_tuning(tasks: str | Sequence[str], methods: str | Sequence[str], trials: int,
+def prepare_tuning(tasks: str | Sequence[str], methods: str | Sequence[str], trials: int | str,
                    tune_seeds: str | int | Sequence[int], out: str | Path, *, overrides: Sequence[str] = (),
                    device: str = "cpu", after_solve: int = 0, plugins: Sequence[str] = (),
                    max_trials: int = MAX_TRIALS):
-    """Resolve a tuning study (``grokbench.tuning.driver.Study``) and open its folder."""
-    from .tuning.driver import build_study
+    """Resolve a tuning study (``grokbench.tuning.driver.Study``) and open its folder.
+    ``trials`` "auto": the largest ``tuning_trials`` of the tasks (``driver.auto_trials``)."""
+    from .tuning.driver import auto_trials, build_study
 
     check_arguments("grokbench.tune", tasks=tasks, methods=methods, trials=trials, tune_seeds=tune_seeds, out=out,
                     overrides=overrides, device=device, after_solve=after_solve, plugins=plugins,
@@ -197,6 +203,8 @@ def prepare_tuning(tasks: str | Sequence[str], methods: str | Sequence[str], tri
         raise UserError("--out is empty; name a tuning folder")
     overrides = _listed(overrides)
     load_plugins(_listed(plugins))
+    if trials == "auto":
+        trials = auto_trials(_joined(tasks))
     study = build_study(_joined(tasks), _joined(methods), trials, _seed_text(tune_seeds), parse_overrides(overrides),
                         tuple(overrides), after_solve=after_solve, device=device,
                         plugin_files=tuple(registry.plugin_files()), max_trials=max_trials)
@@ -206,7 +214,7 @@ def prepare_tuning(tasks: str | Sequence[str], methods: str | Sequence[str], tri
     return study, store
 
 
-def tune(tasks: str = "sparse_parity", methods: str = "sgd,adamw", trials: int = 8,
+def tune(tasks: str = "sparse_parity", methods: str = "sgd,adamw", trials: int | str = "auto",
          tune_seeds: str = "1000-1004", out: str | Path = "tuning", *, overrides: Sequence[str] = (),
          device: str = "auto", batch_seeds: int = 64, plugins: Sequence[str] = (), executor: Any = None,
          progress: Any = None, capping: bool = True, give_up: float | None = None) -> dict[str, Any] | None:
@@ -325,16 +333,16 @@ def plan_frame(plan: Plan, store: Store, with_curves: bool = True):
 def run(tasks: str = "sparse_parity", methods: str = "sgd,adamw", seeds: str | int | Sequence[int] = "auto",
         out: str | Path = "results", *, overrides: Sequence[str] = (), device: str = "auto",
         after_solve: int = 0, batch_seeds: int = 64, plugins: Sequence[str] = (),
-        executor: Any = None, progress: Any = None, tuned: str | Path | None = None):
+        executor: Any = None, progress: Any = None, tuned: str | Path | None = None, controls: bool = True):
     """Train every task x method x seed not yet in ``out``; return this run's trials as a
     DataFrame. ``overrides`` are ``--set`` strings (``"sgd.lr=0.05"``); ``executor`` is a
     ``grokbench.executors`` object (default: in this process); ``tuned`` a tuning folder
-    whose selected configurations to run."""
+    whose selected configurations to run, with their controls unless ``controls`` is False."""
     from .executors import LocalExecutor
 
     check_arguments("grokbench.run", device=device, batch_seeds=batch_seeds)
     plan, store = prepare(tasks, methods, seeds, out, overrides=overrides, device=device_name(device),
-                          after_solve=after_solve, plugins=plugins, tuned=tuned)
+                          after_solve=after_solve, plugins=plugins, tuned=tuned, controls=controls)
     execute(plan, store, executor or LocalExecutor(), store.done_keys(), batch_seeds=batch_seeds,
             progress=progress)
     return plan_frame(plan, store)

@@ -51,7 +51,11 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="baseline: each method against its task's baseline (default); all-pairs: also the named "
                           "methods against each other, in a family of their own (on the leaderboard page)")
     run.add_argument("--tuned", default=None, metavar="DIR",
-                     help="run the configuration `grokbench tune` selected in DIR for each (task, method)")
+                     help="run the configuration `grokbench tune` selected in DIR for each (task, method), and "
+                          "each tuned accelerator's two controls: the base at its settings, and it on the tuned base")
+    run.add_argument("--no-controls", action="store_true",
+                     help="with --tuned: do not run the controls (the page then cannot tell a gain of the "
+                          "accelerator from a gain of the settings it drew)")
     run.add_argument("--no-calibrate", action="store_true",
                      help="skip the quick step-cost calibration at the end (grokbench calibrate DIR does a full one)")
     _add_engine_options(run)
@@ -98,9 +102,10 @@ def _add_tune_parser(sub) -> None:
                                        "seeds -> DIR/tuned.json (then: grokbench run --tuned DIR)")
     _add_plan_options(tune, "'all' or METHOD[,...], as for run",
                       "override a task or method parameter (repeatable; give the same to run --tuned)")
-    tune.add_argument("--trials", type=int, default=8, metavar="K",
+    tune.add_argument("--trials", type=_trials, default="auto", metavar="K",
                       help="quasi-random configurations per (task, method), the same K for every method, "
-                           "each method's defaults tried besides (default 8)")
+                           "each method's defaults tried besides; auto (default): the largest of the tasks' own "
+                           "(sparse tasks 32, modular_addition and power_ops 16)")
     tune.add_argument("--tune-seeds", default="1000-1004", metavar="SEEDS",
                       help="seeds every configuration runs on, apart from the report seeds: N (seeds 1000..999+N), "
                            "A-B or A,B,C (default 1000-1004)")
@@ -114,6 +119,15 @@ def _add_tune_parser(sub) -> None:
                            "exact: a configuration that would solve later is missed; default: never)")
     tune.add_argument("--out", default="tuning", help="tuning folder (default: ./tuning)")
     _add_engine_options(tune)
+
+
+def _trials(text: str) -> int | str:
+    """``--trials``: a whole number, or auto (each task plugin's ``tuning_trials``)."""
+    if text == "auto":
+        return text
+    if not text.strip().isdigit():
+        raise UserError(f"--trials must be a whole number >= 1 or auto; got {text!r}")
+    return int(text)
 
 
 def _add_plan_options(parser, methods_help: str, set_help: str) -> None:
@@ -230,7 +244,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     executor = _make_executor(args)
     plan, store = api.prepare(args.tasks, args.methods, args.seeds, args.out, overrides=args.set,
                               device=device, after_solve=args.after_solve, plugins=args.plugin, tuned=args.tuned,
-                              baseline=not args.no_baseline, max_trials=args.max_trials)
+                              baseline=not args.no_baseline, max_trials=args.max_trials,
+                              controls=not args.no_controls)
     batch = 1 if args.no_batch else args.batch_seeds
     done = store.done_keys(executor.timeout)
     n_cells = len(plan.cells(done, batch))

@@ -110,7 +110,7 @@ def _check_fields(data: dict[str, Any]) -> None:
         raise BadRecord(f"identity.seed is not in 0..{MAX_INT} (2**63 - 1)")
     for name, kinds in (("preset", (str, type(None))), ("optimizer", dict), ("transforms", list),
                         ("task_params", dict), ("parts", list), ("base", (str, type(None))),
-                        ("baseline", (str, type(None)))):
+                        ("baseline", (str, type(None))), ("control", (str, type(None)))):
         if name in ident and not isinstance(ident[name], kinds):
             raise BadRecord(f"identity.{name} has the wrong type")
     parts = [ident.get("optimizer") or {"name": ""}, *(ident.get("transforms") or [])]
@@ -274,7 +274,7 @@ FLAG_METRICS = frozenset({"unstable"})  # true / false / null (not watched); eve
 
 # Columns of a row that come from the identity and status: no budget field may replace them.
 _ROW_FIELDS = ("task", "preset", "task_label", "method", "seed", "status", "key", "error", "base", "baseline",
-               "parts", "optimizer", "optimizer_params", "transforms", "task_params")
+               "parts", "optimizer", "optimizer_params", "transforms", "task_params", "control")
 
 
 def to_row(record: Record, with_curve: bool = False) -> dict[str, Any]:
@@ -297,6 +297,7 @@ def to_row(record: Record, with_curve: bool = False) -> dict[str, Any]:
         "parts": list(ident.get("parts") or []),
         "baseline": ident.get("baseline"),
         "tuned": ident.get("tuned"),
+        "control": ident.get("control"),
         "tuned_from": record.provenance.get("tuned_from"),
         "device_name": record.environment.get("device_name"),
         **{k: record.environment.get(k) for k in ("torch", "device", "threads", "host", "executor",

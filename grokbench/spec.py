@@ -96,7 +96,9 @@ class MethodSpec:
     tuned configuration is (``grokbench.tuning``: its configuration, index and budget,
     nothing about where it was read from), None for an untuned label; tuned_from: the
     tuning folder as given, provenance only (the record's ``provenance``, never its
-    identity, so any spelling or copy of the folder gives the same trials).
+    identity, so any spelling or copy of the folder gives the same trials); control: the
+    role of a tuned run's control (``stats.CONTROL_KINDS``: "base at its settings" or "on
+    the tuned base", ``grokbench.tuning.controls``), None for any other label.
     """
 
     label: str
@@ -107,6 +109,7 @@ class MethodSpec:
     baseline: str = ""
     tuned: dict[str, Any] | None = None
     tuned_from: str | None = None
+    control: str | None = None
 
     @property
     def stream_label(self) -> str:
@@ -410,7 +413,8 @@ def check_overrides_used(overrides: Overrides, tasks: list[TaskSpec], methods: l
 def trial_identity(task: TaskSpec, method: MethodSpec, seed: int, after_solve: int) -> dict[str, Any]:
     """Everything that determines a trial's outcome; its hash is the resume key. A tuned
     method adds ``tuned`` (its configuration, index and budget: content, not the folder
-    it was read from); untuned identities are unchanged, so their keys are too."""
+    it was read from), a tuned run's control its ``control`` role; other identities are
+    unchanged, so their keys are too."""
     identity = {
         "task": task.name,
         "preset": task.preset,
@@ -427,6 +431,8 @@ def trial_identity(task: TaskSpec, method: MethodSpec, seed: int, after_solve: i
     }
     if method.tuned:
         identity["tuned"] = method.tuned
+    if method.control:
+        identity["control"] = method.control
     if task.source != "builtin":  # a plugin's trials never share a key with a built-in's
         identity["task_source"] = task.source
     return identity

@@ -100,6 +100,12 @@ ALPHA = 0.05
 # this many, or of as many as it holds when more: a verdict never depends on which other
 # methods share the page (up to this many; grokbench ships 13 single methods).
 FAMILY_SIZE = 16
+# A tuned run's controls (``grokbench.tuning.controls``), each a family of its own: the
+# task's base optimizer alone at a tuned accelerator's base settings, and the accelerator
+# with its own tuned knobs on the tuned baseline's settings.
+BASE_AT_ITS_SETTINGS = "base at its settings"
+ON_THE_TUNED_BASE = "on the tuned base"
+CONTROL_KINDS = (BASE_AT_ITS_SETTINGS, ON_THE_TUNED_BASE)
 N_BOOT = 2000
 CI_LEVEL = 0.95
 TAU_MAX = 4.0
@@ -711,7 +717,8 @@ def consistency(verdicts: Collection[str]) -> str:
 class TaskStats:
     """One task: per-method statistics, comparisons with the baseline at each threshold
     (``at_threshold[t][method]``; ``vs_baseline`` is the target's), stacks against their
-    parts, and the requested pairs of named methods."""
+    parts, the requested pairs of named methods, and each tuned accelerator against its
+    controls (``controls[kind][accelerator]``, the control its ``reference``)."""
 
     label: str
     baseline: str | None
@@ -721,6 +728,7 @@ class TaskStats:
     note: str = ""
     at_threshold: dict[str, dict[str, Comparison]] = field(default_factory=dict)
     pairs: list[Comparison] = field(default_factory=list)
+    controls: dict[str, dict[str, Comparison]] = field(default_factory=dict)
 
     def ranked(self) -> list[str]:
         """Methods ordered by censoring-aware median steps to target (then solve rate)."""
@@ -886,7 +894,40 @@ def task_stats(label: str, rows, baseline: str | None = None, n_boot: int = N_BO
                    _family(label, stacks, samples, TARGET, n_boot, "stacks vs parts"), note, at_threshold)
     ts.pairs = _family(label, _named_pairs(list(samples), baseline, pair_labels), samples, TARGET, n_boot,
                        "named pairs")
+    ts.controls = {kind: {c.method: c for c in _family(label, pairs, samples, TARGET, n_boot, kind)}
+                   for kind, pairs in control_pairs(by_method, baseline).items() if pairs}
     return ts
+
+
+def _signature(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def control_pairs(by_method: Mapping[str, list[dict]], baseline: str | None) -> dict[str, list[tuple[str, str]]]:
+    """(accelerator, control) per control kind, matched on content: a tuned accelerator's
+    "base at its settings" is the control record of that kind whose base optimizer runs
+    at exactly the accelerator's base settings; its "on the tuned base" the control of
+    that kind whose accelerators are exactly its own (names, presets, settings) and whose
+    base runs at the baseline's settings. Content, not a name, so one control serves every
+    accelerator that drew the same base settings."""
+    first = {m: rs[0] for m, rs in by_method.items() if rs}
+    base_params = _signature(first[baseline].get("optimizer_params")) if baseline in first else None
+    out: dict[str, list[tuple[str, str]]] = {kind: [] for kind in CONTROL_KINDS}
+    for m, r in first.items():
+        if isinstance(r.get("control"), str) or not r.get("transforms") or not isinstance(r.get("tuned"), dict):
+            continue
+        for c, cr in first.items():
+            if cr.get("control") == BASE_AT_ITS_SETTINGS and not cr.get("transforms") \
+                    and cr.get("optimizer") == r.get("optimizer") \
+                    and _signature(cr.get("optimizer_params")) == _signature(r.get("optimizer_params")):
+                out[BASE_AT_ITS_SETTINGS].append((m, c))
+            elif cr.get("control") == ON_THE_TUNED_BASE and cr.get("optimizer") == r.get("optimizer") \
+                    and _signature(cr.get("transforms")) == _signature(r.get("transforms")) \
+                    and _signature(cr.get("optimizer_params")) == base_params:
+                out[ON_THE_TUNED_BASE].append((m, c))
+    return out
 
 
 def analyze(frame, baselines: dict[str, str] | None = None, n_boot: int = N_BOOT,

@@ -103,6 +103,8 @@ class Task(Plugin):
     # report seeds of ``--seeds auto``: enough for the page to detect a stated effect at its
     # cost (the paired sign test in a family of 16; docs/statistics.md)
     report_seeds: ClassVar[int] = 10
+    # K of ``grokbench tune --trials auto``: configurations per (task, method) (docs/tuning.md)
+    tuning_trials: ClassVar[int] = 16
     presets: ClassVar[dict[str, Preset]] = {}
     leaderboard_presets: ClassVar[tuple[str | None, ...]] = (None,)
     base_optimizer: ClassVar[str] = "sgd"

@@ -178,6 +178,7 @@ class ModularAddition(Task):
     # AdamW part the same (muon_settings).
     leaderboard_presets = (None,)  # the CPU profile; the paper presets need a GPU
     report_seeds = 20  # minutes per trial on a CPU; detects a method faster on >= 89% of seeds
+    tuning_trials = 16  # grokbench tune --trials auto (docs/tuning.md)
     base_optimizer = "adamw"
     optimizer_defaults = {
         "adamw": {"lr": 3e-3, "weight_decay": 1.0, "betas": (0.9, 0.98), "warmup_steps": 10},

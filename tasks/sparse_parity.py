@@ -97,6 +97,7 @@ class SparseParity(SparseBitsTask):
     }
     leaderboard_presets = (None, "k5")
     report_seeds = 64  # one seed batch; detects a method faster on >= 75% of seeds (80% power)
+    tuning_trials = 32  # grokbench tune --trials auto (docs/tuning.md)
     base_optimizer = "sgd"
     optimizer_defaults = SPARSE_BITS_OPTIMIZERS
 

@@ -3,6 +3,7 @@ writes nothing; a given analysis is used as is, and one command analyses once.""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from grokbench.leaderboard.runtime import (
     logged_intervals,
     run_time_row,
 )
+from grokbench.leaderboard.summary import task_finding
 from grokbench.store import Store
 
 RUN_COMMAND = "grokbench run --tasks sparse_parity --methods sgd,adamw --seeds 3"
@@ -371,3 +373,77 @@ def test_the_across_tasks_line_names_methods_that_ran_on_fewer_tasks():
     assert line.startswith("**Across tasks**") and "Ran on fewer of the 2 tasks" in line and "`b` (1)" in line
     one = {"a": st.Profile("a", {"t1": 1.0})}
     assert profile_finding(one, one, []).startswith("**One task**")
+
+
+def _tuned_record(method: str, seed: int, solve: int, *, lr: float, transforms: list, control: str | None = None,
+                  tuned: bool = False) -> dict:
+    record = _record(method, seed, solve)
+    record["key"] = f"{method}-{seed}"
+    record["identity"].update({"optimizer": {"name": "sgd", "params": {"lr": lr}}, "transforms": transforms})
+    if control:
+        record["identity"]["control"] = control
+    if tuned:
+        record["identity"]["tuned"] = {"config": f"{method}[lr={lr}]", "index": 0, "trials": 4, "tune_seeds": [1000]}
+    return record
+
+
+def _controls_folder(root: Path, seeds: int = 12) -> Path:
+    """sgd the tuned baseline; egd faster than it, but the base at egd's settings is as fast
+    (the gain is the settings); grokfast faster than the baseline and than the base at its
+    settings, and on the tuned base faster than the baseline too (its gain survives both)."""
+    parts = {"egd": [{"name": "egd", "params": {"r": 1}}], "grokfast": [{"name": "grokfast", "params": {"lamb": 2}}]}
+    egd, grokfast = "egd", "grokfast"
+    trials = {
+        ("sgd", 0.1, "", None, True): [70] * seeds,
+        ("egd", 0.5, egd, None, True): [20] * seeds,
+        ("sgd[lr=0.5]", 0.5, "", st.BASE_AT_ITS_SETTINGS, False): [10, 30] * (seeds // 2),
+        ("egd[lr=0.1,r=1]", 0.1, egd, st.ON_THE_TUNED_BASE, False): [40] * seeds,
+        ("grokfast", 0.3, grokfast, None, True): [10] * seeds,
+        ("sgd[lr=0.3]", 0.3, "", st.BASE_AT_ITS_SETTINGS, False): [50] * seeds,
+        ("grokfast[lamb=2,lr=0.1]", 0.1, grokfast, st.ON_THE_TUNED_BASE, False): [30] * seeds,
+    }
+    (root / "records").mkdir(parents=True)
+    for (method, lr, transforms, control, tuned), steps in trials.items():
+        for seed, solve in enumerate(steps):
+            record = _tuned_record(method, seed, solve, lr=lr, transforms=parts.get(transforms, []), control=control,
+                                   tuned=tuned)
+            (root / "records" / f"{record['key']}.json").write_text(json.dumps(record))
+    (root / "runs.jsonl").write_text(json.dumps({"command": "grokbench run --tuned T", "time": "2026-01-01"}) + "\n")
+    return root
+
+
+def test_the_controls_are_matched_compared_and_on_the_page(tmp_path):
+    folder = _controls_folder(tmp_path / "results")
+    analysis = st.analyze(lb.load_leaderboard_frame(folder), n_boot=100)
+    ts = analysis["sparse_parity"]
+    alone, on_base = ts.controls[st.BASE_AT_ITS_SETTINGS], ts.controls[st.ON_THE_TUNED_BASE]
+    assert {m: c.reference for m, c in alone.items()} == {"egd": "sgd[lr=0.5]", "grokfast": "sgd[lr=0.3]"}
+    assert {m: c.reference for m, c in on_base.items()} == {"egd": "egd[lr=0.1,r=1]",
+                                                           "grokfast": "grokfast[lamb=2,lr=0.1]"}
+    assert alone["egd"].verdict == st.NO_DIFF and alone["grokfast"].verdict == st.FASTER
+    assert alone["egd"].family == "sparse_parity / base at its settings / target"
+    text = lb.write_leaderboard(folder, tmp_path / "board", figures=False).read_text()
+    section = text.split("### sparse_parity: the controls", 1)[1].split("\n### ", 1)[0]
+    header = next(line for line in section.splitlines() if line.startswith("| accelerator"))
+    assert "| vs the tuned baseline | base at its settings | on the tuned base |" in header
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
+    assert {row.split("|")[1].strip() for row in rows} == {"egd", "grokfast"}
+    with open(tmp_path / "board" / "comparisons.csv", newline="") as f:
+        families = {(r["method"], r["baseline"], r["measure"]): r["family"] for r in csv.DictReader(f)}
+    assert families[("egd", "sgd[lr=0.5]", "steps")] == "sparse_parity / base at its settings / target"
+    assert families[("grokfast", "grokfast[lamb=2,lr=0.1]", "steps")] == "sparse_parity / on the tuned base / target"
+
+
+def test_the_summary_calls_faster_only_what_survives_both_controls(tmp_path):
+    analysis = st.analyze(lb.load_leaderboard_frame(_controls_folder(tmp_path / "results")), n_boot=100)
+    ts = analysis["sparse_parity"]
+    assert ts.vs_baseline["egd"].verdict == ts.vs_baseline["grokfast"].verdict == st.FASTER
+    finding = task_finding("sparse_parity", ts)
+    faster = finding.split("in steps:", 1)[1].split(";", 1)[0]
+    assert "`grokfast`" in faster and "`egd`" not in faster
+    assert ("`egd`: its gain over the baseline is its drawn settings: the base at those settings (`sgd[lr=0.5]`) "
+            "is as fast") in finding
+    ts.vs_baseline["grokfast[lamb=2,lr=0.1]"].verdict = st.NO_DIFF  # on the tuned base: no gain left
+    finding = task_finding("sparse_parity", ts)
+    assert "`grokfast`" not in finding.split("in steps:", 1)[1].split(";", 1)[0]
+    assert "on the tuned base (`grokfast[lamb=2,lr=0.1]`) it is not faster than the baseline (n.s.)" in finding

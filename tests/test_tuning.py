@@ -265,3 +265,41 @@ def test_a_tuning_curve_starts_at_the_defaults_and_ends_at_the_selection():
     assert with_cap[-1].median == 100 and with_cap[-1].bounded == 0  # at K: exact
     assert any(p.bounded for p in with_cap[1:-1])  # earlier, the capped one (> 150) might have been best
     assert "Tuning curve" in "\n".join(curve_lines(curve, 5))
+
+
+def _tune_and_run(tmp_path, tiny_parity, *extra: str) -> tuple[dict, list[dict]]:
+    tuning, results = tmp_path / "T", tmp_path / "R"
+    assert run_cli("tune", "--methods", "grokfast", "--trials", "2", "--tune-seeds", "1", "--out", str(tuning),
+                   "--quiet", *tiny_parity) == 0
+    assert run_cli("run", "--methods", "grokfast", "--tuned", str(tuning), "--seeds", "1", "--out", str(results),
+                   "--quiet", "--no-calibrate", *extra, *tiny_parity) == 0
+    data = json.loads((tuning / "tuned.json").read_text())
+    return {e["method"]: e for e in data["selected"]}, read_records(results)
+
+
+def test_a_tuned_run_runs_each_accelerators_two_controls(tmp_path, tiny_parity):
+    selected, records = _tune_and_run(tmp_path, tiny_parity)
+    by_role = {r["identity"].get("control"): r["identity"] for r in records}
+    assert set(by_role) == {None, "base at its settings", "on the tuned base"} and len(records) == 4
+    acc, base = selected["grokfast"], selected["sgd"]
+    alone = by_role["base at its settings"]
+    assert alone["transforms"] == [] and alone["method"].startswith("sgd[") and "tuned" not in alone
+    assert alone["optimizer"]["params"] == acc["optimizer"]["params"]  # the accelerator's base settings
+    on_base = by_role["on the tuned base"]
+    assert on_base["optimizer"]["params"] == base["optimizer"]["params"]  # the tuned baseline's
+    assert [t["params"] for t in on_base["transforms"]] == [t["params"] for t in acc["transforms"]]
+
+
+def test_no_controls_runs_none(tmp_path, tiny_parity):
+    _, records = _tune_and_run(tmp_path, tiny_parity, "--no-controls")
+    assert len(records) == 2 and not any("control" in r["identity"] for r in records)
+
+
+def test_trials_auto_takes_the_tasks_own_k_and_a_number_still_works(capsys):
+    from grokbench.cli import _trials
+    from grokbench.tuning.driver import auto_trials
+
+    assert auto_trials("sparse_parity") == auto_trials("sparse_sum") == 32
+    assert auto_trials("modular_addition,power_ops") == 16 and auto_trials("modular_addition,sparse_parity") == 32
+    assert _trials("auto") == "auto" and _trials("12") == 12
+    assert run_cli("tune", "--trials", "abc", "--out", "x") == 2 and "--trials" in capsys.readouterr().err

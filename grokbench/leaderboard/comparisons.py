@@ -1,7 +1,7 @@
 """comparisons.csv: every comparison of a page, one row each, with its family.
 
-Columns: task, method, baseline (the reference: the task's baseline, a stack's part or the
-other method of a named pair), threshold (t90 / t95 / target), measure (steps or seconds),
+Columns: task, method, baseline (the reference: the task's baseline, a stack's part, the
+other method of a named pair or a tuned accelerator's control), threshold (t90 / t95 / target), measure (steps or seconds),
 n (paired seeds), wins, losses, ties, p_raw, p_adjusted, family, family_size, verdict.
 """
 
@@ -31,11 +31,12 @@ def _rows_of(task: str, c: st.Comparison, threshold: str, family_size: int) -> I
 
 def comparison_rows(analysis: Mapping[str, st.TaskStats]) -> list[dict]:
     """Every comparison of ``analysis``: against the baseline at each threshold, stacks
-    against their parts, named pairs."""
+    against their parts, named pairs, tuned accelerators against their controls."""
     out: list[dict] = []
     for task, ts in analysis.items():
         families = [(cs, t) for t, cs in ((t, list(ts.at_threshold.get(t, {}).values())) for t in st.THRESHOLDS)]
         families += [(ts.stacks, st.TARGET), (ts.pairs, st.TARGET)]
+        families += [(list(ts.controls.get(kind, {}).values()), st.TARGET) for kind in st.CONTROL_KINDS]
         for comparisons, threshold in families:
             size = max(st.FAMILY_SIZE, len(comparisons))
             for c in comparisons:

@@ -19,6 +19,7 @@ from .overview import OverviewFigures
 from .provenance import distinct_texts, provenance_rows
 from .rows import (
     budget_epochs,
+    control_rows,
     heatmap_rows,
     main_rows,
     method_order,
@@ -78,6 +79,13 @@ STACKS_TEXT = ("Each stack against each of its parts alone, paired by seed (sign
                "their own family). A speedup > 1 means the stack reaches the target sooner than the part.")
 PAIRS_TEXT = ("The named methods against each other (asked for with `--compare all-pairs`), paired by seed "
               "(sign test, adjusted in their own family). A speedup > 1 means the first method is faster.")
+CONTROLS_TEXT = ("Each tuned accelerator against its two controls, paired by seed (sign test, adjusted in a family "
+                 "per control): **base at its settings** is the base optimizer alone at the base settings the "
+                 "accelerator's tuning drew (what the accelerator adds to them); **on the tuned base** is the "
+                 "accelerator with its own tuned knobs on the tuned baseline's settings, also compared with the "
+                 "tuned baseline. A speedup > 1 means the accelerator (last column: the control) is faster. The "
+                 "summary calls an accelerator faster only where it is faster than the tuned baseline, than the "
+                 "base at its settings, and on the tuned base than the tuned baseline.")
 WALLTIME_TEXT = ("Do epoch savings survive the per-step cost? Epoch speedup next to wall-time speedup "
                  "(training seconds to target, baseline / method); \"yes\"/\"no\" when the wall-time CI lies "
                  "above/below 1, \"(CI spans 1)\" for the side of the point estimate alone. Wall-time "
@@ -343,6 +351,9 @@ def _task_section(label: str, ts: st.TaskStats, targets: list[str],
     out += _figure_lines(label, figures)
     if ts.stacks:
         out += [f"### {label}: stacked accelerators", "", STACKS_TEXT, "", md_table(stack_rows(ts))]
+    if ts.controls:
+        out += [f"### {label}: the controls (base at its settings, on the tuned base)", "", CONTROLS_TEXT, "",
+                md_table(control_rows(ts))]
     if ts.pairs:
         out += [f"### {label}: named methods against each other", "", PAIRS_TEXT, "", md_table(pair_rows(ts))]
     out += [f"### {label}: wall time", "", WALLTIME_TEXT, "", md_table(walltime_rows(ts, timing))]

@@ -140,6 +140,33 @@ def pair_rows(ts: st.TaskStats) -> list[dict[str, str]]:
     return rows
 
 
+CONTROL_COLUMNS = ["accelerator", "vs the tuned baseline", st.BASE_AT_ITS_SETTINGS, st.ON_THE_TUNED_BASE,
+                   "on the tuned base vs the tuned baseline"]
+
+
+def _control_cell(c: st.Comparison | None, named: bool = True) -> str:
+    """'1.9× [1.2, 3.1] faster (p 0.004; 9 / 1 / 0) against `ref`'; '–' without one."""
+    if c is None:
+        return "–"
+    ref = f" against `{c.reference}`" if named else ""
+    return f"{fmt_ratio(c.speedup_steps)} {c.verdict} (p {fmt_p(c.p_adjusted)}; {fmt_sign(c)}){ref}"
+
+
+def control_rows(ts: st.TaskStats) -> list[dict[str, str]]:
+    """One row per tuned accelerator with controls: its speedup and verdict against the
+    tuned baseline, against the base at its settings and against itself on the tuned base
+    (each control's family), and the latter control against the tuned baseline."""
+    accelerators = [m for m in ts.ranked() if any(m in cs for cs in ts.controls.values())]
+    rows = []
+    for m in accelerators:
+        on_base = ts.controls.get(st.ON_THE_TUNED_BASE, {}).get(m)
+        rows.append(dict(zip(CONTROL_COLUMNS, (
+            m, _control_cell(ts.vs_baseline.get(m), named=False),
+            _control_cell(ts.controls.get(st.BASE_AT_ITS_SETTINGS, {}).get(m)), _control_cell(on_base),
+            _control_cell(ts.vs_baseline.get(on_base.reference) if on_base else None, named=False)))))
+    return rows
+
+
 def heatmap_cell(ts: st.TaskStats, method: str) -> str:
     """One method on one task: its speedup in steps against the baseline, ▲/▼ when
     significantly faster/slower; 'baseline', 'not run', 'no baseline'."""

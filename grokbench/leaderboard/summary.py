@@ -27,22 +27,57 @@ def threshold_story(ts: st.TaskStats, method: str) -> str:
     return "; ".join(f"{v} at {', '.join(names)}" for v, names in grouped.items())
 
 
+def control_story(ts: st.TaskStats, method: str) -> str | None:
+    """Why a method faster than the baseline in steps is not called faster given its
+    controls (in words; markdown), or None where its gain survives both or it has none.
+    A gain survives "base at its settings" when the method is significantly faster than
+    its base optimizer at those settings, and "on the tuned base" when the method with
+    its own knobs on the tuned baseline's settings is significantly faster than the
+    baseline."""
+    alone = ts.controls.get(st.BASE_AT_ITS_SETTINGS, {}).get(method)
+    on_base = ts.controls.get(st.ON_THE_TUNED_BASE, {}).get(method)
+    if alone is None and on_base is None:
+        return None
+    stories = []
+    if alone is None:
+        stories.append("its base at its settings was not run")
+    elif alone.verdict != st.FASTER:
+        than = "faster" if alone.verdict == st.SLOWER else "as fast"
+        stories.append(f"its gain over the baseline is its drawn settings: the base at those settings "
+                       f"(`{alone.reference}`) is {than}")
+    on_base_vs = ts.vs_baseline.get(on_base.reference) if on_base is not None else None
+    if on_base_vs is None:
+        stories.append("it was not run on the tuned base")
+    elif on_base_vs.verdict != st.FASTER:
+        stories.append(f"on the tuned base (`{on_base.reference}`) it is not faster than the baseline "
+                       f"({SHORT_VERDICTS.get(on_base_vs.verdict, on_base_vs.verdict)})")
+    return f"`{method}`: " + "; ".join(stories) if stories else None
+
+
 def task_finding(label: str, ts: st.TaskStats) -> str:
     """One task in a sentence or four: who is significantly faster or slower than the
     baseline in steps and in wall time, which verdicts hold at every threshold, which
-    depend on it, and how many trials crossed the target and fell back."""
+    depend on it, and how many trials crossed the target and fell back. A tuned
+    accelerator with controls counts as faster in steps only where its gain survives
+    them (``control_story``); where it does not, a sentence says why."""
     if ts.baseline is None:
         return f"**{label}**: {ts.note}."
     cs = ts.vs_baseline
+    explained = {m: control_story(ts, m) for m in cs if cs[m].verdict == st.FASTER}
+    explained = {m: story for m, story in explained.items() if story}
 
     def who(attr: str, verdict: str) -> list[str]:
-        return [m for m in ts.ranked() if m in cs and getattr(cs[m], attr) == verdict]
+        return [m for m in ts.ranked() if m in cs and getattr(cs[m], attr) == verdict
+                and not (attr == "verdict" and m in explained)]
 
     seeds = max((c.n for c in cs.values()), default=0)
     text = (f"**{label}** (baseline `{ts.baseline}`, {seeds} paired seeds): significantly faster than the "
             f"baseline in steps: {_names(who('verdict', st.FASTER))}; in wall time: "
             f"{_names(who('time_verdict', st.FASTER))}. Slower in steps: {_names(who('verdict', st.SLOWER))}; "
             f"in wall time: {_names(who('time_verdict', st.SLOWER))}.")
+    if explained:
+        text += (" Faster than the baseline, but not once its controls are counted: "
+                 + "; ".join(explained[m] for m in ts.ranked() if m in explained) + ".")
     robust = [f"`{m}` ({cs[m].verdict})" for m in ts.ranked() if m in cs and ts.consistency(m) == st.ROBUST]
     shifting = [f"`{m}` ({threshold_story(ts, m)})" for m in ts.ranked()
                 if m in cs and ts.consistency(m) in (st.FLIPS, st.DEPENDS)]

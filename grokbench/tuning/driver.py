@@ -114,6 +114,16 @@ def build_study(tasks: str, methods: str, trials: int, tune_seeds: str, override
     return Study(tuple(proposals.values()), plan, trials, override_text)
 
 
+def auto_trials(tasks: str) -> int:
+    """K of ``--trials auto``: the largest ``tuning_trials`` of the tasks tuned together
+    (each task plugin's, sized so that capping keeps the study within its compute: 32 on
+    the sparse tasks, 16 on the transformer's; docs/tuning.md)."""
+    from .. import registry
+
+    return max(int(getattr(registry.get_task(label.split(":", 1)[0]), "tuning_trials", 16))
+               for label in expand_tasks(tasks))
+
+
 def parse_tune_seeds(text: str) -> list[int]:
     """As ``--seeds``, except that a bare count N is N seeds from TUNE_SEED_BASE (``3`` ->
     1000, 1001, 1002), away from the report seeds 0..N-1."""

@@ -171,7 +171,8 @@ def check_plan_fits_folder(plan: Plan, store: Store) -> None:
     from .consistency import check_addition
     from .spec import trial_identity
 
-    identities = [trial_identity(task, method, plan.seeds[0], plan.after_solve) for task, method in plan.pairs]
+    identities = [trial_identity(task, method, plan.seeds_of(task.label)[0], plan.after_solve)
+                  for task, method in plan.pairs]
     check_addition(identities, store.records(), store.root)
 
 

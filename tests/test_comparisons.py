@@ -69,3 +69,12 @@ def test_no_baseline_reaches_prepare(monkeypatch, capsys):
     assert run_cli("run", "--methods", "egd", "--no-baseline", "--compare", "all-pairs") == 2
     assert seen["baseline"] is False
     assert run_cli("run", "--compare", "nope") == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_a_run_at_the_default_seeds_trains_each_tasks_own_count(tmp_path):
+    """No --seeds: the headline command's path (each task's report seeds), end to end."""
+    out = tmp_path / "out"
+    assert run_cli("run", "--methods", "sgd", "--out", str(out), "--quiet", "--no-calibrate", *TINY_PARITY) == 0
+    assert sorted(r["identity"]["seed"] for r in read_records(out)) == list(range(64))
+    assert run_cli("run", "--methods", "sgd", "--out", str(out), "--quiet", "--no-calibrate", *TINY_PARITY) == 0
+    assert len(read_records(out)) == 64  # resumed: nothing more to train

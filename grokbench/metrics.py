@@ -146,13 +146,6 @@ def first_reaching(values: Sequence[float | None], threshold: float) -> int | No
     return None
 
 
-def count_relapses(values: Sequence[float | None], threshold: float, until: int | None = None) -> int:
-    """Falls from >= threshold to below it among ``values[:until]`` (all when None)."""
-    values = values if until is None else values[:until]
-    return sum(1 for prev, cur in zip(values, values[1:])
-               if _at_or_above(prev, threshold) and not _at_or_above(cur, threshold))
-
-
 def watch(test_acc: Sequence[float | None], steps: Sequence[int], target: float,
           stability: Stability, eval_every: int, budget: int | None = None) -> StabilityWatch:
     """A ``StabilityWatch`` fed a whole curve (and told that it ended)."""

@@ -642,7 +642,8 @@ class Comparison:
         return self.sign.p
 
 
-def method_stats(label: str, method: str, samples: dict[str, Sample], n_boot: int = N_BOOT) -> MethodStats:
+def method_stats(method: str, samples: dict[str, Sample]) -> MethodStats:
+    """One method's medians (exact intervals: no resampling, so no seed or count)."""
     sample = samples[TARGET]
     steps = median_ci(sample.steps)
     seconds = median_ci(sample.seconds)
@@ -879,7 +880,7 @@ def task_stats(label: str, rows, baseline: str | None = None, n_boot: int = N_BO
     for r in records:
         by_method.setdefault(str(r["method"]), []).append(r)
     samples = {m: {t: make_sample(rs, t) for t in THRESHOLDS} for m, rs in by_method.items()}
-    methods = {m: method_stats(label, m, s, n_boot) for m, s in samples.items()}
+    methods = {m: method_stats(m, s) for m, s in samples.items()}
     for m, rs in by_method.items():
         methods[m].step_cost_s = _step_cost(rs)
     baseline, note = _resolve_baseline(records, list(samples), baseline)

@@ -4,7 +4,6 @@ import pytest
 
 from grokbench.metrics import (
     Stability,
-    count_relapses,
     first_reaching,
     summarize,
     summarize_row,
@@ -89,11 +88,6 @@ def test_never_sustained_is_unsolved_and_counts_every_fall():
 def test_a_run_reaching_the_end_of_the_curve_counts():
     c = curve([1.0] * 4, [0.5, 0.6, 0.7, 1.0])  # the budget ended right after the crossing
     assert summarize(c, fit_threshold=0.99, target=1.0, steps_per_epoch=1, stability=Stability.legacy(3))["solve_step"] == 30
-
-
-def test_relapses_count_falls():
-    assert count_relapses([1.0, 0.5, 1.0, None, 1.0], 1.0) == 2
-    assert count_relapses([1.0, 0.5, 1.0, None, 1.0], 1.0, until=2) == 1
 
 
 def test_metrics_recomputed_from_curves_for_old_records():

@@ -8,7 +8,7 @@ import math
 from helpers import TINY_PARITY, read_records, run_cli
 
 from grokbench import api, stats
-from grokbench.cli import _build_parser
+from grokbench.cli_args import build_parser
 from grokbench.errors import UserError
 from grokbench.plan import build_plan
 
@@ -40,7 +40,7 @@ def test_prepare_says_which_baselines_it_added(tmp_path, capsys):
 
 
 def test_default_seeds_are_each_tasks_own_and_can_reach_significance():
-    args = _build_parser().parse_args(["run"])
+    args = build_parser().parse_args(["run"])
     assert args.seeds == "auto" and args.compare == "baseline" and not args.no_baseline
     plan = build_plan("sparse_parity,modular_addition", "sgd", args.seeds, {})
     assert plan.seeds_of("sparse_parity") == tuple(range(64)) and plan.seeds_of("modular_addition") == tuple(range(20))

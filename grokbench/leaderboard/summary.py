@@ -148,7 +148,7 @@ def disagreements(default: Mapping[str, st.TaskStats], tuned: Mapping[str, st.Ta
 def requested_pairs(runs: Iterable[Mapping[str, Any]]) -> set[str]:
     """The method labels of the logged ``grokbench run`` commands that asked for
     ``--compare all-pairs`` (``stats.ALL_PAIRS`` for ``--methods all``); empty when none did."""
-    from ..cli import _build_parser
+    from ..cli_args import build_parser
     from ..errors import UserError
 
     labels: set[str] = set()
@@ -157,7 +157,7 @@ def requested_pairs(runs: Iterable[Mapping[str, Any]]) -> set[str]:
         if len(tokens) < 2 or tokens[1] != "run" or not any("all-pairs" in t for t in tokens):
             continue
         try:
-            args = _build_parser().parse_args(tokens[1:])
+            args = build_parser().parse_args(tokens[1:])
         except (UserError, SystemExit):
             continue
         if getattr(args, "compare", None) == "all-pairs":

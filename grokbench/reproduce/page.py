@@ -7,15 +7,14 @@ import shlex
 from pathlib import Path
 
 from ..errors import UserError
-from . import verdict as v
-from .verdict import ClaimResult, Measure
+from .verdict import ALPHA, FACTOR, MIN_SEEDS, NOT_RUN, ClaimResult, Measure
 
 PAGE_TITLE = "# Paper reproductions"  # the page's first line: what says that grokbench wrote it
 
 RULE = f"""\
 **The rule** (one for every claim; stricter since grokbench 0.2). Per method with a
 published value, `m` is our censoring-aware median at the claim's own metric and threshold,
-`B` our budget, F = {v.FACTOR:g}:
+`B` our budget, F = {FACTOR:g}:
 
 - a published number P *agrees* when our median lies within a factor F of it
   (P / F <= m <= P x F); when `m` is censored (half or more of our seeds did not get there)
@@ -24,14 +23,14 @@ published value, `m` is our censoring-aware median at the claim's own metric and
 - published "reaches it" *agrees* when `m` is finite, else it is *censored*; published
   "does not reach it" *agrees* when none of our seeds reaches it within B, else *disagrees*;
 - a published ordering (A before B) *holds* only when A reaches the metric first
-  significantly (paired sign test over the common seeds, p < {v.ALPHA:g}); it is *violated*
+  significantly (paired sign test over the common seeds, p < {ALPHA:g}); it is *violated*
   when B's median is finite and at or below A's, *not significant* when A is ahead but the
   test does not show it, and *censored* when both medians are censored.
 
 **Reproduced**: everything agrees and every ordering holds significantly. **Not
 reproduced**: something disagrees or an ordering is violated. **Inconclusive at this
 budget**: otherwise (something is censored or not significant, has no records, or has
-fewer than {v.MIN_SEEDS} seeds; claims should run at least 5 seeds where the paper's run
+fewer than {MIN_SEEDS} seeds; claims should run at least 5 seeds where the paper's run
 fits in a CPU hour, 3 otherwise, and controls as many as the claim). Controls and open
 questions are shown, not judged.
 """
@@ -89,7 +88,7 @@ def _experiment_table(result: ClaimResult, exp) -> list[str]:
 def render_claim(result: ClaimResult, manifest: dict | None) -> list[str]:
     c = result.claim
     lines = [f"## {c.name}: {c.title} ({c.reference})", "",
-             f"**Verdict: {result.verdict}**" + (f" ({result.reason})" if result.verdict != v.NOT_RUN else ""),
+             f"**Verdict: {result.verdict}**" + (f" ({result.reason})" if result.verdict != NOT_RUN else ""),
              "", f"Claim: {c.claim}", "", f"Metric: {c.metric_text}.", ""]
     lines += [f"- {note}" for note in c.notes] + ([""] if c.notes else [])
     if manifest is None:

@@ -296,7 +296,7 @@ def test_no_controls_runs_none(tmp_path, tiny_parity):
 
 
 def test_trials_auto_takes_the_tasks_own_k_and_a_number_still_works(capsys):
-    from grokbench.cli import _trials
+    from grokbench.cli_args import _trials
     from grokbench.tuning.driver import auto_trials
 
     assert auto_trials("sparse_parity") == auto_trials("sparse_sum") == 32

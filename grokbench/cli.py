@@ -368,6 +368,24 @@ def _calibration_table(done) -> str:
     return "\n".join(lines)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """The plugin contract on every plugin of a file: one line per rule, a summary; exit 1 if
+    a rule fails (``grokbench.plugincheck``)."""
+    from . import plugincheck
+    from .spec import check_override_names, parse_overrides
+
+    overrides = parse_overrides(args.set)
+    found = plugincheck.plugins_to_check(args.plugin)
+    check_override_names(overrides)
+    findings = []
+    for cls in found:
+        for finding in plugincheck.check_plugin(cls, overrides):
+            print(finding.line(), flush=True)
+            findings.append(finding)
+    print(plugincheck.summary(findings))
+    return 1 if any(f.status == plugincheck.FAIL for f in findings) else 0
+
+
 def _escape_unencodable_output() -> None:
     """Print what the terminal's encoding cannot hold (a non-UTF-8 byte of a path given on
     the command line, say ``--out $'res\\xff'``) as ``\\xNN`` rather than crash."""
@@ -385,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _escape_unencodable_output()
     commands = {"run": lambda a: cmd_run(a, argv), "list": cmd_list, "report": cmd_report,
                 "leaderboard": cmd_leaderboard, "calibrate": cmd_calibrate, "tune": lambda a: cmd_tune(a, argv),
-                "reproduce": lambda a: cmd_reproduce(a, argv)}
+                "reproduce": lambda a: cmd_reproduce(a, argv), "check": cmd_check}
     with stop_signals() as signals:
         try:
             args = build_parser().parse_args(argv)

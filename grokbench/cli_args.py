@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_calibrate_parser(sub)
     _add_tune_parser(sub)
     _add_reproduce_parser(sub)
+    _add_check_parser(sub)
     return parser
 
 
@@ -160,6 +161,17 @@ def _add_engine_options(parser) -> None:
     ex.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
                     help="end a trial after SECONDS of wall time (x the trials trained together in one cell) "
                          "with status 'timeout'")
+
+
+def _add_check_parser(sub) -> None:
+    """``grokbench check``: the plugin contract on tiny trials (docs/plugin-check.md)."""
+    chk = sub.add_parser("check", help="check every task and method a plugin file registers against the plugin "
+                                       "contract, on tiny trials (exit 1 if a rule fails)")
+    chk.add_argument("plugin", metavar="PLUGIN_FILE", help="a plugin file (as for --plugin), or a registered "
+                                                           "plugin's name")
+    chk.add_argument("--set", action="append", default=[], metavar="NAME.PARAM=VALUE",
+                     help="a setting of the tiny trials (repeatable): a task's sizes, say; a method is checked "
+                          "on a small sparse_parity")
 
 
 def _add_reproduce_parser(sub) -> None:

@@ -74,7 +74,7 @@ class StepContext:
 
     def randn(self, *shape: int, dtype: torch.dtype = torch.float32) -> Tensor:
         """Standard normals of shape (S, *shape), each seed's drawn from its own stream."""
-        draws = [torch.randn(*shape, generator=g, dtype=dtype) for g in self.generators]
+        draws = [torch.randn(shape, generator=g, dtype=dtype) for g in self.generators]  # shape () too
         return torch.stack(draws).to(self.device)
 
 
@@ -127,8 +127,9 @@ class Transform(Method):
 
 
 class Optimizer(Method):
-    """A base optimizer. Common parameters: ``lr`` (> 0) and ``warmup_steps`` (linear
-    warm-up, >= 0); the bounds of the common ones are in ``constraints``.
+    """A base optimizer. Common parameters: ``lr`` (> 0; required: ``defaults`` must declare
+    it) and ``warmup_steps`` (linear warm-up, >= 0); the bounds of the common ones are in
+    ``constraints``.
 
     ``slot_settings`` names the scalar settings the optimizer can take per slot, so that
     configurations differing only in them train in one batch (``grokbench.plan.Cell``);
@@ -137,6 +138,7 @@ class Optimizer(Method):
     """
 
     kind: ClassVar[str] = "optimizer"
+    required_settings: ClassVar[tuple[str, ...]] = ("lr",)  # read by lr_at at every step
     slot_settings: ClassVar[tuple[str, ...]] = ()
     constraints: ClassVar[dict[str, Constraint]] = {
         "lr": positive_at_most(MAX_LR), "weight_decay": between(0, MAX_WEIGHT_DECAY),

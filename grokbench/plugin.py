@@ -2,9 +2,10 @@
 
 A plugin is a short class (benchopt's idea): class attributes declare what it is, the
 constructor takes resolved parameters, checks them, and each parameter becomes an
-attribute. ``constraints`` (see grokbench.params) bound single values; ``validate``
-checks relations between them. Both run at plan time: an impossible value is a user
-error (exit 2) before anything trains.
+attribute. ``required_settings`` names parameters the engine reads, so ``defaults`` must
+declare them (an Optimizer's ``lr``); ``constraints`` (see grokbench.params) bound single
+values; ``validate`` checks relations between them. All run at plan time: a missing or
+impossible value is a user error (exit 2) before anything trains.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from . import params as _params
+from .errors import UserError
 
 
 class Plugin:
@@ -22,8 +24,13 @@ class Plugin:
     defaults: ClassVar[dict[str, Any]] = {}
     choices: ClassVar[dict[str, tuple]] = {}
     constraints: ClassVar[dict[str, _params.Constraint]] = {}
+    required_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **overrides: Any) -> None:
+        missing = self.missing_settings()
+        if missing:
+            raise UserError(f"{self.name}.defaults must declare {', '.join(map(repr, missing))} "
+                            f"(every {self.kind_name()} needs it: the engine reads it)")
         self.params: dict[str, Any] = _params.resolve(
             self.name, self.defaults, self.choices, overrides
         )
@@ -31,6 +38,17 @@ class Plugin:
         for key, value in self.params.items():
             setattr(self, key, value)
         self.validate()
+
+    @classmethod
+    def missing_settings(cls) -> list[str]:
+        """The ``required_settings`` that ``defaults`` does not declare (empty: none)."""
+        return [key for key in cls.required_settings if key not in cls.defaults]
+
+    @classmethod
+    def kind_name(cls) -> str:
+        """What the plugin is, in words: its framework base class (Task, Optimizer, Transform)."""
+        framework = ("grokbench.task", "grokbench.method", __name__)
+        return next(k.__name__ for k in cls.__mro__ if k.__module__ in framework)
 
     @classmethod
     def all_constraints(cls) -> dict[str, _params.Constraint]:

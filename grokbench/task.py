@@ -86,6 +86,9 @@ class Task(Plugin):
         "target": fraction, "fit_threshold": fraction, "sustain_evals": between(0, MAX_STEPS),
         "sustain_frac": between(0, 10), "hold_band": unit_open, "tail_frac": between(0, 10),
     }
+    # read by ``schedule`` and the trial's rules: ``defaults`` must declare them (plan-time check)
+    required_settings: ClassVar[tuple[str, ...]] = ("batch_size", "eval_every", "max_epochs", "target",
+                                                    "fit_threshold")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every task gets the stability settings (the defaults unless it sets its own)."""

@@ -154,18 +154,12 @@ def check_plugin(cls: type[Plugin], overrides: Overrides | None = None) -> list[
     if findings[0].status == FAIL:
         return findings
     findings.append(_judge(name, SETTINGS, lambda: _settings(cls)))
-    probe_box: list[Probe] = []
-    reference: list[Trained] = []
-
-    def runs() -> str:
-        probe_box.append(probe_for(cls, overrides))
-        reference.append(train(probe_box[0]))
-        return f"{probe_box[0].describe()}: finite parameters"
-
-    findings.append(_judge(name, RUNS, runs))
-    if findings[-1].status == FAIL:
-        return findings
-    probe, ref = probe_box[0], reference[0]
+    try:
+        probe = probe_for(cls, overrides)
+        ref = train(probe)
+    except (Exception, SystemExit) as exc:
+        return [*findings, _failed(name, RUNS, exc)]
+    findings.append(Finding(name, RUNS, OK, f"{probe.describe()}: finite parameters"))
     rules: list[tuple[Rule, Callable[[], str]]] = [
         (DETERMINISM, lambda: _determinism(probe, ref)),
         (OWN_STREAMS, lambda: _own_streams(probe, ref)),
@@ -180,14 +174,18 @@ def check_plugin(cls: type[Plugin], overrides: Overrides | None = None) -> list[
 
 
 def _judge(plugin: str, rule: Rule, check: Callable[[], str]) -> Finding:
-    """Run ``check``: its text on a pass; ``Broken`` or any exception the plugin raised is a
-    failure (a UserError from the plugin's own checks included)."""
+    """Run ``check``: its text on a pass; else ``_failed``."""
     try:
         return Finding(plugin, rule, OK, check())
-    except Broken as exc:
-        return Finding(plugin, rule, FAIL, str(exc))
-    except Exception as exc:
-        return Finding(plugin, rule, FAIL, f"raised {one_line(exc)}")
+    except (Exception, SystemExit) as exc:
+        return _failed(plugin, rule, exc)
+
+
+def _failed(plugin: str, rule: Rule, exc: BaseException) -> Finding:
+    """A failure of ``rule``: what ``Broken`` says, or what the plugin raised (its own checks'
+    UserError and a ``sys.exit`` included: in a run, the trial would end with an error)."""
+    detail = str(exc) if isinstance(exc, Broken) else f"raised {one_line(exc)}"
+    return Finding(plugin, rule, FAIL, detail)
 
 
 # ------------------------------------------------------------------------ settings rules

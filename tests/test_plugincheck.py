@@ -53,22 +53,28 @@ def test_every_builtin_keeps_the_contract(name):
     assert [f.rule.name for f in findings if f.status == INFO] == ["cost"]
 
 
-# plugin file -> the rule it breaks, and the rules a fault of that kind may break besides
-# (noise from the global generator also differs between a batch of seeds and one seed alone)
+# plugin file, plugin -> the rule it breaks, and the rules a fault of that kind may break
+# besides (noise from the global generator also differs between a stack of seeds and one alone)
 BROKEN = [
-    ("mixes_seeds.py", "seed-batch", set()),
-    ("global_rng.py", "own-streams", {"seed-batch"}),
-    ("no_lr.py", "required-settings", set()),
-    ("state_in_self.py", "checkpoint", set()),
-    ("trains_on_test.py", "test-split", set()),
+    ("mixes_seeds.py", "mixes_seeds_check", "seed-batch", set()),
+    ("global_rng.py", "global_noise_check", "own-streams", {"seed-batch"}),
+    ("no_lr.py", "no_lr_check", "required-settings", set()),
+    ("state_in_self.py", "state_in_self_check", "checkpoint", set()),
+    ("bad_tasks.py", "trains_on_test_check", "test-split", set()),
+    ("bad_tasks.py", "mixes_seeds_task_check", "seed-batch", set()),
 ]
 
 
-@pytest.mark.parametrize("file, rule, also", BROKEN)
-def test_check_fails_a_plugin_that_breaks_a_rule_and_names_it(file, rule, also, capsys):
+def _failed_rules(lines: list[str], plugin: str) -> dict[str, str]:
+    """rule -> its line, for the FAIL lines of ``plugin``."""
+    return {line.split()[2].rstrip(":"): line for line in lines if line.startswith(f"FAIL {plugin} ")}
+
+
+@pytest.mark.parametrize("file, plugin, rule, also", BROKEN)
+def test_check_fails_a_plugin_that_breaks_a_rule_and_names_it(file, plugin, rule, also, capsys):
     assert run_cli("check", str(PLUGINS / file)) == 1
     out = capsys.readouterr().out.splitlines()
-    failed = {line.split()[2].rstrip(":"): line for line in out if line.startswith("FAIL ")}
+    failed = _failed_rules(out, plugin)
     assert rule in failed and set(failed) <= {rule, *also}, out
     assert "why it matters:" in failed[rule]
     assert "rule(s) failed" in out[-1]

@@ -36,7 +36,7 @@ import io
 import pickle
 import random
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -147,8 +147,13 @@ def registered_in(module: ModuleType) -> list[type[Plugin]]:
 
 def check_plugin(cls: type[Plugin], overrides: Overrides | None = None) -> list[Finding]:
     """Every rule that applies to ``cls`` (a registered Task or Method), in order; a rule that
-    needs a trial is not run when the plugin cannot train one (its ``runs`` finding fails)."""
-    overrides = overrides or {}
+    needs a trial is not run when the plugin cannot train one (its ``runs`` finding fails).
+    The global generators, which the rules reseed, are put back as they were."""
+    with _global_generators_kept():
+        return _check(cls, overrides or {})
+
+
+def _check(cls: type[Plugin], overrides: Overrides) -> list[Finding]:
     name = cls.name
     findings = [_judge(name, REQUIRED, lambda: _required(cls))]
     if findings[0].status == FAIL:
@@ -352,6 +357,18 @@ def _reseed_globals(seed: int) -> None:
     torch.manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
+
+
+@contextlib.contextmanager
+def _global_generators_kept() -> Iterator[None]:
+    """The states of torch's, Python's and NumPy's global generators, restored on exit."""
+    saved = torch.get_rng_state(), random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(saved[0])
+        random.setstate(saved[1])
+        np.random.set_state(saved[2])
 
 
 def _global_states() -> dict[str, bytes]:

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 from helpers import run_cli
 
 from grokbench import registry
@@ -44,7 +45,9 @@ def isolated_registry(monkeypatch):
 @pytest.mark.parametrize("name", BUILTINS)
 def test_every_builtin_keeps_the_contract(name):
     cls = {**registry.tasks(), **registry.methods()}[name]
+    rng = torch.get_rng_state()
     findings = check_plugin(cls, parse_overrides(TINY.get(name, [])))
+    assert torch.equal(torch.get_rng_state(), rng)  # the rules reseed it, and put it back
     assert [f.line() for f in findings if f.status == FAIL] == []
     passed = {f.rule.name for f in findings if f.status == OK}
     expected = {"required-settings", "settings", *TRAINING_RULES}

@@ -29,8 +29,9 @@ class Plugin:
     def __init__(self, **overrides: Any) -> None:
         missing = self.missing_settings()
         if missing:
+            it = "it" if len(missing) == 1 else "them"
             raise UserError(f"{self.name}.defaults must declare {', '.join(map(repr, missing))} "
-                            f"(every {self.kind_name()} needs it: the engine reads it)")
+                            f"(every {self.kind_name()} needs {it}: the engine reads {it})")
         self.params: dict[str, Any] = _params.resolve(
             self.name, self.defaults, self.choices, overrides
         )

@@ -27,11 +27,11 @@ TWO_LINE = ("median epochs to target [95% CI]", "speedup vs baseline [95% CI]") 
 LEFT = ("method", "verdict", "wall-time verdict")
 MAX_WIDTH = 12  # a column other than the method's is at most this wide; longer cells wrap
 NOT_EVERY_THRESHOLD = "*"
-LEGEND = ("epochs: censoring-aware median epochs to target [95% CI]; speedup: baseline / method "
-          "[95% CI, unadjusted]; p: paired sign test, fixed-family Bonferroni; verdict at 0.05 "
-          f"(n.s.: no significant difference; {NOT_EVERY_THRESHOLD}: not the same at 0.90, 0.95 "
-          "and the target); wall: the verdict in seconds. Seeds faster/slower/tied, every test, "
-          "thresholds and figures: on the page (leaderboard/README.md of the results folder).")
+LEGEND = ("epochs: median epochs to target, censoring-aware; speedup: baseline / method; "
+          "[95% CI], unadjusted; p: paired sign test, fixed-family Bonferroni; verdict at 0.05 "
+          f"(n.s.: not significant; {NOT_EVERY_THRESHOLD}: differs across the 0.90/0.95/target "
+          "thresholds); wall: the verdict in seconds. Seeds faster/slower/tied, every test and "
+          "figures: the results folder's leaderboard/README.md.")
 VERDICT_STYLES = {st.FASTER: "green", st.SLOWER: "red"}
 SHORT_VERDICTS = {st.NO_DIFF: "n.s.", st.NOT_ENOUGH: "no test", st.DEPENDS: "depends"}
 

@@ -5,6 +5,7 @@ methods page lists every built-in method."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,10 +66,11 @@ def isolated_registry(monkeypatch):
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_each_example_loads_and_trains(path, tmp_path, tiny_parity, monkeypatch, isolated_registry):
+def test_each_example_loads_and_trains(path, tmp_path, tiny_parity, monkeypatch, isolated_registry, request):
     from grokbench import cli
 
     module = registry.load_plugin_file(path)
+    request.addfinalizer(lambda: sys.modules.pop(module.__name__, None))  # a later load registers it afresh
     names = [obj.name for obj in vars(module).values()
              if isinstance(obj, type) and getattr(obj, "name", None) in registry.methods()
              and obj.__module__ == module.__name__]

@@ -109,7 +109,7 @@ def _execute(plan, store, executor, done: set[str], batch: int, quiet: bool, arg
 
     progress = _progress(quiet, plan.n_trials, len(plan.keys() & done), eta)
     progress.eta.forget_cells()
-    progress.on_cells(list(later))
+    progress.on_cells(list(later), later=True)
     try:
         completed = api.execute(plan, store, executor, done, batch_seeds=batch, progress=progress,
                                 command=["grokbench", *argv], checkpoint_every_s=checkpoint_every_s,

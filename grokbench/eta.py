@@ -98,15 +98,17 @@ class EtaTracker:
     _busy_s: float = 0.0
     _first_s: float | None = None
 
-    def add_cells(self, cells: Iterable[Any]) -> None:
-        """Cells about to run (or to run later in the same command); known ones are kept."""
+    def add_cells(self, cells: Iterable[Any], later: bool = False) -> None:
+        """Cells about to run; known ones are kept. ``later``: cells of a later wave, which
+        get no records before ``forget_cells`` (so their trial keys are not computed)."""
         for cell in cells:
             cid = cell_id(cell)
             if cid in self.cells:
                 continue
-            keys = set(cell.keys())
+            keys = {"later"} if later else set(cell.keys())
             self.cells[cid] = CellWork(cell.task.label, cost_kind(cell), keys)
-            self.by_key.update(dict.fromkeys(keys, cid))
+            if not later:
+                self.by_key.update(dict.fromkeys(keys, cid))
 
     def forget_cells(self) -> None:
         """Drop the cells but keep the measured costs and budgets: a tuning study's next wave starts with
@@ -138,13 +140,14 @@ class EtaTracker:
         if cid is not None:
             self.cells[cid].open_keys.discard(key)
 
-    def step_cost(self, work: CellWork) -> float | None:
-        """Measured seconds per step of the cell's (task, method); else its task's average."""
-        own = self._costs.get(work.kind)
-        if own and own[1] > 0:
-            return own[0] / own[1]
-        same_task = [s / n for (task, _), (s, n) in self._costs.items() if task == work.task and n > 0]
-        return sum(same_task) / len(same_task) if same_task else None
+    def step_costs(self) -> tuple[dict[tuple[str, str], float], dict[str, float]]:
+        """Measured seconds per step: per (task, method), and per task (the average over its
+        methods, for a method not measured yet)."""
+        own = {kind: seconds / steps for kind, (seconds, steps) in self._costs.items() if steps > 0}
+        per_task: dict[str, list[float]] = {}
+        for (task, _), cost in own.items():
+            per_task.setdefault(task, []).append(cost)
+        return own, {task: sum(costs) / len(costs) for task, costs in per_task.items()}
 
     def concurrency(self) -> float:
         """Summed measured intervals over the wall time since the first evaluation."""
@@ -155,14 +158,14 @@ class EtaTracker:
 
     def estimate(self) -> Eta | None:
         """The ETA now (module docstring), or None before anything is measured."""
+        own, per_task = self.step_costs()
         left = []
         for work in self.cells.values():
             if not work.open_keys:
                 continue
             budget = work.max_steps or self._budgets.get(work.task)
-            cost = self.step_cost(work)
-            steps = budget - work.step if budget is not None else None
-            left.append((steps if steps is not None else 1.0, cost if steps is not None else None))
+            cost = own.get(work.kind, per_task.get(work.task))
+            left.append((budget - work.step, cost) if budget is not None else (1.0, None))
         return eta_seconds(left, self.concurrency())
 
 

@@ -29,9 +29,9 @@ class PlainProgress:
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
-    def on_cells(self, cells: list[Cell]) -> None:
-        """The cells this command will run (now or in a later wave of a tuning study)."""
-        self.eta.add_cells(cells)
+    def on_cells(self, cells: list[Cell], later: bool = False) -> None:
+        """The cells this command runs now, or (``later``) in a later wave of a tuning study."""
+        self.eta.add_cells(cells, later)
 
     def on_eval(self, cell: Cell, step: int, max_steps: int, accs: list[float]) -> None:
         self.eta.on_eval(cell, step, max_steps)

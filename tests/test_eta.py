@@ -91,10 +91,13 @@ def test_an_unseen_method_borrows_its_tasks_cost_and_waves_keep_costs():
     clock.now = 4.0
     eta.on_eval(a, 30, 50)                        # 0.2 s per step
     eta.forget_cells()                            # the next wave of a tuning study
-    later = cell("parity", "sgd[lr=0.3]", (0,))
-    eta.add_cells([later])
-    assert eta.estimate().seconds == pytest.approx(50 * 0.2)
+    now, later = cell("parity", "sgd[lr=0.3]", (0,)), cell("parity", "sgd[lr=1]", (0,))
+    eta.add_cells([now])
+    eta.add_cells([later], later=True)
+    assert eta.estimate().seconds == pytest.approx(2 * 50 * 0.2)
     assert not eta.estimate().partial
+    eta.on_record("parity/sgd[lr=0.3]/0")         # this wave's cell is done; the later one stays
+    assert eta.estimate().seconds == pytest.approx(50 * 0.2)
 
 
 def test_format():

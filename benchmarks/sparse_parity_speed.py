@@ -9,7 +9,7 @@ evaluation every epoch, stop when solved):
 - grokbench per method: single-seed (one cell per seed) and seed-batched (S seeds in one
   cell), *amortized wall time per seed-run* = the cell's whole wall time (set-up,
   training, evaluation) / S; and the median per-seed ``time_to_target_s`` (training time
-  only, apportioned per the README's rule) with the median epochs to solve;
+  only, apportioned per docs/time.md's rule) with the median epochs to solve;
 and prints the ratios. Results go to stdout as a table; copy them into benchmarks/README.md
 with the machine and the command.
 """

@@ -305,6 +305,8 @@ def _remove_finished_checkpoints(store: Store) -> None:
 def _run_cells(cells: list, store: Store, executor: Any, progress: Any) -> bool:
     if progress is None:
         progress = PlainProgress(0, 0, stream=io.StringIO())
+    if hasattr(progress, "on_cells"):  # the cells' budgets make the ETA (grokbench.eta)
+        progress.on_cells(cells)
     records = executor.run(cells, progress.on_eval)
     written = 0
     try:

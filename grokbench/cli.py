@@ -93,19 +93,23 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
-def _progress(quiet: bool, total: int, skipped: int):
+def _progress(quiet: bool, total: int, skipped: int, eta=None):
     from .progress import PlainProgress, make_progress
 
-    return PlainProgress(total, skipped, stream=io.StringIO()) if quiet else make_progress(total, skipped)
+    return PlainProgress(total, skipped, stream=io.StringIO(), eta=eta) if quiet else make_progress(total, skipped, eta)
 
 
 def _execute(plan, store, executor, done: set[str], batch: int, quiet: bool, argv: Sequence[str],
-             checkpoint_every_s: float, prepare=None) -> int | None:
+             checkpoint_every_s: float, prepare=None, later=(), eta=None) -> int | None:
     """Run the plan's trials not in ``done``, with progress. None when it completed, else the
-    exit status (1: a record could not be written; 130: interrupted), said in one line."""
+    exit status (1: a record could not be written; 130: interrupted), said in one line.
+    ``later``: cells this command runs afterwards (a tuning study's next waves), counted in
+    the ETA; ``eta``: an ``EtaTracker`` whose measured costs carry over from earlier waves."""
     from . import api
 
-    progress = _progress(quiet, plan.n_trials, len(plan.keys() & done))
+    progress = _progress(quiet, plan.n_trials, len(plan.keys() & done), eta)
+    progress.eta.forget_cells()
+    progress.on_cells(list(later), later=True)
     try:
         completed = api.execute(plan, store, executor, done, batch_seeds=batch, progress=progress,
                                 command=["grokbench", *argv], checkpoint_every_s=checkpoint_every_s,
@@ -123,6 +127,7 @@ def _execute(plan, store, executor, done: set[str], batch: int, quiet: bool, arg
 def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Train every proposal on the tuning seeds (resuming), then select and write DIR/tuned.json."""
     from . import api
+    from .eta import EtaTracker
     from .tuning.driver import conclude
     from .tuning.racing import done_keys, race, wave_width
 
@@ -138,9 +143,13 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise UserError("--give-up must be a fraction in (0, 1] of the budget, and needs capping (not --no-capping)")
     failed: list[int] = []
 
+    eta = EtaTracker()
+
     def run_plan(plan, prepare) -> bool:
-        code = _execute(plan, store, executor, done_keys(store, executor.timeout, capping), args.batch_seeds,
-                        args.quiet, argv, args.checkpoint_every, prepare)
+        done = done_keys(store, executor.timeout, capping)
+        later = [] if plan is study.plan else study.plan.cells(done | plan.keys(), args.batch_seeds)  # for the ETA
+        code = _execute(plan, store, executor, done, args.batch_seeds, args.quiet, argv, args.checkpoint_every,
+                        prepare, later, eta)
         failed.extend([code] if code is not None else [])
         return code is None
 

@@ -51,6 +51,7 @@ from ..spec import (
     expand_tasks,
     resolve_method,
     resolve_task,
+    split_task_label,
     trial_identity,
 )
 from ..store import Store, atomic_write_text
@@ -120,7 +121,7 @@ def auto_trials(tasks: str) -> int:
     the sparse tasks, 16 on the transformer's; docs/tuning.md)."""
     from .. import registry
 
-    return max(int(getattr(registry.get_task(label.split(":", 1)[0]), "tuning_trials", 16))
+    return max(int(getattr(registry.get_task(split_task_label(label)[0]), "tuning_trials", 16))
                for label in expand_tasks(tasks))
 
 

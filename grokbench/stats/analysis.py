@@ -36,8 +36,6 @@ ALL_PAIRS = "all"
 
 
 @dataclass
-
-
 class TaskStats:
     """One task: per-method statistics, comparisons with the baseline at each threshold
     (``at_threshold[t][method]``; ``vs_baseline`` is the target's), stacks against their

@@ -25,8 +25,6 @@ from .tests import SignTest, fisher, logrank, sign_test
 
 
 @dataclass
-
-
 class MethodStats:
     """One method on one task: its own seeds (unpaired). ``sample`` is at the target;
     ``samples`` has every threshold."""
@@ -41,7 +39,17 @@ class MethodStats:
 
     @property
     def median_epochs(self) -> Estimate:
-        return scale(self.median_steps, 1.0 / self.sample.steps_per_epoch)
+        """``median_steps`` in epochs (interval and bound included)."""
+        return scale(self.median_steps, self.sample.in_epochs(1.0))
+
+    @property
+    def median_measured_seconds(self) -> float:
+        """Censoring-aware median of the seconds measured in the training loop to target,
+        whether or not ``median_seconds`` is calibrated (nan: no measured seconds)."""
+        measured = self.sample.measured_seconds
+        if measured is None or not self.sample.seconds_calibrated:
+            return self.median_seconds.value
+        return censored_median(measured)
 
     def median_steps_at(self, threshold: str) -> float:
         """Censoring-aware median steps to ``threshold`` (inf: undetermined, nan: no seeds)."""
@@ -50,8 +58,6 @@ class MethodStats:
 
 
 @dataclass
-
-
 class Comparison:
     """Method against a reference (the baseline, a part of a stack, another method),
     paired by seed, at one threshold. ``p_adjusted`` is the sign-test p adjusted in its

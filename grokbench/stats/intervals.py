@@ -55,8 +55,6 @@ def _quantile_bounds(replicates: np.ndarray, level: float = CI_LEVEL) -> tuple[f
 
 
 @dataclass
-
-
 class Estimate:
     """A point estimate and its 95% interval; ``inf`` = beyond the budget / unbounded.
 

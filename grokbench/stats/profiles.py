@@ -21,8 +21,6 @@ TAU_MAX = 4.0
 
 
 @dataclass
-
-
 class Profile:
     """One method's performance profile: per task it ran on, its median cost to target
     divided by the best method's there (inf: its median was not reached)."""

@@ -25,11 +25,10 @@ from typing import Any
 import numpy as np
 
 from .constants import EVENT_STATUSES, FINAL_STATUSES, TARGET, THRESHOLD_COLUMNS
+from .survival import censored_median
 
 
 @dataclass
-
-
 class Sample:
     """One method's final trials on one task at one threshold, one entry per seed (sorted).
 
@@ -92,6 +91,21 @@ class Sample:
 
     def count(self, status: str) -> int:
         return 0 if self.status is None else int((self.status == status).sum())
+
+    def in_epochs(self, steps: float) -> float:
+        """``steps`` in epochs (one epoch = ``steps_per_epoch`` steps): the one conversion
+        the analysis and the page make; records carry their own ``*_epoch`` fields, which
+        the analysis does not read."""
+        return steps / self.steps_per_epoch
+
+    @property
+    def budget_epochs(self) -> float | None:
+        """The budget in epochs; None when it has no finite budget."""
+        return self.in_epochs(self.budget_steps) if math.isfinite(self.budget_steps) else None
+
+    def median_epochs(self) -> float:
+        """Censoring-aware median epochs to the threshold (inf: undetermined; nan: no seeds)."""
+        return censored_median(self.steps / self.steps_per_epoch) if self.n else math.nan
 
     def horizon(self, seconds: bool = False) -> np.ndarray:
         """Per seed, how far the trial is known not to have reached the threshold: ``inf``

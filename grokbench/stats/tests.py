@@ -63,8 +63,6 @@ def detectable_win_rate(n: int, family_size: int = FAMILY_SIZE, alpha: float = A
 
 
 @dataclass(frozen=True)
-
-
 class SignTest:
     """The paired sign test of a method against a reference: seeds on which the method
     reached the threshold first (wins), later (losses), neither or unknown (ties); ``p``

@@ -69,6 +69,11 @@ class Stability:
 
     @classmethod
     def legacy(cls, sustain_evals: int = LEGACY_SUSTAIN_EVALS) -> Stability:
+        """The rule of records made before the window (grokbench 0.1: task settings without
+        ``sustain_frac``): the target held for ``sustain_evals`` more evaluations, no band,
+        no tail, a window cut short by the end of the curve counts. Needed by every
+        committed record under ``leaderboard/`` (all written by 0.1); it goes when those
+        pages are regenerated."""
         return cls(max(0, int(sustain_evals)), 0.0, 0.0, 0.0, cut_counts=True)
 
     def window(self, step: int, eval_every: int) -> int:

@@ -61,7 +61,6 @@ from .selection import RULE, Outcome, outcome, select
 from .space import at_edge
 
 TUNE_SEED_BASE = 1000
-DEFAULT_TUNE_SEEDS = "1000-1004"
 TUNED_FILE = "tuned.json"
 FORMAT = "grokbench-tuned/1"
 SEARCH = ("scrambled Sobol (scipy.stats.qmc), one sequence per task: configuration i of every method is its "

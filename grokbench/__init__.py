@@ -1,7 +1,9 @@
 """grokbench: a benchmark harness for grokking accelerators.
 
 Public API for plugin authors: ``Task``, ``Preset``, ``Split``, ``Transform``,
-``Optimizer``, ``StepContext`` and the ``register`` decorator. For notebooks:
+``Optimizer``, ``StepContext`` and the ``register`` decorator; a method's tunable
+parameters are declared with the types of ``grokbench.search`` (``Log``, ``Linear``,
+``Choice``). For notebooks:
 ``grokbench.run``, ``grokbench.load`` and ``grokbench.write_leaderboard`` (``grokbench.api``).
 
 Names are imported on first use, so that ``import grokbench`` (and the CLI's start, where

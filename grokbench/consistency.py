@@ -15,7 +15,7 @@ method's seeds, or shown as two experiments by one command and one by another. S
   (``check_folder``), naming them, and says when the records were written by another
   grokbench version (read as they were written: the version is part of the identity, so
   such a folder is never extended by this version; the only migration is
-  ``record._with_legacy_fields``, which fills fields older records did not write).
+  ``record._move_tuned_folder``, which moves older tuned records' folder to provenance).
 """
 
 from __future__ import annotations

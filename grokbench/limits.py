@@ -33,13 +33,6 @@ def check_trials(count: int, limit: int, what: str) -> None:
                         f"(--max-trials N raises it)")
 
 
-def check_limit(limit: Any) -> int:
-    """``--max-trials``: a whole number >= 1."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise UserError(f"--max-trials must be a whole number >= 1; got {limit!r}")
-    return limit
-
-
 def trial_bytes(task: Any, chain: Any) -> int | None:
     """A lower bound on one trial's memory in bytes: parameters, gradient and method state
     (``chain``'s parts' ``state_copies``) in float32, plus the data; None when the task

@@ -16,7 +16,9 @@
 - relapses: how often test accuracy fell from at or above the target to below the hold
   level before the solve (over the whole curve when there is no solve): crossed, fell back.
 - plateau_steps = solve_step - fit_step, 0 if it generalizes before it fits: the plateau.
-- *_epoch: the same points in epochs (one epoch = one pass over the training data).
+- *_epoch: the same points in epochs (one epoch = one pass over the training data), for
+  reading a record on its own; the analysis converts steps itself, in one place
+  (``grokbench.stats.Sample.in_epochs``), and never reads them.
 - train_time_s: cumulative training seconds of the whole trial (evaluation excluded).
 - t90_time_s, t95_time_s, time_to_target_s: cumulative training seconds up to t90_step,
   t95_step, solve_step.
@@ -67,6 +69,11 @@ class Stability:
 
     @classmethod
     def legacy(cls, sustain_evals: int = LEGACY_SUSTAIN_EVALS) -> Stability:
+        """The rule of records made before the window (grokbench 0.1: task settings without
+        ``sustain_frac``): the target held for ``sustain_evals`` more evaluations, no band,
+        no tail, a window cut short by the end of the curve counts. Needed by every
+        committed record under ``leaderboard/`` (all written by 0.1); it goes when those
+        pages are regenerated."""
         return cls(max(0, int(sustain_evals)), 0.0, 0.0, 0.0, cut_counts=True)
 
     def window(self, step: int, eval_every: int) -> int:

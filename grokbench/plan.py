@@ -22,6 +22,7 @@ from .spec import (
     expand_tasks,
     resolve_method,
     resolve_task,
+    split_task_label,
     trial_identity,
 )
 
@@ -243,7 +244,7 @@ AUTO_SEEDS = "auto"
 def report_seeds(task_label: str) -> int:
     """How many report seeds a task trains when ``--seeds`` is ``auto`` (its plugin's
     ``report_seeds``: sized so its page can detect a stated effect, docs/statistics.md)."""
-    name = task_label.split(":", 1)[0]
+    name = split_task_label(task_label)[0]
     return int(getattr(registry.get_task(name), "report_seeds", 10))
 
 

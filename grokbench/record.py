@@ -8,7 +8,8 @@ and how it ran (``environment``), its
 measured seconds depend on: clock, steps timed, unshared period seconds and CPU seconds,
 batch width, load average, peak memory; see ``grokbench.trial``). ``Record.to_json`` /
 ``Record.from_json`` round-trip it; ``from_json`` refuses anything that is not a
-grokbench record (``BadRecord``) and fills the fields that older versions did not write.
+grokbench record (``BadRecord``) and moves the tuning folder of older tuned records to
+``provenance`` (``_move_tuned_folder``).
 ``rows`` turns records into the flat rows of a DataFrame (``store.load_frame``).
 """
 
@@ -91,7 +92,6 @@ class Record:
         _check_fields(data)
         known = {f for f in cls.__dataclass_fields__}
         record = cls(**{k: v for k, v in data.items() if k in known})
-        record.identity = _with_legacy_fields(dict(record.identity), data.get("grokbench_version") or "")
         _move_tuned_folder(record)
         return record
 
@@ -209,34 +209,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, float) or (isinstance(value, int) and -MAX_INT - 1 <= value <= MAX_INT)
 
 
-def _with_legacy_fields(ident: dict[str, Any], written_by: str = "") -> dict[str, Any]:
-    """Records written before the identity named the base and parts get them from their chain
-    (the baseline, which needs the whole task, is filled by :func:`rows`); one whose identity
-    does not name the grokbench version gets the version the record says wrote it;
-    parameters since removed are dropped where they were at their no-op default."""
-    if written_by:
-        ident.setdefault("grokbench_version", written_by)
-    optimizer = ident.get("optimizer") if isinstance(ident.get("optimizer"), dict) else {}
-    ident.setdefault("base", optimizer.get("name"))
-    if "parts" not in ident:
-        chain, at, base = ident["method"].partition("@")
-        names = [p.strip() for p in chain.split("+") if p.strip()]
-        ident["parts"] = [p + (at + base if at else "") for p in names] if len(names) > 1 else []
-    ident.setdefault("baseline", None)
-    for part in ident.get("transforms") or []:
-        params = part.get("params") if isinstance(part, dict) else None
-        if isinstance(params, dict) and part.get("name") in _REMOVED_AT_DEFAULT:
-            for name in _REMOVED_AT_DEFAULT[part["name"]]:
-                if params.get(name) is False:  # its default, which meant "no change"
-                    params.pop(name)
-    return ident
-
-
 def _move_tuned_folder(record: Record) -> None:
     """The migration rule for tuned records written while the tuning folder, as typed, was
     part of the identity (``identity.tuned.folder``): the folder moves to
     ``provenance.tuned_from`` and the key becomes the hash of the identity without it, the
-    key a run of the same selection from any spelling or copy of that folder computes."""
+    key a run of the same selection from any spelling or copy of that folder computes.
+
+    Needed by the committed grokbench 0.1 records of ``leaderboard/tuned`` (440 of them
+    carry ``identity.tuned.folder``); it goes when that page is regenerated."""
     tuned = record.identity.get("tuned")
     if not isinstance(tuned, dict) or "folder" not in tuned:
         return
@@ -252,11 +232,6 @@ def identity_key(identity: dict[str, Any]) -> str:
     canonical JSON (sorted keys)."""
     canonical = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
-
-
-# Parameters later versions removed, by plugin, whose default (False) changed nothing: a
-# record that has them at that default describes the same configuration without them.
-_REMOVED_AT_DEFAULT = {"grokfast": ("paper_decay",), "grokfast_ma": ("paper_decay",)}
 
 
 # ------------------------------------------------------------------------------- rows
@@ -366,14 +341,5 @@ def _finite(value: Any) -> Any:
 
 
 def rows(records: list[Record], with_curves: bool = False) -> list[dict[str, Any]]:
-    """Flat rows of ``records``; legacy rows without a baseline get their task's, read off
-    the accelerators that ran on the task's base (labels without ``@``)."""
-    out = [to_row(r, with_curves) for r in records]
-    inferred: dict[str, str] = {}
-    for row in out:
-        if row["transforms"] and "@" not in row["method"] and row["optimizer"]:
-            inferred.setdefault(row["task_label"], row["optimizer"])
-    for row in out:
-        if not row["baseline"]:
-            row["baseline"] = inferred.get(row["task_label"])
-    return out
+    """Flat rows of ``records`` (:func:`to_row` each)."""
+    return [to_row(r, with_curves) for r in records]

@@ -26,7 +26,6 @@ from .chain import Chain
 from .method import Params, StepContext
 from .plan import Slot
 from .task import Split, Task
-from .variants import strip_settings
 
 
 def carve_holdout(split: Split, fraction: float, gen: torch.Generator) -> tuple[Split, tuple[Tensor, Tensor]]:
@@ -88,18 +87,19 @@ class SeedBatch:
     sanitize: bool = False  # set once a seed diverged: gradients are cleaned of non-finite values
 
     @classmethod
-    def build(cls, task: Task, task_name: str, method_label: str, seeds: tuple[int, ...],
+    def build(cls, task: Task, task_name: str, stream: str, seeds: tuple[int, ...],
               chain: Chain, device: torch.device, n_configs: int = 1,
               config_settings: dict[str, list[Any]] | None = None) -> SeedBatch:
         """Draw every seed's data and initialization, stack them (``n_configs`` copies,
-        configuration-major), and init the chain's state. ``config_settings``: the base
-        optimizer's settings that differ by configuration, one value per configuration."""
+        configuration-major), and init the chain's state. ``stream``: the method's random
+        stream (``MethodSpec.stream_label``: variants of one method share it).
+        ``config_settings``: the base optimizer's settings that differ by configuration, one
+        value per configuration."""
         slots = [Slot(c, s) for c in range(n_configs) for s in seeds]
         data, params = _stacked_data_and_params(task, task_name, seeds, chain.holdout_fraction, device)
         data = {k: v.repeat((n_configs,) + (1,) * (v.dim() - 1)) for k, v in data.items()}
         params = {k: v.detach().repeat((n_configs,) + (1,) * (v.dim() - 1)).requires_grad_()
                   for k, v in params.items()}
-        stream = strip_settings(method_label)  # variants of one method share its random stream
         method_gens = [seeding.generator(task_name, s.seed, seeding.METHOD, stream) for s in slots]
         holdout = (data["x_hold"], data["y_hold"]) if "x_hold" in data else None
         loss_fn = lambda p, x, y: task.loss(task.forward(p, x), y)  # noqa: E731

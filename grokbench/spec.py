@@ -36,7 +36,7 @@ task's base optimizer's plain label, whatever settings a variant carries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import __version__, registry, variants
@@ -99,6 +99,9 @@ class MethodSpec:
     identity, so any spelling or copy of the folder gives the same trials); control: the
     role of a tuned run's control (``stats.CONTROL_KINDS``: "base at its settings" or "on
     the tuned base", ``grokbench.tuning.controls``), None for any other label.
+    stream_label: the label without bracketed settings, the key of the method's random
+    stream (so that variants of one method draw the same random numbers); derived from
+    ``label`` once, when the spec is made (never passed).
     """
 
     label: str
@@ -110,12 +113,10 @@ class MethodSpec:
     tuned: dict[str, Any] | None = None
     tuned_from: str | None = None
     control: str | None = None
+    stream_label: str = field(init=False, repr=False)
 
-    @property
-    def stream_label(self) -> str:
-        """The label without bracketed settings: the key of the method's random stream, so
-        that variants of one method draw the same random numbers."""
-        return variants.strip_settings(self.label)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stream_label", variants.strip_settings(self.label))
 
     def build(self) -> Chain:
         return Chain([t.build() for t in self.transforms], self.optimizer.build())
@@ -137,6 +138,7 @@ def parse_overrides(items: list[str] | None) -> Overrides:
 
 
 def split_task_label(label: str) -> tuple[str, str | None]:
+    """``NAME[:PRESET]`` -> (name, preset or None): the one place a task label is split."""
     name, _, preset = label.partition(":")
     return name, (preset or None)
 

@@ -201,7 +201,7 @@ def build_chain(cell: Cell) -> tuple[Chain, dict[str, list[Any]]]:
 def _train(run: CellRun, progress: ProgressFn | None, timeout: TimeoutPolicy) -> Iterator[Record]:
     cell, task = run.cell, run.task
     chain, config_settings = build_chain(cell)
-    batch = SeedBatch.build(task, cell.task.name, cell.method.label, cell.seeds, chain, run.device,
+    batch = SeedBatch.build(task, cell.task.name, cell.method.stream_label, cell.seeds, chain, run.device,
                             len(cell.configs), config_settings)
     run.schedule = schedule = task.schedule(batch.n_train)
     deadline = timeout.deadline(len(cell.slots))

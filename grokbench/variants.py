@@ -169,10 +169,6 @@ def strip_settings(label: str) -> str:
     return "".join(out)
 
 
-def has_settings(label: str) -> bool:
-    return "[" in label
-
-
 def write_raw(value: Any) -> str:
     """A written value back to text (a tuple in parentheses)."""
     return f"({','.join(value)})" if isinstance(value, tuple) else str(value)

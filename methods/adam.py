@@ -6,7 +6,7 @@ The base optimizer of the Grokfast and NeuralGrok protocols ("Adam (coupled L2)"
 from __future__ import annotations
 
 from grokbench import register
-from grokbench.tuning import Log
+from grokbench.search import Log
 
 from .adamw import AdamW
 

@@ -16,7 +16,7 @@ import torch
 
 from grokbench import Optimizer, register
 from grokbench.method import is_per_slot, slot_views
-from grokbench.tuning import Log
+from grokbench.search import Log
 
 
 @register

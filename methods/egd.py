@@ -54,7 +54,7 @@ import torch
 
 from grokbench import Preset, Transform, register
 from grokbench.errors import UserError
-from grokbench.tuning import Choice
+from grokbench.search import Choice
 
 from ._linalg import as_matrices, egd_elementary, orthogonalize, select
 

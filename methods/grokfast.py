@@ -22,7 +22,7 @@ import torch
 
 from grokbench import Preset, Transform, register
 from grokbench.params import nonnegative, unit_open
-from grokbench.tuning import Linear, Log
+from grokbench.search import Linear, Log
 
 
 def paper_pairing(weight_decay: float) -> Preset:

@@ -21,7 +21,7 @@ import torch
 
 from grokbench import Transform, register
 from grokbench.params import MAX_WINDOW, between, nonnegative
-from grokbench.tuning import Log
+from grokbench.search import Log
 
 from .grokfast import paper_pairing
 

@@ -25,7 +25,7 @@ import torch
 
 from grokbench import Optimizer, register
 from grokbench.method import slot_views
-from grokbench.tuning import Log
+from grokbench.search import Log
 
 
 @register

@@ -47,7 +47,7 @@ import torch
 from torch import Tensor
 
 from grokbench import Optimizer, register
-from grokbench.tuning import Linear, Log
+from grokbench.search import Linear, Log
 
 from ._linalg import QUINTIC, match, newton_schulz, patterns
 from .adamw import AdamW

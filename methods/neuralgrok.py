@@ -63,7 +63,7 @@ from torch import Tensor
 
 from grokbench import Preset, Transform, register
 from grokbench.params import at_least, between, each, nonnegative, positive
-from grokbench.tuning import Choice, Log
+from grokbench.search import Choice, Log
 
 from .adam import Adam
 

@@ -41,7 +41,7 @@ import torch
 from grokbench import Preset, Transform, register
 from grokbench.errors import UserError
 from grokbench.params import at_least, nonnegative
-from grokbench.tuning import Log
+from grokbench.search import Log
 
 from ._linalg import (
     CUBIC,

@@ -43,7 +43,7 @@ from torch import Tensor
 
 from grokbench import Preset, Transform, register
 from grokbench.params import nonnegative, positive
-from grokbench.tuning import Linear
+from grokbench.search import Linear
 
 EDGE = ("wte", "w_u", "b_u")
 INIT_PATTERNS = {"all": ("*",), "edge": EDGE, "edge_ln": (*EDGE, "lnf.*")}

@@ -200,6 +200,14 @@ def test_a_zero_width_median_interval_says_identical_and_few_seeds_say_coverage(
     assert e.ci == (4.0, math.inf)  # the upper end not reached: "> budget" on the page
 
 
+def test_the_identical_count_is_a_field_the_page_reads_and_survives_scaling():
+    e = st.median_ci([4.0] + [5.0] * 8 + [9.0])
+    assert e.identical == (8, 10) and st.median_ci([1.0, 2.0, 3.0, 4.0]).identical is None
+    e.note = ""  # the page reads the field, not the note
+    assert lb.fmt_median(e, 100.0).endswith(" [identical: 8 of 10 seeds]")
+    assert st.scale(e, 0.5).identical == (8, 10)
+
+
 def test_bootstrap_is_deterministic():
     a = analyze(rows("base", spread(2000)), rows("m", spread(900)))
     b = analyze(rows("base", spread(2000)), rows("m", spread(900)))

@@ -118,7 +118,7 @@ def test_variants_share_the_method_random_stream():
     draws = {}
     for label in ("sgd", "sgd[lr=0.3]", "adamw"):
         method = resolve_method(label, task_spec, {})
-        batch = SeedBatch.build(task_spec.build(), "sparse_parity", method.label, (0, 1), method.build(),
+        batch = SeedBatch.build(task_spec.build(), "sparse_parity", method.stream_label, (0, 1), method.build(),
                                 torch.device("cpu"))
         draws[label] = batch.ctx.randn(4)
     assert torch.equal(draws["sgd"], draws["sgd[lr=0.3]"])

@@ -86,7 +86,7 @@ class Runner:
         self.config = config
         self.task = config.task.build()
         self.chain = config.method.build()
-        self.batch = SeedBatch.build(self.task, config.task.name, config.method.label, config.seeds,
+        self.batch = SeedBatch.build(self.task, config.task.name, config.method.stream_label, config.seeds,
                                      self.chain, device)
         self.schedule = self.task.schedule(self.batch.n_train)
         self.clock = clock(device)

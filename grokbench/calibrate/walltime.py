@@ -10,7 +10,6 @@ bootstrap over the common seeds, like the measured ones.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,10 +72,6 @@ def calibrated_seconds(sample: st.Sample, timing: MethodTiming | None) -> tuple[
     return sample.steps * per_step + setup, sample.steps_censor * per_step + setup
 
 
-def _rng(*labels: str) -> np.random.Generator:
-    return np.random.default_rng(zlib.crc32("\x1f".join(labels).encode()))
-
-
 def calibrated_median(label: str, method: str, sample: st.Sample, timing: MethodTiming | None) -> st.Estimate | None:
     """Censoring-aware median calibrated seconds to target, bootstrap 95% CI (None: not calibrated)."""
     secs = calibrated_seconds(sample, timing)
@@ -96,6 +91,6 @@ def calibrated_speedup(label: str, method: str, sample: st.Sample, timing: Metho
     secs_a, secs_b = calibrated_seconds(a, timing), calibrated_seconds(b, base_timing)
     if secs_a is None or secs_b is None:
         return None
-    rng = _rng(label, method, base, "calibrated speedup")
+    rng = st.seeded_rng(label, method, base, "calibrated speedup")
     idx = rng.integers(0, len(common), size=(st.N_BOOT, len(common)))
     return st.ratio_ci(secs_b[0], secs_b[1], secs_a[0], secs_a[1], rng, st.N_BOOT, idx)

@@ -19,7 +19,6 @@ import numpy as np
 
 from .. import stats as st
 
-FIGURE_SUFFIXES = ("_curves.png", "_steps.png")
 OVERVIEW_FILES = ("profiles.png", "speedup_heatmap.png")  # written by .overview
 
 

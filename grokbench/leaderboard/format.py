@@ -42,13 +42,13 @@ def fmt_median(e: st.Estimate, budget: float | None, ci: bool = True) -> str:
         return point
     lo, hi = e.ci
     if lo == hi:  # the order statistics of the interval coincide: say so, never "[2, 2]"
-        return f"{point} [{_identical(e.note)}]"
+        return f"{point} [{_identical(e)}]"
     return f"{point} [{fmt_num(lo) if math.isfinite(lo) else over}, {fmt_num(hi) if math.isfinite(hi) else over}]"
 
 
-def _identical(note: str) -> str:
-    """The 'identical: k of n seeds' part of an Estimate's note."""
-    return next((part.strip() for part in note.split(";") if part.strip().startswith(st.IDENTICAL)), st.IDENTICAL)
+def _identical(e: st.Estimate) -> str:
+    """'identical: k of n seeds' for an interval of zero width (``Estimate.identical``)."""
+    return f"{st.IDENTICAL}: {e.identical[0]} of {e.identical[1]} seeds" if e.identical else st.IDENTICAL
 
 
 def fmt_seconds(e: st.Estimate, ci: bool = False) -> str:
@@ -61,7 +61,7 @@ def fmt_seconds(e: st.Estimate, ci: bool = False) -> str:
     text = fmt_num(e.value)
     if ci and e.ci is not None:
         lo, hi = e.ci
-        text += (f" [{_identical(e.note)}]" if lo == hi else
+        text += (f" [{_identical(e)}]" if lo == hi else
                  f" [{fmt_num(lo)}, {OVER_BUDGET if math.isinf(hi) else fmt_num(hi)}]")
     return text
 

@@ -92,6 +92,10 @@ def owned_files(outdir: Path) -> set[str]:
 
 
 def _legacy_files(outdir: Path) -> set[str]:
+    """The files a page written before the manifest owns: its README.md (when it starts
+    with the page's title) and the figures it links. Needed to regenerate the committed
+    ``leaderboard/`` in place (written by grokbench 0.1, it has no manifest); it goes when
+    that page is regenerated, which writes one."""
     try:
         text = (outdir / PAGE).read_bytes().decode("utf-8", errors="replace")
     except OSError:

@@ -21,15 +21,13 @@ SIGNIFICANCE_MARKS = {st.FASTER: " ▲", st.SLOWER: " ▼"}
 
 
 def budget_epochs(s: st.Sample) -> float | None:
-    """The sample's budget in epochs; None when it has no finite budget."""
-    if not math.isfinite(s.budget_steps):
-        return None
-    return s.budget_steps / s.steps_per_epoch
+    """The sample's budget in epochs (``Sample.budget_epochs``); None when not finite."""
+    return s.budget_epochs
 
 
 def scale_epochs(s: st.Sample) -> st.Estimate:
     """The censoring-aware median of the sample's steps to target, in epochs (no CI)."""
-    return st.Estimate(st.censored_median(s.steps / s.steps_per_epoch) if s.n else math.nan, None)
+    return st.Estimate(s.median_epochs(), None)
 
 
 def fmt_sign(c: st.Comparison | None, seconds: bool = False) -> str:
@@ -68,7 +66,7 @@ def main_rows(ts: st.TaskStats) -> list[dict[str, str]]:
             "crossed, fell back": str(s.n_relapsed),
             "collapsed after window": str(s.n_unstable),
             "median epochs to target [95% CI]": fmt_median(ms.median_epochs, budget_epochs(s)) if s.n else "–",
-            "median plateau (epochs)": (fmt_num(ms.median_plateau.value / s.steps_per_epoch)
+            "median plateau (epochs)": (fmt_num(s.in_epochs(ms.median_plateau.value))
                                         if s.n and ms.median_plateau.finite else "–"),
             **_baseline_cells(ts, m),
         })
@@ -85,7 +83,7 @@ def threshold_rows(ts: st.TaskStats, target: str = "") -> list[dict[str, str]]:
         row = {"method": m}
         for t in st.THRESHOLDS:
             name = THRESHOLD_NAMES[t] if t != st.TARGET or not target else f"target ({target})"
-            median = st.Estimate(ms.median_steps_at(t) / s.steps_per_epoch if s.n else math.nan, None)
+            median = st.Estimate(s.in_epochs(ms.median_steps_at(t)) if s.n else math.nan, None)
             row[f"median epochs to {name}"] = fmt_median(median, budget_epochs(s), ci=False) if s.n else "–"
             c = ts.at_threshold.get(t, {}).get(m)
             row[f"verdict at {name}"] = st.BASELINE if m == ts.baseline else c.verdict if c else "–"
@@ -237,10 +235,7 @@ def _speedup_cell(ts: st.TaskStats, method: str, estimate: st.Estimate | None) -
 
 def _measured_median(ms: st.MethodStats) -> str:
     """The median of the seconds measured in the training loop (calibrated or not)."""
-    measured = ms.sample.measured_seconds
-    if measured is None or not ms.sample.seconds_calibrated:
-        return fmt_seconds(ms.median_seconds)
-    return fmt_seconds(st.Estimate(st.censored_median(measured), None))
+    return fmt_seconds(st.Estimate(ms.median_measured_seconds, None))
 
 
 def walltime_rows(ts: st.TaskStats, timing: Mapping | None = None) -> list[dict[str, str]]:

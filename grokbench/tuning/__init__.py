@@ -7,11 +7,12 @@ DIR/tuned.json; ``grokbench run --tuned DIR`` runs the selections on the report 
 (``tuned``). ``provenance_rows`` / ``selected_rows`` give the leaderboard's provenance
 rows and its table of selected configurations.
 
-Plugins import the space types from here (``from grokbench.tuning import Log``); the rest
-loads on first use, so importing a plugin stays cheap.
+Plugins declare their spaces with the types of the plugin API, :mod:`grokbench.search`
+(``from grokbench.search import Log``); they are re-exported here for plugins written
+against grokbench 0.1. The rest loads on first use.
 """
 
-from .space import Choice, Linear, Log
+from ..search import Choice, Linear, Log
 
 _LAZY = ("provenance_rows", "selected_rows")
 

@@ -51,6 +51,7 @@ from ..spec import (
     expand_tasks,
     resolve_method,
     resolve_task,
+    split_task_label,
     trial_identity,
 )
 from ..store import Store, atomic_write_text
@@ -60,7 +61,6 @@ from .selection import RULE, Outcome, outcome, select
 from .space import at_edge
 
 TUNE_SEED_BASE = 1000
-DEFAULT_TUNE_SEEDS = "1000-1004"
 TUNED_FILE = "tuned.json"
 FORMAT = "grokbench-tuned/1"
 SEARCH = ("scrambled Sobol (scipy.stats.qmc), one sequence per task: configuration i of every method is its "
@@ -120,7 +120,7 @@ def auto_trials(tasks: str) -> int:
     the sparse tasks, 16 on the transformer's; docs/tuning.md)."""
     from .. import registry
 
-    return max(int(getattr(registry.get_task(label.split(":", 1)[0]), "tuning_trials", 16))
+    return max(int(getattr(registry.get_task(split_task_label(label)[0]), "tuning_trials", 16))
                for label in expand_tasks(tasks))
 
 

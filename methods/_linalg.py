@@ -25,9 +25,10 @@ Routes (exact up to rounding):
 - ``gram``: for a tall G (m >= n), G^T G = V diag(s^2) V^T from eigh of the n x n Gram
   matrix, and U diag(f(s)) V^T = G V diag(f(s)/s) V^T. A wide G is handled transposed.
   The Gram matrix squares the condition number, so it is formed and decomposed in float64
-  (eigenvalue noise ~1e-16 lambda_max, i.e. ~1e-8 s_max, below the float32 rank cut); G V
-  and the product with V^T are taken in G's precision, as accurate as an SVD in that
-  precision. It cannot resolve singular values below sqrt(max(m, n) * eps64) s_max
+  (eigenvalue noise ~1e-16 lambda_max, i.e. ~1e-8 s_max, below the float32 rank cut), and
+  G (V diag(f(s)/s) V^T) is one float64 product rounded once to G's precision, as accurate
+  as an SVD in that precision (on the CPU the float64 products go through NumPy's BLAS,
+  ``bmm64``). It cannot resolve singular values below sqrt(max(m, n) * eps64) s_max
   (~2e-7 at 200 x 20), so it cuts there at least: for float32 gradients the rule is
   unchanged; for float64 ones ``auto`` takes the SVD.
 - a single row or column (min dim 1) is G / ||G||: its only singular direction.
@@ -136,8 +137,8 @@ def bmm64(a: Tensor, b: Tensor) -> Tensor:
     """a @ b for float64 batches (S, m, k) @ (S, k, n).
 
     On the CPU, for products of at most NUMPY_BMM_MAX_WORK multiply-adds per seed, through
-    NumPy's ``matmul`` (one BLAS call per seed; X^T X of one buffer as a symmetric rank-k
-    update, syrk, half the products and an exactly symmetric result): torch's float64 bmm
+    NumPy's ``matmul`` (one BLAS call per seed; NumPy computes X^T X of one buffer as a
+    symmetric rank-k update, syrk, half the products): torch's float64 bmm
     took 2-3x longer for the 200 x 20 matrices of sparse parity (benchmarks/README.md,
     issue #28). Both are float64 BLAS products of the same entries: equal to rounding."""
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]

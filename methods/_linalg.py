@@ -85,7 +85,7 @@ def normalize_vectors(g: Tensor, eps: float = VECTOR_EPS) -> Tensor:
     """Per seed g / ||g||, and g unchanged where ||g|| < eps."""
     flat = g.reshape(g.shape[0], -1)
     norm = torch.linalg.vector_norm(flat, dim=1, keepdim=True)
-    return torch.where(norm >= eps, flat / norm, flat).reshape(g.shape)
+    return (flat / torch.where(norm >= eps, norm, 1.0)).reshape(g.shape)  # one full-size pass
 
 
 def egd_elementary(g: Tensor) -> Tensor:

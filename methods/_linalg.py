@@ -27,7 +27,8 @@ Routes (exact up to rounding):
   The Gram matrix squares the condition number, so it is formed and decomposed in float64
   (eigenvalue noise ~1e-16 lambda_max, i.e. ~1e-8 s_max, below the float32 rank cut; on
   the CPU the small Gram products go through NumPy's BLAS, ``bmm64``); G V and the product
-  with V^T are taken in G's precision, as accurate as an SVD in that precision. It cannot resolve singular values below sqrt(max(m, n) * eps64) s_max
+  with V^T are taken in G's precision, as accurate as an SVD in that precision. It cannot
+  resolve singular values below sqrt(max(m, n) * eps64) s_max
   (~2e-7 at 200 x 20), so it cuts there at least: for float32 gradients the rule is
   unchanged; for float64 ones ``auto`` takes the SVD.
 - a single row or column (min dim 1) is G / ||G||: its only singular direction.
@@ -138,7 +139,7 @@ def bmm64(a: Tensor, b: Tensor) -> Tensor:
     On the CPU, for products of at most NUMPY_BMM_MAX_WORK multiply-adds per seed, through
     NumPy's ``matmul`` (one BLAS call per seed; NumPy computes X^T X of one buffer as a
     symmetric rank-k update, syrk, half the products): torch's float64 bmm
-    took 2-3x longer for the 200 x 20 matrices of sparse parity (benchmarks/README.md,
+    took 1.4-2.2x longer for the 200 x 20 matrices of sparse parity (benchmarks/README.md,
     issue #28). Both are float64 BLAS products of the same entries: equal to rounding."""
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     if (a.device.type == "cpu" and b.device.type == "cpu" and m * k * n <= NUMPY_BMM_MAX_WORK
@@ -375,8 +376,11 @@ def rsvd_small_side(G: Tensor, omega: Tensor, r: int, power_iters: int, rtol: fl
       x = W u_r, U_r = Y x and the update G (Z x) diag(f / s_r) (Z x)^T A. W = L^(-T) from
       the Cholesky factor of T shifted by its float64 resolution (``shifted_cholesky``):
       one Cholesky and two triangular solves instead of a second eigh; where T is
-      singular (G of rank < width) the shift keeps W finite, and the directions it
-      touches have s^2 at the rounding level, below every rank cut.
+      singular (G of rank < width) the shift keeps W finite, and those directions have
+      s^2 at the rounding level, below every rank cut. A kept direction's unit length
+      moves by about delta / (2 lambda), lambda its eigenvalue of T: at most ~6e-5 at the
+      float32 rank cut of a 200 x 20 matrix (delta <= width * 20 eps64 s_max^2, lambda >=
+      (2.4e-5 s_max)^2), below float32 rounding there (eps32 x cond ~ 5e-3).
     """
     wide = G.shape[-2] < G.shape[-1]
     A = gram64(G.mT if wide else G)

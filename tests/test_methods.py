@@ -142,7 +142,8 @@ def test_bmm64_equals_torch_float64_product_in_every_layout():
                "transposed": base[..., :-1].mT.contiguous().mT}
     for name, X in layouts.items():
         X64 = X.double()
-        pairs = {"gram": (X64.mT, X64), "product": (X64, torch.randn(3, 20, 20, generator=g, dtype=torch.float64))}
+        other = torch.randn(3, 20, 20, generator=g, dtype=torch.float64)
+        pairs = {"gram": (X64.mT, X64), "product": (X64, other)}
         for kind, (a, b) in pairs.items():
             # two float64 dot products of length k each within k eps64 sum|a_i b_i| of exact
             bound = 2 * a.shape[-1] * torch.finfo(torch.float64).eps * (a.abs() @ b.abs())

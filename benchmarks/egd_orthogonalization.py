@@ -45,14 +45,19 @@ def pieces(S: int) -> dict[str, Callable[[], object]]:
     omega = torch.randn(S, 20, 15, generator=gen)
     Z = torch.randn(S, 20, 15, dtype=torch.float64, generator=gen)
     rtol = L.numerical_zero_rtol(G.shape, G.dtype)
+    A10 = L.gram64(G[..., :10].contiguous())
+    T15 = Z.mT @ A @ Z
     return {
         "SGD loss and gradient (batch 32)": lambda: task.loss_and_grad(params, x, y),
         "EGD Gram route (orth_gram)": lambda: L.orth_gram(G),
-        "  Gram product, float64": lambda: L.gram64(G),
+        "  Gram product, float64 (gram64: NumPy)": lambda: L.gram64(G),
+        "  Gram product, float64 (torch bmm)": lambda: _torch_gram64(G),
         "  Gram product, float32": lambda: G.mT @ G,
         "  eigh 20x20 float64 (torch/LAPACK)": lambda: torch.linalg.eigh(A),
         "  eigh 20x20 float32": lambda: torch.linalg.eigh(A.float()),
         "  eigvalsh 20x20 float64": lambda: torch.linalg.eigvalsh(A),
+        "  eigh 10x10 float64 (the first 10 columns)": lambda: torch.linalg.eigh(A10),
+        "  shifted cholesky 15x15 float64": lambda: L.shifted_cholesky(T15, 20 * 2.2e-16),
         "  eigh 20x20 float64 (NumPy)": lambda: np.linalg.eigh(A_np),
         "  cholesky 20x20 float64": lambda: torch.linalg.cholesky_ex(A),
         "  inverse 20x20 float64": lambda: torch.linalg.inv_ex(A),
@@ -71,6 +76,12 @@ def pieces(S: int) -> dict[str, Callable[[], object]]:
         "Newton-Schulz 5 quintic, long side": lambda: _ns_long_side(G, L.QUINTIC),
         "normalize a vector gradient (b1)": lambda: L.normalize_vectors(G[:, :, 0]),
     }
+
+
+def _torch_gram64(G: torch.Tensor) -> torch.Tensor:
+    """The float64 Gram product by torch's bmm (what ``gram64`` did before NumPy's syrk)."""
+    X = G.double()
+    return X.mT @ X
 
 
 def _ns_long_side(G: torch.Tensor, coeffs: tuple[float, float, float]) -> torch.Tensor:

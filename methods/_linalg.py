@@ -25,9 +25,10 @@ Routes (exact up to rounding):
 - ``gram``: for a tall G (m >= n), G^T G = V diag(s^2) V^T from eigh of the n x n Gram
   matrix, and U diag(f(s)) V^T = G V diag(f(s)/s) V^T. A wide G is handled transposed.
   The Gram matrix squares the condition number, so it is formed and decomposed in float64
-  (eigenvalue noise ~1e-16 lambda_max, i.e. ~1e-8 s_max, below the float32 rank cut); G V
-  and the product with V^T are taken in G's precision, as accurate as an SVD in that
-  precision. It cannot resolve singular values below sqrt(max(m, n) * eps64) s_max
+  (eigenvalue noise ~1e-16 lambda_max, i.e. ~1e-8 s_max, below the float32 rank cut; on
+  the CPU the small Gram products go through NumPy's BLAS, ``bmm64``); G V and the product
+  with V^T are taken in G's precision, as accurate as an SVD in that precision. It cannot
+  resolve singular values below sqrt(max(m, n) * eps64) s_max
   (~2e-7 at 200 x 20), so it cuts there at least: for float32 gradients the rule is
   unchanged; for float64 ones ``auto`` takes the SVD.
 - a single row or column (min dim 1) is G / ||G||: its only singular direction.
@@ -44,6 +45,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -84,7 +86,7 @@ def normalize_vectors(g: Tensor, eps: float = VECTOR_EPS) -> Tensor:
     """Per seed g / ||g||, and g unchanged where ||g|| < eps."""
     flat = g.reshape(g.shape[0], -1)
     norm = torch.linalg.vector_norm(flat, dim=1, keepdim=True)
-    return torch.where(norm >= eps, flat / norm, flat).reshape(g.shape)
+    return (flat / torch.where(norm >= eps, norm, 1.0)).reshape(g.shape)  # one full-size pass
 
 
 def egd_elementary(g: Tensor) -> Tensor:
@@ -126,10 +128,30 @@ def orth_svd(G: Tensor, eps: float | None = None, rank_rtol: float | None = None
     return (U * _spectral(s, eps, s[..., :1], _rtol(G, rank_rtol)).unsqueeze(-2)) @ Vh
 
 
+# Largest per-seed product m * k * n that ``bmm64`` hands to NumPy on the CPU: below it
+# OpenBLAS runs a product on the calling thread (its threading threshold is 4 * 65536).
+NUMPY_BMM_MAX_WORK = 4 * 65536
+
+
+def bmm64(a: Tensor, b: Tensor) -> Tensor:
+    """a @ b for float64 batches (S, m, k) @ (S, k, n).
+
+    On the CPU, for products of at most NUMPY_BMM_MAX_WORK multiply-adds per seed, through
+    NumPy's ``matmul`` (one BLAS call per seed; NumPy computes X^T X of one buffer as a
+    symmetric rank-k update, syrk, half the products): torch's float64 bmm
+    took 1.4-2.2x longer for the 200 x 20 matrices of sparse parity (benchmarks/README.md,
+    issue #28). Both are float64 BLAS products of the same entries: equal to rounding."""
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    if (a.device.type == "cpu" and b.device.type == "cpu" and m * k * n <= NUMPY_BMM_MAX_WORK
+            and not (a.requires_grad or b.requires_grad)):
+        return torch.from_numpy(np.matmul(a.numpy(), b.numpy()))
+    return a @ b
+
+
 def gram64(X: Tensor) -> Tensor:
     """X^T X in float64 for X (S, m, n): the n x n Gram matrix of each seed's matrix."""
     X64 = X.double()
-    return X64.mT @ X64
+    return bmm64(X64.mT, X64)
 
 
 def nonfinite_seeds(A: Tensor) -> Tensor | None:
@@ -159,7 +181,8 @@ def gram_weights(lam: Tensor, eps: float | None, rtol: float, lam_max: Tensor | 
 def orth_gram(G: Tensor, eps: float | None = None, rank_rtol: float | None = None) -> Tensor:
     """U diag(f(s)) V^T through eigh of the small Gram matrix, in float64; G: (S, m, n).
 
-    Per call: one float64 Gram product, one batched eigh, two products in G's precision.
+    Per call: one float64 Gram product (``gram64``), one batched eigh, two products in G's
+    precision.
     A seed whose matrix holds a NaN or inf is decomposed as zeros and returned as NaN (so
     it diverges alone), as ``seedwise_finite`` does for the other routes.
     """
@@ -175,7 +198,8 @@ def orth_gram(G: Tensor, eps: float | None = None, rank_rtol: float | None = Non
     weight = gram_weights(lam, eps, max(_rtol(G, rank_rtol), resolution))
     # G V has orthogonal columns of norms s: computed in G's precision it carries the same
     # rounding as G itself (as accurate as a float32 SVD), at float32 matmul speed. (One
-    # product with V diag(w) V^T instead of two was ~2x less accurate at cond 1e4.)
+    # product with V diag(w) V^T instead of two was ~2x less accurate at cond 1e4; in
+    # float64 it was slower than these two at 200 x 20.)
     out = (X @ V.to(G.dtype)) @ (V * weight.unsqueeze(-2)).mT.to(G.dtype)
     if bad is not None:
         out = out.masked_fill(bad.view(-1, 1, 1), math.nan)
@@ -346,10 +370,17 @@ def rsvd_small_side(G: Tensor, omega: Tensor, r: int, power_iters: int, rtol: fl
       Y <- A qr(Y) (the span of G qr(G^T qr(Y)))); Q = qr(Y); B B^T = Q^T A Q = Ub s^2 Ub^T;
       the update (Q Ub_r) diag(f / s_r) (Q Ub_r)^T G.
     - tall G, A = G^T G (n x n): Z = Omega, then ``power_iters`` times Z <- qr(A Z) (Y = G Z
-      spans the same as the long-side rounds); with T = Z^T A Z = Y^T Y (its eigenvalues
-      below the float64 resolution dropped) and W = T^(-1/2), B's singular values and
+      spans the same as the long-side rounds); with T = Z^T A Z = Y^T Y and W with
+      W^T T W = I on T's range, B's singular values and
       vectors come from C = W^T (A Z)^T (A Z) W = u s^2 u^T (B B^T in the basis Y W); with
-      x = W u_r, U_r = Y x and the update G (Z x) diag(f / s_r) (Z x)^T A.
+      x = W u_r, U_r = Y x and the update G (Z x) diag(f / s_r) (Z x)^T A. W = L^(-T) from
+      the Cholesky factor of T shifted by its float64 resolution (``shifted_cholesky``):
+      one Cholesky and two triangular solves instead of a second eigh; where T is
+      singular (G of rank < width) the shift keeps W finite, and those directions have
+      s^2 at the rounding level, below every rank cut. A kept direction's unit length
+      moves by about delta / (2 lambda), lambda its eigenvalue of T: at most ~6e-5 at the
+      float32 rank cut of a 200 x 20 matrix (delta <= width * 20 eps64 s_max^2, lambda >=
+      (2.4e-5 s_max)^2), below float32 rounding there (eps32 x cond ~ 5e-3).
     """
     wide = G.shape[-2] < G.shape[-1]
     A = gram64(G.mT if wide else G)
@@ -372,16 +403,27 @@ def rsvd_small_side(G: Tensor, omega: Tensor, r: int, power_iters: int, rtol: fl
         for _ in range(power_iters):
             Z = torch.linalg.qr(A @ Z).Q
         AZ = A @ Z
-        mu, E = torch.linalg.eigh(Z.mT @ AZ)
-        W = E * gram_weights(mu, None, math.sqrt(resolution)).unsqueeze(-2)  # T^(-1/2) on kept
-        AZW = AZ @ W
+        L = shifted_cholesky(Z.mT @ AZ, resolution)  # T + delta I = L L^T
+        AZW = torch.linalg.solve_triangular(L, AZ.mT, upper=False).mT  # AZ L^(-T)
         s2, u = torch.linalg.eigh(AZW.mT @ AZW)
-        x = W @ u[..., -r:]
+        x = torch.linalg.solve_triangular(L.mT, u[..., -r:], upper=True)  # L^(-T) u_r
         weight = gram_weights(s2[..., -r:], None, max(rtol, math.sqrt(resolution)), s2[..., -1:])
         out = G @ (((Z @ x) * weight.unsqueeze(-2)) @ (AZ @ x).mT).to(G.dtype)
     if bad is not None:
         out = out.masked_fill(bad.view(-1, 1, 1), math.nan)
     return out
+
+
+def shifted_cholesky(T: Tensor, resolution: float) -> Tensor:
+    """Lower Cholesky factor L of T + delta I, delta = resolution * trace(T) per seed, for
+    symmetric positive semi-definite float64 T (S, k, k): the shift lifts eigenvalues that
+    are zero up to rounding (|rounding| <= k eps64 ||T||, below delta for resolution >=
+    k eps64) so the factorization exists; it moves an eigenvalue lambda of T by a relative
+    delta / lambda. A zero T gets L = I (its directions are all dropped downstream)."""
+    trace = T.diagonal(dim1=-2, dim2=-1).sum(-1)
+    delta = torch.where(trace > 0, resolution * trace, 1.0)
+    eye = torch.eye(T.shape[-1], dtype=T.dtype, device=T.device)
+    return torch.linalg.cholesky_ex(T + delta.view(-1, 1, 1) * eye).L
 
 
 # -- the EGD family's default parameter selection ----------------------------------------

@@ -133,6 +133,24 @@ def test_gram_route_matches_svd_also_when_ill_conditioned_or_rank_deficient():
     assert orthogonalize(cases["zero"][0], "gram").abs().max() == 0
 
 
+def test_bmm64_equals_torch_float64_product_in_every_layout():
+    from grokbench.methods._linalg import bmm64
+
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(3, 200, 21, generator=g)
+    layouts = {"contiguous": base[..., :20].contiguous(), "column view": base[..., :-1],
+               "transposed": base[..., :-1].mT.contiguous().mT}
+    for name, X in layouts.items():
+        X64 = X.double()
+        other = torch.randn(3, 20, 20, generator=g, dtype=torch.float64)
+        pairs = {"gram": (X64.mT, X64), "product": (X64, other)}
+        for kind, (a, b) in pairs.items():
+            # two float64 dot products of length k each within k eps64 sum|a_i b_i| of exact
+            bound = 2 * a.shape[-1] * torch.finfo(torch.float64).eps * (a.abs() @ b.abs())
+            diff = (bmm64(a, b) - a @ b).abs()
+            assert (diff <= bound).all(), (name, kind, float((diff / bound).max()))
+
+
 @pytest.mark.parametrize("spectrum,eps", [
     ([3, 2, 1, 0.5, 0.3, 0.2], 0.25),  # well conditioned: the Gram route is taken
     ([3, 2, 1, 0.5, 2e-3, 1e-3], 1e-2),  # ill conditioned; two floored values

@@ -68,6 +68,7 @@ class Record:
     trial_timeout_s: float | None = None
     timing: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    file: str | None = field(default=None, compare=False)  # its file's name when read from disk; not stored
 
     @property
     def seed(self) -> int:
@@ -80,6 +81,7 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        out.pop("file")
         out["status"] = str(self.status)
         return out
 
@@ -89,7 +91,7 @@ class Record:
         if not isinstance(data, dict):
             raise BadRecord(f"not a JSON object but {type(data).__name__}")
         _check_fields(data)
-        known = {f for f in cls.__dataclass_fields__}
+        known = {f for f in cls.__dataclass_fields__} - {"file"}
         record = cls(**{k: v for k, v in data.items() if k in known})
         record.identity = _with_legacy_fields(dict(record.identity), data.get("grokbench_version") or "")
         _move_tuned_folder(record)
@@ -308,6 +310,7 @@ def to_row(record: Record, with_curve: bool = False) -> dict[str, Any]:
         "started_at": record.started_at or None,
         "finished_at": record.finished_at or None,
         "key": record.key,
+        "record_file": f"records/{record.file}" if record.file else None,
     })
     row.update(_timing_columns(record))
     if with_curve:

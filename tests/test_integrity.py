@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from helpers import TINY_PARITY, read_records, run_cli
+from helpers import TINY_PARITY, read_records, record_paths, rewrite_record, run_cli
 
 from grokbench.errors import UserError, stop_signals
 from grokbench.leaderboard.runtime import invocation_intervals
@@ -97,10 +97,9 @@ def test_records_of_another_version_are_refused_by_run_and_readers(folder, capsy
 
 
 def test_a_folder_wholly_of_another_version_is_read_with_a_note(folder, capsys):
-    for path in (folder / "records").glob("*.json"):
-        record = json.loads(path.read_text())
+    for path, record in zip(record_paths(folder), read_records(folder)):
         record["grokbench_version"] = record["identity"]["grokbench_version"] = "0.0.7"
-        path.write_text(json.dumps(record))
+        rewrite_record(path, record)
     assert run_cli("report", str(folder), "--format", "json") == 0
     captured = capsys.readouterr()
     assert len(json.loads(captured.out)) == 2 and "written by grokbench 0.0.7" in captured.err
@@ -111,7 +110,7 @@ def test_report_and_leaderboard_refuse_a_folder_mixing_configurations(folder, ca
         record["identity"]["task_params"]["n_train"] = 150
 
     added = _add_record(folder, other_data)
-    for argv in (["report", str(folder), "--format", "csv"], ["leaderboard", str(folder), "--quiet"]):
+    for argv in (["export", str(folder)], ["leaderboard", str(folder), "--quiet"]):
         assert run_cli(*argv) == 2
         line = _error(capsys)
         assert "task_params.n_train" in line and added.name in line

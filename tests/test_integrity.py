@@ -163,7 +163,8 @@ def _owned(outdir: Path) -> set[str]:
 
 
 def _page_files(outdir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in outdir.iterdir() if p.is_file()}
+    """Every file in ``outdir`` and its folders (the cell pages), by its path relative to it."""
+    return {p.relative_to(outdir).as_posix(): p.read_bytes() for p in outdir.rglob("*") if p.is_file()}
 
 
 def test_leaderboard_refuses_a_readme_it_did_not_write(folder, tmp_path, capsys):
@@ -187,13 +188,14 @@ def test_leaderboard_replaces_only_its_own_files(folder, tmp_path):
     assert "README.md" in owned and any(n.endswith("_curves.png") for n in owned) and not owned & set(mine)
     for name in owned:  # every figure the page links is there, and whole
         data = (outdir / name).read_bytes()
-        assert name in ("README.md", "comparisons.csv") or (data.startswith(b"\x89PNG\r\n\x1a\n")
-                                                            and data.endswith(b"IEND\xaeB`\x82"))
+        assert name.endswith((".md", ".csv")) or (data.startswith(b"\x89PNG\r\n\x1a\n")
+                                                  and data.endswith(b"IEND\xaeB`\x82"))
     assert run_cli("leaderboard", str(folder), "-o", str(outdir), "--quiet", "--no-figures") == 0
     files = _page_files(outdir)
     assert {n: files[n] for n in mine} == mine  # the user's files, untouched
     assert not any(n.endswith(".png") for n in files if n not in mine)  # its own old figures, gone
-    assert _owned(outdir) == {"README.md", "comparisons.csv"}
+    assert {n for n in _owned(outdir) if not n.startswith("cells/")} == {"README.md", "comparisons.csv", "results.csv"}
+    assert all(n.endswith(".md") for n in _owned(outdir) if n.startswith("cells/"))
 
 
 def test_a_page_written_before_manifests_counts_as_grokbench_s(folder, tmp_path):
@@ -217,7 +219,7 @@ def test_an_interrupt_while_drawing_leaves_the_old_page(folder, tmp_path, monkey
     monkeypatch.setattr("grokbench.leaderboard.figures.plot_steps", interrupted)
     monkeypatch.setattr("grokbench.leaderboard.overview.plot_heatmap", interrupted)
     assert run_cli("leaderboard", str(folder), "-o", str(outdir), "--quiet") == 130
-    assert _page_files(outdir) == old and sorted(p.name for p in outdir.iterdir()) == sorted(old)
+    assert _page_files(outdir) == old and not any(p.name.startswith(".grokbench-staging") for p in outdir.iterdir())
 
 
 def test_a_signal_while_publishing_waits_until_the_page_is_whole(folder, tmp_path, monkeypatch):
@@ -238,7 +240,7 @@ def test_a_signal_while_publishing_waits_until_the_page_is_whole(folder, tmp_pat
     with stop_signals(), pytest.raises(KeyboardInterrupt):
         write_leaderboard(folder, outdir, figures=True)
     names = _owned(outdir)
-    assert "README.md" in calls and names == {p.name for p in outdir.iterdir() if p.is_file()} - {output.MANIFEST}
+    assert "README.md" in calls and names == set(_page_files(outdir)) - {output.MANIFEST}
     linked = set(__import__("re").findall(r"\]\(([^)/]+\.png)\)", (outdir / "README.md").read_text()))
     assert linked and linked <= names
 

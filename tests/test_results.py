@@ -18,6 +18,7 @@ import pytest
 from helpers import run_cli
 
 from grokbench import recordfile
+from grokbench.leaderboard import MAIN_COLUMNS
 from grokbench.leaderboard.links import cell_names, safe_name
 from grokbench.leaderboard.output import MANIFEST, owned_files, publish
 from grokbench.record import Record
@@ -131,10 +132,13 @@ def test_leaderboard_cells_link_every_number_and_resolve(folder, tmp_path, capsy
     for page in [readme, *(out / p for p in pages)]:
         for target in _links(page):
             assert (page.parent / target.split("#")[0]).resolve().exists(), (page, target)
-    for line in readme.read_text().splitlines():
-        if re.match(r"\| \d+ \| \[", line):  # a main-table row: every number but the rank is a link
-            cells_text = [c.strip() for c in re.split(r"(?<!\\)\|", line)[2:-1]]
-            assert all(c.startswith("[") for c in cells_text if re.search(r"\d", c)), line
+    header = "| " + " | ".join(MAIN_COLUMNS) + " |"
+    table = readme.read_text().split(header, 1)[1].split("\n\n", 1)[0].strip().splitlines()[1:]
+    assert len(table) == 3
+    for line in table:  # every number but the rank is a link, to its method's page
+        rank, method, *numbers = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        assert method in SOLVES and all(c.startswith("[") for c in numbers if re.search(r"\d", c)), line
+        assert len({t for t in re.findall(r"\]\(([^)]+)\)", line)}) == 1
     weird = [(out / p).read_text() for p in pages if p.startswith("cells/sparse_parity/grokfast")]
     assert len(weird) == 2 and {WEIRD in w for w in weird} == {True, False}  # two files, one label each
     for text in weird + [(out / "cells/sparse_parity/sgd.md").read_text()]:
@@ -148,6 +152,15 @@ def test_results_csv_beside_the_page_is_the_export(folder, tmp_path, capsys):
     capsys.readouterr()
     assert run_cli("export", str(folder)) == 0
     assert (out / "results.csv").read_text() == capsys.readouterr().out
+
+
+def test_default_settings_section_links_the_defaults_cells(folder, tmp_path):
+    out = tmp_path / "page"
+    assert run_cli("leaderboard", str(folder), "-o", str(out), "--quiet", "--no-figures",
+                   "--defaults", str(folder)) == 0
+    section = (out / "README.md").read_text().split("## Default settings", 1)[1]
+    targets = set(re.findall(r"\]\((defaults/cells/[^)]+)\)", section))
+    assert len(targets) == 3 and all((out / t).is_file() for t in targets)
 
 
 def test_cell_names_are_plain_and_collision_free():

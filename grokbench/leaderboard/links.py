@@ -54,9 +54,8 @@ def cell_names(analysis: Mapping[str, st.TaskStats]) -> dict[str, dict[str, str]
 
 
 def link_cells(rows: list[dict[str, str]], links: Mapping[str, str] | None, prefix: str = "") -> list[dict[str, str]]:
-    """Main-table rows with the method and every cell holding a number (the rank aside)
-    made a link to the method's cell page (``prefix`` + ``links[method]``); as is without
-    links."""
+    """Main-table rows with every cell holding a number (the rank aside) made a link to
+    the method's cell page (``prefix`` + ``links[method]``); as is without links."""
     if not links:
         return rows
     out = []
@@ -65,7 +64,7 @@ def link_cells(rows: list[dict[str, str]], links: Mapping[str, str] | None, pref
         if target is None:
             out.append(row)
             continue
-        out.append({col: _link(text, prefix + target) if col == "method" or (col != "#" and _has_digit(text))
+        out.append({col: _link(text, prefix + target) if col not in ("#", "method") and _has_digit(text)
                     else text for col, text in row.items()})
     return out
 

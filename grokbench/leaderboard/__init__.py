@@ -23,6 +23,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from .. import stats as st
+from ..export import csv_text, export_frame
 from .cells import write_cell_pages
 from .comparisons import comparison_rows, comparisons_csv
 from .figures import TaskFigures, plot_curves, plot_steps, slug, write_figures
@@ -116,24 +117,24 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
     with staging(outdir) as staged:
         drawn = write_figures(frame, analysis, staged) if figures else None
         across = write_overview(analysis, staged) if figures and analysis else None
-        cells = write_cell_pages(frame, analysis, staged, results_dir, outdir, figures)
+        trials = _with_metrics(frame)
+        cells = write_cell_pages(trials, analysis, staged, results_dir, outdir, figures)
         part = _write_defaults(Path(defaults), outdir, figures) if defaults is not None else None
         text = render_markdown(frame, analysis, runs, results_dir=results_dir, outdir=outdir,
                                commit=git_commit(), figures=drawn, overview=across, defaults=part,
                                cell_links=cells.links)
         (staged / PAGE).write_text(printable(text), encoding="utf-8")
         (staged / COMPARISONS_CSV).write_text(comparisons_csv(analysis), encoding="utf-8")
-        (staged / RESULTS_CSV).write_text(_results_csv(frame), encoding="utf-8")
+        (staged / RESULTS_CSV).write_text(csv_text(export_frame(trials)), encoding="utf-8")
         publish(staged, outdir, [PAGE, COMPARISONS_CSV, RESULTS_CSV, *cells.files, *_figure_files(drawn, across)])
     return outdir / PAGE
 
 
-def _results_csv(frame) -> str:
-    """The page's records as ``grokbench export DIR`` writes them (metrics from the curves)."""
-    from ..export import csv_text, export_frame
+def _with_metrics(frame):
+    """The frame with its metrics recomputed from the curves (as the analysis reads them)."""
     from ..metrics import with_curve_metrics
 
-    return csv_text(export_frame(with_curve_metrics(frame)))
+    return with_curve_metrics(frame)
 
 
 def _figure_files(drawn: dict[str, TaskFigures] | None, across: OverviewFigures | None) -> list[str]:

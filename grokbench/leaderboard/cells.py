@@ -41,11 +41,11 @@ class CellPages:
 def write_cell_pages(frame, analysis: Mapping[str, st.TaskStats], staged: Path, results_dir: Path,
                      outdir: Path, figures: bool = True) -> CellPages:
     """Every cell's page (and curve figure with ``figures``) into ``staged``/cells/;
-    record links are relative to where the page will be, ``outdir``/cells/<task>/."""
-    from ..metrics import with_curve_metrics
-
+    record links are relative to where the page will be, ``outdir``/cells/<task>/.
+    ``frame``: the trials behind ``analysis`` with curves, metrics recomputed from them
+    (``metrics.with_curve_metrics``)."""
     links = cell_names(analysis)
-    dframe = st.disambiguate(with_curve_metrics(frame)) if len(frame) else frame
+    dframe = st.disambiguate(frame) if len(frame) else frame
     files = []
     for label, ts in analysis.items():
         table = {row["method"]: row for row in main_rows(ts)}
@@ -93,12 +93,14 @@ def plot_seed_curves(rows: list[dict], title: str, path: Path, target: float | N
 
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=90)
     colors = method_colors(len(rows))
+    drawn = 0
     for color, row in zip(colors, rows):
         curve = row.get("curve") if isinstance(row.get("curve"), dict) else {}
         steps, acc = curve.get("step") or [], curve.get("test_acc") or []
         points = [(s, a) for s, a in zip(steps, acc) if s and s > 0 and a is not None]
         if points:
             ax.plot(*zip(*points), color=color, lw=1.0, alpha=0.8, label=f"seed {row['seed']} ({row['status']})")
+            drawn += 1
     if target is not None:
         ax.axhline(target, color="grey", lw=0.8, ls=":")
     ax.set_xscale("log")
@@ -110,7 +112,7 @@ def plot_seed_curves(rows: list[dict], title: str, path: Path, target: float | N
         k = float(steps_per_epoch)
         ax.secondary_xaxis("top", functions=(lambda s: s / k, lambda e: e * k)).set_xlabel("epochs")
     ax.set_title(f"{title}: test accuracy per seed (dotted: target)", fontsize=9)
-    if 0 < len(rows) <= 16:
+    if 0 < drawn <= 16:
         ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     fig.savefig(path)

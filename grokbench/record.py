@@ -91,7 +91,7 @@ class Record:
         if not isinstance(data, dict):
             raise BadRecord(f"not a JSON object but {type(data).__name__}")
         _check_fields(data)
-        known = {f for f in cls.__dataclass_fields__} - {"file"}
+        known = {f for f in cls.__dataclass_fields__}
         record = cls(**{k: v for k, v in data.items() if k in known})
         record.identity = _with_legacy_fields(dict(record.identity), data.get("grokbench_version") or "")
         _move_tuned_folder(record)

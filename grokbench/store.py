@@ -4,7 +4,8 @@ Layout of a results folder::
 
     DIR/records/<key>.json.gz  one record per trial (key = hash of the trial's identity),
                              gzip'd JSON (``grokbench.recordfile``); ``<key>.json``, plain
-                             JSON, is the format before it: still read, never rewritten
+                             JSON, is the format before it: still read, never converted
+                             (a trial run again is written compact, its plain file removed)
     DIR/runs.jsonl           one line per `grokbench run` invocation (command, time, pid,
                              run_id, version) and one when it ends (ended, run_id, status)
     DIR/checkpoints/         training state of cells an interrupted run left unfinished

@@ -1,4 +1,4 @@
-"""grokbench's command line: run | list | report | leaderboard | calibrate.
+"""grokbench's command line: run | list | report | export | leaderboard | calibrate | tune | reproduce.
 
 Every user mistake becomes one line on stderr and exit status 2 (UserError); results
 already on disk are never touched by a failed command.
@@ -329,6 +329,18 @@ def _emit(text: str) -> None:
         raise UserError(f"cannot write the report to standard output: {exc.strerror or exc}") from None
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import csv_text, load_export_frame, write_export
+
+    flat = load_export_frame(args.dir)
+    if args.out is None:
+        _emit(csv_text(flat).rstrip("\n"))
+        return 0
+    path = write_export(flat, args.out)
+    print(f"export: {len(flat)} trials, {len(flat.columns)} columns -> {_shown(path)}", file=sys.stderr)
+    return 0
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -410,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGTERM (a run stops as on Ctrl-C: workers stopped, finished records kept)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     _escape_unencodable_output()
-    commands = {"run": lambda a: cmd_run(a, argv), "list": cmd_list, "report": cmd_report,
+    commands = {"run": lambda a: cmd_run(a, argv), "list": cmd_list, "report": cmd_report, "export": cmd_export,
                 "leaderboard": cmd_leaderboard, "calibrate": cmd_calibrate, "tune": lambda a: cmd_tune(a, argv),
                 "reproduce": lambda a: cmd_reproduce(a, argv), "check": cmd_check}
     with stop_signals() as signals:

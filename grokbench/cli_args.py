@@ -55,9 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="tasks (presets, defaults) and methods (defaults)")
     lst.add_argument("--plugin", action="append", default=[], metavar="FILE")
 
-    rep = sub.add_parser("report", help="one row per trial of a results folder")
+    rep = sub.add_parser("report", help="one row per trial of a results folder (CSV: grokbench export)")
     rep.add_argument("dir", help="results folder")
-    rep.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    rep.add_argument("--format", choices=("table", "json"), default="table")
+    _add_export_parser(sub)
 
     lb = sub.add_parser("leaderboard", help="significance tests, tables and figures of a results folder -> markdown")
     lb.add_argument("dir", help="results folder")
@@ -73,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reproduce_parser(sub)
     _add_check_parser(sub)
     return parser
+
+
+def _add_export_parser(sub) -> None:
+    """``grokbench export``: one row per trial, every metric and setting, as CSV or Parquet."""
+    ex = sub.add_parser("export", help="one row per trial with every metric and setting -> CSV or Parquet "
+                                       "(docs/results.md)")
+    ex.add_argument("dir", help="results folder")
+    ex.add_argument("-o", "--out", default=None, metavar="FILE",
+                    help="FILE.csv, or FILE.parquet (needs pyarrow); default: CSV on standard output")
 
 
 def _add_calibrate_parser(sub) -> None:

@@ -79,9 +79,11 @@ def _summary(diffs: list[str]) -> str:
     return "; ".join(diffs[:MAX_SHOWN]) + more + hint
 
 
-def _records(keys: list[str]) -> str:
-    """'records/K.json' or 'records/K.json and 3 more'."""
-    return f"records/{keys[0]}.json" + (f" and {len(keys) - 1} more" if len(keys) > 1 else "")
+def _records(keys: list[str], records: Iterable[Record]) -> str:
+    """'records/K.json.gz' or 'records/K.json and 3 more': the first key's file as read
+    (``Record.file``; a record not read from a file: ``K.json.gz``)."""
+    name = next((r.file for r in records if r.key == keys[0] and r.file), f"{keys[0]}.json.gz")
+    return f"records/{name}" + (f" and {len(keys) - 1} more" if len(keys) > 1 else "")
 
 
 def variants(records: Iterable[Record]) -> dict[tuple[str, str], list[tuple[dict[str, Any], list[str]]]]:
@@ -108,8 +110,8 @@ def check_folder(records: list[Record], root: Any) -> None:
         (first, first_keys), (second, second_keys) = found[0], found[1]
         others = f"; {len(mixed) - 1} more (task, method) pair(s) are mixed too" if len(mixed) > 1 else ""
         raise UserError(
-            f"{root} holds {len(found)} configurations of {task} / {method} ({_records(first_keys)} -> "
-            f"{_records(second_keys)}: {_summary(differences(first, second))}){others}: one folder holds one "
+            f"{root} holds {len(found)} configurations of {task} / {method} ({_records(first_keys, records)} -> "
+            f"{_records(second_keys, records)}: {_summary(differences(first, second))}){others}: one folder holds one "
             f"configuration per (task, method); move one set of records to a folder of its own")
     versions = sorted({str(r.identity.get("grokbench_version")) for r in records} - {__version__})
     if versions:
@@ -128,5 +130,5 @@ def check_addition(identities: Iterable[dict[str, Any]], records: list[Record], 
             if other != config:
                 raise UserError(
                     f"{root} already holds {pair[0]} / {pair[1]} at another configuration than this run's "
-                    f"({_records(keys)} -> this run: {_summary(differences(other, config))}): one folder holds "
+                    f"({_records(keys, records)} -> this run: {_summary(differences(other, config))}): one folder holds "
                     f"one configuration per (task, method); write this run to its own --out")

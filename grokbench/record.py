@@ -69,6 +69,7 @@ class Record:
     trial_timeout_s: float | None = None
     timing: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    file: str | None = field(default=None, compare=False)  # its file's name when read from disk; not stored
 
     @property
     def seed(self) -> int:
@@ -81,6 +82,7 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        out.pop("file")
         out["status"] = str(self.status)
         return out
 
@@ -283,6 +285,7 @@ def to_row(record: Record, with_curve: bool = False) -> dict[str, Any]:
         "started_at": record.started_at or None,
         "finished_at": record.finished_at or None,
         "key": record.key,
+        "record_file": f"records/{record.file}" if record.file else None,
     })
     row.update(_timing_columns(record))
     if with_curve:

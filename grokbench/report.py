@@ -1,10 +1,10 @@
-"""Per-trial reports: json and csv carry every summary column (grokbench.record.SUMMARY_COLUMNS),
-the table a readable subset (TABLE_COLUMNS). The per-task tables printed after a run and
+"""Per-trial reports: json carries every summary column (grokbench.record.SUMMARY_COLUMNS),
+the table a readable subset (TABLE_COLUMNS); CSV and Parquet with every metric and setting
+flattened are grokbench.export's. The per-task tables printed after a run and
 the markdown leaderboard live in grokbench.leaderboard (statistics in grokbench.stats)."""
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from typing import Any
@@ -63,18 +63,10 @@ def _clean(value: Any) -> Any:
 
 
 def render_report(frame, fmt: str) -> str:
+    """The trials of ``frame`` as ``fmt``: 'json' (strict JSON) or 'table' (text)."""
     rows = report_rows(frame)
     if fmt == "json":
         return json.dumps(rows, indent=2, default=str, allow_nan=False)
-    if fmt == "csv":
-        import csv
-
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else SUMMARY_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()})
-        return buf.getvalue()
     from tabulate import tabulate
 
     table = [{c: _fmt(r[c], 3) if isinstance(r[c], float) else _fmt(r[c]) for c in TABLE_COLUMNS} for r in rows]

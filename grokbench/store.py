@@ -1,8 +1,11 @@
-"""Trial records on disk: one JSON file per trial, written atomically; resumable.
+"""Trial records on disk: one file per trial, written atomically; resumable.
 
 Layout of a results folder::
 
-    DIR/records/<key>.json   one record per trial (key = hash of the trial's identity)
+    DIR/records/<key>.json.gz  one record per trial (key = hash of the trial's identity),
+                             gzip'd JSON (``grokbench.recordfile``); ``<key>.json``, plain
+                             JSON, is the format before it: still read, never converted
+                             (a trial run again is written compact, its plain file removed)
     DIR/runs.jsonl           one line per `grokbench run` invocation (command, time, pid,
                              run_id, version) and one when it ends (ended, run_id, status)
     DIR/checkpoints/         training state of cells an interrupted run left unfinished
@@ -56,6 +59,7 @@ from typing import Any
 
 from .errors import UserError
 from .record import FINAL_STATUSES, BadRecord, Record, rows
+from .recordfile import COMPACT_SUFFIX, PLAIN_SUFFIX, encode_record, read_record_bytes
 from .safefile import (
     ESCAPE_ERRORS,
     OddFile,
@@ -66,7 +70,6 @@ from .safefile import (
 )
 from .timeout import TimeoutPolicy
 
-MAX_RECORD_BYTES = 64 * 2**20  # the largest record file read (published ones are ~0.1 MB)
 MAX_RUNS_LOG_BYTES = 256 * 2**20  # the largest runs.jsonl read
 MAX_LOCK_BYTES = 4096
 UNREADABLE_LOCK_GRACE_S = 10.0  # an empty or unreadable lock younger than this is honoured
@@ -95,11 +98,18 @@ def _file_mode() -> int:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole new one
     (characters UTF-8 cannot encode, from non-UTF-8 file names, as ``\\xNN``)."""
+    atomic_write_bytes(path, text.encode("utf-8", errors=ESCAPE_ERRORS))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one: a
+    temporary file in the same folder, flushed and fsynced, renamed over ``path``, then the
+    folder fsynced."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, _file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8", errors=ESCAPE_ERRORS) as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -144,21 +154,40 @@ class Store:
             _take_over_if_stale(lock)
 
     def path(self, key: str) -> Path:
-        return self.records_dir / f"{key}.json"
+        """Where the record of ``key`` is written (compact: gzip'd JSON)."""
+        return self.records_dir / f"{key}{COMPACT_SUFFIX}"
 
     def write(self, record: Record) -> None:
-        atomic_write_text(self.path(record.key), json.dumps(record.to_json(), default=str))
+        """Write ``record`` compact (``encode_record``) and atomically, then remove an
+        old-format ``<key>.json`` of the same key (a retried trial's): until that is gone a
+        reader prefers the compact file, so no moment shows neither or two."""
+        atomic_write_bytes(self.path(record.key), encode_record(record))
+        old = self.records_dir / f"{record.key}{PLAIN_SUFFIX}"
+        if old.is_file() and not old.is_symlink():
+            old.unlink(missing_ok=True)
+            _fsync_dir(self.records_dir)
+
+    def record_files(self) -> list[Path]:
+        """The record files of records/, sorted by name: ``*.json.gz`` and ``*.json`` (old
+        format); where both forms of one name exist, the compact one (the later write)."""
+        files = {p.name[:-len(PLAIN_SUFFIX)]: p for p in self.records_dir.glob(f"*{PLAIN_SUFFIX}")}
+        files.update({p.name[:-len(COMPACT_SUFFIX)]: p for p in self.records_dir.glob(f"*{COMPACT_SUFFIX}")})
+        return [files[stem] for stem in sorted(files)]
 
     def records(self) -> list[Record]:
-        """Every readable record; a file that is not one is skipped with a warning naming it."""
+        """Every readable record, either format; a file that is not one is skipped with a
+        warning naming it. Each record's ``file`` is its file's name."""
         out = []
-        for path in sorted(self.records_dir.glob("*.json")):
+        for path in self.record_files():
             try:
-                out.append(Record.from_json(json.loads(read_regular(path, MAX_RECORD_BYTES).decode("utf-8"))))
+                record = Record.from_json(json.loads(read_record_bytes(path).decode("utf-8")))
             except (OSError, UnicodeDecodeError, ValueError) as exc:  # BadRecord, OddFile and JSON errors
                 reason = exc if isinstance(exc, (BadRecord, OddFile)) else f"{type(exc).__name__}: {exc}"
                 print(f"warning: skipping {printable(path)}: not a readable grokbench record ({reason})",
                       file=sys.stderr)
+                continue
+            record.file = path.name
+            out.append(record)
         return out
 
     def final_keys(self) -> set[str]:

@@ -18,8 +18,26 @@ def run_cli(*argv: str) -> int:
     return main(list(argv))
 
 
-def read_records(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((out / "records").glob("*.json"))]
+def record_paths(out: Path) -> list[Path]:
+    """The record files of the results folder ``out``, either format (compact or old)."""
+    from grokbench.store import Store
+
+    return Store(out).record_files()
+
+
+def read_records(out: Path, names: set[str] | None = None) -> list[dict]:
+    """The raw JSON of the folder's records (only the files named in ``names`` when given)."""
+    from grokbench.recordfile import read_record_bytes
+
+    return [json.loads(read_record_bytes(p)) for p in record_paths(out) if names is None or p.name in names]
+
+
+def rewrite_record(path: Path, record: dict) -> None:
+    """Replace the record file ``path`` by ``record`` (a test's edit), in the file's own format."""
+    import gzip
+
+    data = json.dumps(record).encode()
+    path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)
 
 
 def interrupt_after(evaluations: int):

@@ -92,8 +92,8 @@ def test_run_report_and_rerun_skips_done_trials(tmp_path, tiny_parity, capsys):
     assert [r["to_run"] for r in runs] == [6, 0]
     assert [r["status"] for r in runs] == ["completed", "completed"]  # each start line matched its end line
     assert all(r["ended"] >= r["time"] for r in runs)
-    for fmt in ("csv", "table"):
-        assert run_cli("report", str(out), "--format", fmt) == 0
+    for argv in (["report", str(out), "--format", "table"], ["export", str(out)]):
+        assert run_cli(*argv) == 0
         assert "sgd" in capsys.readouterr().out
 
 
@@ -142,11 +142,11 @@ def test_sigkilled_run_resumes_with_every_trial_once(tmp_path):
            "--out", str(out), "--set", "sparse_parity.n_train=200", "--set", "sparse_parity.max_epochs=30"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while time.time() < deadline and len(list((out / "records").glob("*.json"))) < 2:
+    while time.time() < deadline and len(list((out / "records").glob("*.json*"))) < 2:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    partial = len(list((out / "records").glob("*.json")))
+    partial = len(list((out / "records").glob("*.json*")))
     assert 2 <= partial < 12
     assert subprocess.run(cmd, capture_output=True).returncode == 0
     records = read_records(out)

@@ -373,7 +373,7 @@ def _grokbench(*argv: str, **kw) -> subprocess.Popen:
 
 def _wait_for_a_record(proc: subprocess.Popen, out: Path) -> None:
     deadline = time.monotonic() + 120
-    while not list((out / "records").glob("*.json")):
+    while not list((out / "records").glob("*.json*")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
         time.sleep(0.02)
 

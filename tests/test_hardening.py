@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gzip
 import json
 import os
 import stat
@@ -35,6 +36,8 @@ DAMAGED = {
     "a_list.json": b"[1, 2, 3]",
     "truncated.json": b'{"key": "abc", "identity": {"task": "sp',
     "empty.json": b"",
+    "not_gzip.json.gz": b"garbage",
+    "truncated_gzip.json.gz": gzip.compress(b'{"key": "abc", "identity": {"task": "sparse_parity"}}')[:20],
 }
 
 
@@ -62,8 +65,9 @@ def test_damaged_records_are_skipped_by_report_leaderboard_and_run(tmp_path, cap
     assert run_cli("leaderboard", str(out), "--no-figures", "--quiet") == 0
     assert _tiny_run(out) == 0  # resume: the two good trials are done, nothing re-runs
     assert "Traceback" not in capsys.readouterr().err
-    assert sorted(json.loads(p.read_text())["key"] for p in (out / "records").glob("*.json")
-                  if p.name[:-5] in {r["key"] for r in good}) == sorted(r["key"] for r in good)
+    kept = {f"{r['key']}.json.gz" for r in good}
+    assert sorted(p.name for p in (out / "records").glob("*.json.gz") if p.name in kept) == sorted(kept)
+    assert sorted(r["key"] for r in read_records(out, kept)) == sorted(r["key"] for r in good)
 
 
 def test_damaged_runs_log_does_not_break_the_leaderboard(tmp_path):
@@ -114,7 +118,7 @@ def test_runs_log_that_cannot_be_written(tmp_path, capsys):
     (out / "runs.jsonl").mkdir()
     assert _tiny_run(out) == 2
     assert "runs.jsonl" in _one_line_error(capsys)
-    assert list((out / "records").glob("*.json")) == []
+    assert list((out / "records").glob("*.json*")) == []
 
 
 def test_disk_full_mid_run_keeps_what_was_written(tmp_path, capsys, monkeypatch):
@@ -199,7 +203,7 @@ def test_record_files_follow_the_umask(tmp_path):
         assert _tiny_run(tmp_path / "out") == 0
     finally:
         os.umask(old)
-    modes = {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out" / "records").glob("*.json")}
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out" / "records").glob("*.json*")}
     assert modes == {0o644}
 
 

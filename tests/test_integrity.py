@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from helpers import TINY_PARITY, read_records, run_cli
+from helpers import TINY_PARITY, read_records, record_paths, rewrite_record, run_cli
 
 from grokbench.errors import UserError, stop_signals
 from grokbench.leaderboard.runtime import invocation_intervals
@@ -97,10 +97,9 @@ def test_records_of_another_version_are_refused_by_run_and_readers(folder, capsy
 
 
 def test_a_folder_wholly_of_another_version_is_read_with_a_note(folder, capsys):
-    for path in (folder / "records").glob("*.json"):
-        record = json.loads(path.read_text())
+    for path, record in zip(record_paths(folder), read_records(folder)):
         record["grokbench_version"] = record["identity"]["grokbench_version"] = "0.0.7"
-        path.write_text(json.dumps(record))
+        rewrite_record(path, record)
     assert run_cli("report", str(folder), "--format", "json") == 0
     captured = capsys.readouterr()
     assert len(json.loads(captured.out)) == 2 and "written by grokbench 0.0.7" in captured.err
@@ -111,7 +110,7 @@ def test_report_and_leaderboard_refuse_a_folder_mixing_configurations(folder, ca
         record["identity"]["task_params"]["n_train"] = 150
 
     added = _add_record(folder, other_data)
-    for argv in (["report", str(folder), "--format", "csv"], ["leaderboard", str(folder), "--quiet"]):
+    for argv in (["export", str(folder)], ["leaderboard", str(folder), "--quiet"]):
         assert run_cli(*argv) == 2
         line = _error(capsys)
         assert "task_params.n_train" in line and added.name in line
@@ -164,7 +163,8 @@ def _owned(outdir: Path) -> set[str]:
 
 
 def _page_files(outdir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in outdir.iterdir() if p.is_file()}
+    """Every file in ``outdir`` and its folders (the cell pages), by its path relative to it."""
+    return {p.relative_to(outdir).as_posix(): p.read_bytes() for p in outdir.rglob("*") if p.is_file()}
 
 
 def test_leaderboard_refuses_a_readme_it_did_not_write(folder, tmp_path, capsys):
@@ -188,13 +188,14 @@ def test_leaderboard_replaces_only_its_own_files(folder, tmp_path):
     assert "README.md" in owned and any(n.endswith("_curves.png") for n in owned) and not owned & set(mine)
     for name in owned:  # every figure the page links is there, and whole
         data = (outdir / name).read_bytes()
-        assert name in ("README.md", "comparisons.csv") or (data.startswith(b"\x89PNG\r\n\x1a\n")
-                                                            and data.endswith(b"IEND\xaeB`\x82"))
+        assert name.endswith((".md", ".csv")) or (data.startswith(b"\x89PNG\r\n\x1a\n")
+                                                  and data.endswith(b"IEND\xaeB`\x82"))
     assert run_cli("leaderboard", str(folder), "-o", str(outdir), "--quiet", "--no-figures") == 0
     files = _page_files(outdir)
     assert {n: files[n] for n in mine} == mine  # the user's files, untouched
     assert not any(n.endswith(".png") for n in files if n not in mine)  # its own old figures, gone
-    assert _owned(outdir) == {"README.md", "comparisons.csv"}
+    assert {n for n in _owned(outdir) if not n.startswith("cells/")} == {"README.md", "comparisons.csv", "results.csv"}
+    assert all(n.endswith(".md") for n in _owned(outdir) if n.startswith("cells/"))
 
 
 def test_a_page_written_before_manifests_counts_as_grokbench_s(folder, tmp_path):
@@ -218,7 +219,7 @@ def test_an_interrupt_while_drawing_leaves_the_old_page(folder, tmp_path, monkey
     monkeypatch.setattr("grokbench.leaderboard.figures.plot_steps", interrupted)
     monkeypatch.setattr("grokbench.leaderboard.overview.plot_heatmap", interrupted)
     assert run_cli("leaderboard", str(folder), "-o", str(outdir), "--quiet") == 130
-    assert _page_files(outdir) == old and sorted(p.name for p in outdir.iterdir()) == sorted(old)
+    assert _page_files(outdir) == old and not any(p.name.startswith(".grokbench-staging") for p in outdir.iterdir())
 
 
 def test_a_signal_while_publishing_waits_until_the_page_is_whole(folder, tmp_path, monkeypatch):
@@ -239,7 +240,7 @@ def test_a_signal_while_publishing_waits_until_the_page_is_whole(folder, tmp_pat
     with stop_signals(), pytest.raises(KeyboardInterrupt):
         write_leaderboard(folder, outdir, figures=True)
     names = _owned(outdir)
-    assert "README.md" in calls and names == {p.name for p in outdir.iterdir() if p.is_file()} - {output.MANIFEST}
+    assert "README.md" in calls and names == set(_page_files(outdir)) - {output.MANIFEST}
     linked = set(__import__("re").findall(r"\]\(([^)/]+\.png)\)", (outdir / "README.md").read_text()))
     assert linked and linked <= names
 

@@ -3,14 +3,16 @@ terminal.
 
 ``grokbench leaderboard DIR [-o OUTDIR]`` writes ``OUTDIR/README.md`` (default
 ``DIR/leaderboard``), two PNGs across tasks (see :mod:`.overview`) and, per task, two
-PNGs (see :mod:`.figures`), referenced by relative paths so the folder renders on any git
-host.
+PNGs (see :mod:`.figures`), a page per (task, method) in ``OUTDIR/cells/`` that the main
+tables' numbers link to (see :mod:`.cells`), ``comparisons.csv`` and ``results.csv`` (the
+records, as ``grokbench export`` writes them), referenced by relative paths so the folder
+renders on any git host.
 
 Every number comes from :mod:`grokbench.stats`; this package only formats and plots, and
 analyses a folder once per call: pass an analysis already made to reuse it.
 
-Modules: :mod:`.format` (cell strings), :mod:`.rows` (table rows), :mod:`.figures` (per
-task), :mod:`.overview` (across tasks), :mod:`.summary` (the generated findings),
+Modules: :mod:`.format` (cell strings), :mod:`.rows` (table rows), :mod:`.links` (cell
+page names and links), :mod:`.cells` (per-cell pages), :mod:`.figures` (per task), :mod:`.overview` (across tasks), :mod:`.summary` (the generated findings),
 :mod:`.provenance` (page header facts), :mod:`.markdown` (the page as a string),
 :mod:`.terminal` (rich tables).
 """
@@ -21,9 +23,12 @@ from collections.abc import Collection
 from pathlib import Path
 
 from .. import stats as st
+from ..export import csv_text, export_frame
+from .cells import write_cell_pages
 from .comparisons import comparison_rows, comparisons_csv
 from .figures import TaskFigures, plot_curves, plot_steps, slug, write_figures
 from .format import fmt_interval, fmt_median, fmt_num, fmt_p, fmt_ratio, fmt_seconds, fmt_solved
+from .links import cell_names, link_cells, safe_name
 from .markdown import METRIC_LINES, DefaultsPart, md_table, render_markdown
 from .output import PAGE, printable, publish, refuse_foreign, staging
 from .overview import OverviewFigures, write_overview
@@ -44,7 +49,7 @@ from .summary import disagreements, findings, requested_pairs
 from .terminal import print_tables
 
 __all__ = [
-    "COMPARISONS_CSV", "MAIN_COLUMNS", "METRIC_LINES", "OverviewFigures", "TaskFigures", "budget_epochs",
+    "COMPARISONS_CSV", "MAIN_COLUMNS", "RESULTS_CSV", "cell_names", "link_cells", "safe_name", "write_cell_pages", "METRIC_LINES", "OverviewFigures", "TaskFigures", "budget_epochs",
     "comparison_rows", "disagreements",
     "findings", "fmt_interval", "fmt_median", "fmt_num", "fmt_p", "fmt_ratio", "fmt_seconds", "fmt_solved",
     "git_commit", "heatmap_rows", "load_leaderboard_frame", "main_rows", "md_table", "pair_rows", "plot_curves",
@@ -81,6 +86,7 @@ def run_and_folder_analyses(folder_frame, run_keys: Collection[str]) -> tuple[An
 
 DEFAULTS_DIR = "defaults"  # where a tuned page's default-settings page goes, inside its folder
 COMPARISONS_CSV = "comparisons.csv"  # every comparison of the page, beside it
+RESULTS_CSV = "results.csv"  # the records of the page, one row per trial (grokbench export), beside it
 
 
 def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None, figures: bool = True,
@@ -107,17 +113,28 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
     st.add_pairs(analysis, pairs)
     if show:
         print_tables(analysis)
-    refuse_foreign(outdir, [PAGE, COMPARISONS_CSV])  # before anything is drawn; checked again at publish
+    refuse_foreign(outdir, [PAGE, COMPARISONS_CSV, RESULTS_CSV])  # before anything is drawn; checked again at publish
     with staging(outdir) as staged:
         drawn = write_figures(frame, analysis, staged) if figures else None
         across = write_overview(analysis, staged) if figures and analysis else None
+        trials = _with_metrics(frame)
+        cells = write_cell_pages(trials, analysis, staged, results_dir, outdir, figures)
         part = _write_defaults(Path(defaults), outdir, figures) if defaults is not None else None
         text = render_markdown(frame, analysis, runs, results_dir=results_dir, outdir=outdir,
-                               commit=git_commit(), figures=drawn, overview=across, defaults=part)
+                               commit=git_commit(), figures=drawn, overview=across, defaults=part,
+                               cell_links=cells.links)
         (staged / PAGE).write_text(printable(text), encoding="utf-8")
         (staged / COMPARISONS_CSV).write_text(comparisons_csv(analysis), encoding="utf-8")
-        publish(staged, outdir, [PAGE, COMPARISONS_CSV, *_figure_files(drawn, across)])
+        (staged / RESULTS_CSV).write_text(csv_text(export_frame(trials)), encoding="utf-8")
+        publish(staged, outdir, [PAGE, COMPARISONS_CSV, RESULTS_CSV, *cells.files, *_figure_files(drawn, across)])
     return outdir / PAGE
+
+
+def _with_metrics(frame):
+    """The frame with its metrics recomputed from the curves (as the analysis reads them)."""
+    from ..metrics import with_curve_metrics
+
+    return with_curve_metrics(frame)
 
 
 def _figure_files(drawn: dict[str, TaskFigures] | None, across: OverviewFigures | None) -> list[str]:
@@ -135,4 +152,6 @@ def _write_defaults(results_dir: Path, outdir: Path, figures: bool) -> DefaultsP
     frame = load_leaderboard_frame(results_dir)
     analysis = st.analyze(frame, pair_labels=requested_pairs(Store(results_dir).runs()))
     page = write_leaderboard(results_dir, outdir / DEFAULTS_DIR, figures, frame=frame, analysis=analysis)
-    return DefaultsPart(results_dir, analysis, f"{DEFAULTS_DIR}/{page.name}")
+    links = {task: {m: f"{DEFAULTS_DIR}/{path}" for m, path in methods.items()}
+             for task, methods in cell_names(analysis).items()}
+    return DefaultsPart(results_dir, analysis, f"{DEFAULTS_DIR}/{page.name}", links)

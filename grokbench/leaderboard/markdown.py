@@ -15,6 +15,7 @@ from typing import Any
 from .. import stats as st
 from ..store import Store
 from .figures import TaskFigures
+from .links import link_cells
 from .overview import OverviewFigures
 from .provenance import distinct_texts, provenance_rows
 from .rows import (
@@ -134,7 +135,8 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
                     generated: str | None = None,
                     figures: Mapping[str, TaskFigures] | None = None,
                     overview: OverviewFigures | None = None,
-                    defaults: DefaultsPart | None = None) -> str:
+                    defaults: DefaultsPart | None = None,
+                    cell_links: Mapping[str, Mapping[str, str]] | None = None) -> str:
     """The leaderboard page for ``analysis`` (= grokbench.stats.analyze(frame)).
 
     ``frame``: the results folder's records (grokbench.store.load_frame columns plus
@@ -144,7 +146,9 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     figures.write_figures wrote (None or a missing label: no figures referenced);
     ``overview``: what overview.write_overview wrote (None: no figures across tasks);
     ``defaults``: a second folder, of every method at its default settings, whose summary
-    and main tables follow the page's own (a tuned page's untuned counterpart)."""
+    and main tables follow the page's own (a tuned page's untuned counterpart);
+    ``cell_links``: per task label and method the per-cell page that the numbers of its
+    main-table row link to (links.cell_names; None: no links)."""
     generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     regen = f"grokbench leaderboard {display_path(results_dir)} -o {display_path(outdir)}"
     if defaults is not None:
@@ -171,7 +175,8 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     timing = _timing(frame, results_dir)
     for label, ts in analysis.items():
         targets = distinct_texts(dframe[dframe["task_label"] == label].get("target", []))
-        out += _task_section(label, ts, targets, (figures or {}).get(label), timing.get(label))
+        out += _task_section(label, ts, targets, (figures or {}).get(label), timing.get(label),
+                             (cell_links or {}).get(label))
     if defaults is not None:
         out += _defaults_section(defaults, analysis)
     return "\n".join(out) + "\n"
@@ -185,6 +190,7 @@ class DefaultsPart:
     results_dir: Path
     analysis: Mapping[str, st.TaskStats]
     page: str
+    cell_links: Mapping[str, Mapping[str, str]] | None = None  # its cell pages, relative to the tuned page
 
 
 TUNED_INTRO = ("Every method here runs at the configuration a tuning study selected for it on seeds that "
@@ -211,7 +217,8 @@ def _defaults_section(part: DefaultsPart, analysis: Mapping[str, st.TaskStats]) 
             f"Verdicts against the baseline that differ from those above: {len(changed) or 'none'}.", "",
             *[f"- {line}" for line in changed], *([""] if changed else [])]
     for label, ts in part.analysis.items():
-        out += [f"### {label} at default settings", "", _task_facts(ts, []), "", md_table(main_rows(ts))]
+        links = (part.cell_links or {}).get(label)
+        out += [f"### {label} at default settings", "", _task_facts(ts, []), "", md_table(link_cells(main_rows(ts), links))]
     return out
 
 
@@ -341,10 +348,11 @@ def _timing(frame, results_dir: Path) -> dict:
     return walltime_context(frame, costs) if costs else {}
 
 
-def _task_section(label: str, ts: st.TaskStats, targets: list[str],
-                  figures: TaskFigures | None, timing: Mapping | None = None) -> list[str]:
-    """One task: facts, main table, thresholds, figures, stacks and pairs (if any), wall time."""
-    out = [f"## {label}", "", _task_facts(ts, targets), "", md_table(main_rows(ts))]
+def _task_section(label: str, ts: st.TaskStats, targets: list[str], figures: TaskFigures | None,
+                  timing: Mapping | None = None, links: Mapping[str, str] | None = None) -> list[str]:
+    """One task: facts, main table (linked to its cell pages), thresholds, figures, stacks
+    and pairs (if any), wall time."""
+    out = [f"## {label}", "", _task_facts(ts, targets), "", md_table(link_cells(main_rows(ts), links))]
     if ts.at_threshold:
         out += [f"### {label}: verdicts at each threshold", "", THRESHOLDS_TEXT, "",
                 md_table(threshold_rows(ts, ", ".join(targets)))]

@@ -10,6 +10,11 @@ refused before anything is moved (UserError, exit 2, naming it). A page written 
 manifests existed is recognised by its first line (``# grokbench leaderboard``), and the
 figures it links are its own.
 
+Files may lie in folders inside OUTDIR (the per-cell pages, ``cells/<task>/<method>.md``):
+the manifest names them by their path (plain components joined by ``/``); a folder of such
+a path that is a link or not a folder is refused like a foreign file, and folders that the
+removal of an old page's files leaves empty are removed.
+
 ``publish`` moves each file with one rename (a reader sees the old file or the new one,
 never a truncated PNG), the page last, then deletes the files of the last page the new
 one no longer has; a SIGINT or SIGTERM arriving meanwhile waits until it is done
@@ -39,7 +44,13 @@ PAGE = "README.md"
 PAGE_TITLE = "# grokbench leaderboard"
 STAGING_PREFIX = ".grokbench-staging-"
 STALE_STAGING_S = 3600.0  # a staging folder older than this was left by a killed writer
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a file name of OUTDIR itself, nothing above it
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # one component of a path inside OUTDIR
+
+
+def plain_path(name: str) -> bool:
+    """Whether ``name`` is a path inside OUTDIR the manifest may hold: plain components
+    joined by ``/`` (``README.md``, ``cells/task/method.md``), nothing above OUTDIR."""
+    return isinstance(name, str) and all(_PLAIN_NAME.fullmatch(part) for part in name.split("/"))
 
 
 def printable(text: str) -> str:
@@ -88,7 +99,7 @@ def owned_files(outdir: Path) -> set[str]:
     except (OSError, ValueError):
         return set()
     files = data.get("files") if isinstance(data, dict) and data.get("format") == FORMAT else None
-    return {f for f in files if isinstance(f, str) and _PLAIN_NAME.fullmatch(f)} if isinstance(files, list) else set()
+    return {f for f in files if plain_path(f)} if isinstance(files, list) else set()
 
 
 def _legacy_files(outdir: Path) -> set[str]:
@@ -107,12 +118,24 @@ def _legacy_files(outdir: Path) -> set[str]:
 
 
 def refuse_foreign(outdir: Path, names: Iterable[str]) -> None:
-    """UserError naming the first of ``names`` that ``outdir`` holds and grokbench did not write."""
+    """UserError naming the first of ``names`` that ``outdir`` holds and grokbench did not
+    write, or whose folder inside ``outdir`` is a link or not a folder (nothing is written
+    through a link out of OUTDIR)."""
     owned = owned_files(outdir)
     for name in names:
         path = outdir / name
+        _refuse_odd_folders(outdir, name)
         if (path.exists() or path.is_symlink()) and name not in owned:
             raise UserError(f"{path} was not written by grokbench leaderboard (it is not in {outdir / MANIFEST}); "
+                            f"it is left alone: move it away, or write the leaderboard with -o to another folder")
+
+
+def _refuse_odd_folders(outdir: Path, name: str) -> None:
+    folder = outdir
+    for part in name.split("/")[:-1]:
+        folder = folder / part
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise UserError(f"{folder} is in the way of the leaderboard's {name} (a link or not a folder); "
                             f"it is left alone: move it away, or write the leaderboard with -o to another folder")
 
 
@@ -128,9 +151,11 @@ def publish(staged: Path, outdir: Path, names: list[str]) -> None:
         with signals_deferred():
             _write_manifest(outdir, sorted(old | set(names)))  # covers every state until the last step
             for name in sorted(names, key=lambda n: n == PAGE):  # the page last
+                (outdir / name).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staged / name, outdir / name)
             for name in sorted(old - set(names)):
                 _remove_file(outdir / name)
+                _remove_empty_folders(outdir, name)
             _write_manifest(outdir, sorted(names))
     except OSError as exc:
         raise UserError(f"cannot write the leaderboard into {outdir}: {exc.strerror or exc}") from None
@@ -143,6 +168,16 @@ def _write_manifest(outdir: Path, names: list[str]) -> None:
 def _fsync_file(path: Path) -> None:
     with open(path, "rb") as f:
         os.fsync(f.fileno())
+
+
+def _remove_empty_folders(outdir: Path, name: str) -> None:
+    """Remove the folders of ``name`` inside ``outdir`` that its removal left empty."""
+    parts = name.split("/")[:-1]
+    for depth in range(len(parts), 0, -1):
+        try:
+            (outdir / "/".join(parts[:depth])).rmdir()
+        except OSError:  # not empty (or not there): nor are the folders above it
+            return
 
 
 def _remove_file(path: Path) -> None:

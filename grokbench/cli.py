@@ -65,32 +65,61 @@ def _run_device(args: argparse.Namespace) -> str:
     return args.device
 
 
-def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from . import api
+# What a study file fixes: with STUDY.toml, these flags must stay at their defaults.
+STUDY_FLAGS = ("tasks", "methods", "seeds", "set", "plugin", "after_solve", "no_baseline", "compare", "tuned",
+               "no_controls", "max_trials")
 
-    api.check_flags(after_solve=args.after_solve, batch_seeds=args.batch_seeds, max_trials=args.max_trials,
-                    checkpoint_every=args.checkpoint_every)
+
+def _plans(args: argparse.Namespace, device: str) -> tuple[list, object]:
+    """The plans to run and the results folder: from --tasks/--methods/... (one plan, added
+    to the folder's study.toml) or from a study file (one plan per part, nothing resolved
+    again)."""
+    from . import api
+    from .cli_args import DEFAULT_OUT
+
+    if args.study is None:
+        plan, store = api.prepare(args.tasks, args.methods, args.seeds, args.out or DEFAULT_OUT, overrides=args.set,
+                                  device=device, after_solve=args.after_solve, plugins=args.plugin,
+                                  tuned=args.tuned, baseline=not args.no_baseline, max_trials=args.max_trials,
+                                  controls=not args.no_controls, compare=args.compare)
+        return [plan], store
+    defaults = build_parser().parse_args(["run"])
+    for name in STUDY_FLAGS:
+        if getattr(args, name) != getattr(defaults, name):
+            raise UserError(f"--{name.replace('_', '-')} is fixed by the study file {args.study}; "
+                            f"edit it there (docs/study.md)")
+    return api.prepare_studies(args.study, args.out, device=None if args.device == "auto" else device)
+
+
+def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    api_check_flags(args)
     device = _run_device(args)
     executor = _make_executor(args)
-    plan, store = api.prepare(args.tasks, args.methods, args.seeds, args.out, overrides=args.set,
-                              device=device, after_solve=args.after_solve, plugins=args.plugin, tuned=args.tuned,
-                              baseline=not args.no_baseline, max_trials=args.max_trials,
-                              controls=not args.no_controls)
+    plans, store = _plans(args, device)
     batch = 1 if args.no_batch else args.batch_seeds
     done = store.done_keys(executor.timeout)
-    n_cells = len(plan.cells(done, batch))
+    n_cells = sum(len(plan.cells(done, batch)) for plan in plans)
     workers = getattr(executor, "workers", 1)
     if 0 < n_cells < workers and not args.quiet:
         print(f"note: {n_cells} cell(s) of seeds for {workers} workers; a smaller --batch-seeds spreads "
               f"the seeds over more workers", file=sys.stderr)
-    failed = _execute(plan, store, executor, done, batch, args.quiet, argv, args.checkpoint_every)
-    if failed is not None:
-        return failed
+    for plan in plans:
+        failed = _execute(plan, store, executor, store.done_keys(executor.timeout), batch, args.quiet, argv,
+                          args.checkpoint_every)
+        if failed is not None:
+            return failed
     if not args.no_calibrate:
         _calibrate_after_run(store, args.quiet)
-    _end_of_run(store, plan)
+    _end_of_run(store, set().union(*(plan.keys() for plan in plans)))
     print(f"results: {store.root}", file=sys.stderr)
     return 0
+
+
+def api_check_flags(args: argparse.Namespace) -> None:
+    from . import api
+
+    api.check_flags(after_solve=args.after_solve, batch_seeds=args.batch_seeds, max_trials=args.max_trials,
+                    checkpoint_every=args.checkpoint_every)
 
 
 def _progress(quiet: bool, total: int, skipped: int):
@@ -238,7 +267,7 @@ def _note(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _end_of_run(store, plan) -> None:
+def _end_of_run(store, run_keys: set[str]) -> None:
     """This run's leaderboard tables in the terminal; the folder's markdown leaderboard
     (exactly what `grokbench leaderboard DIR` writes) in DIR/leaderboard/. The records are
     already safe on disk, so a failure here is a warning, not a failed run."""
@@ -251,7 +280,7 @@ def _end_of_run(store, plan) -> None:
 
     try:
         folder = load_leaderboard_frame(store.root)
-        run_analysis, folder_analysis = run_and_folder_analyses(folder, plan.keys())
+        run_analysis, folder_analysis = run_and_folder_analyses(folder, run_keys)
         print_tables(run_analysis)
         readme = write_leaderboard(store.root, frame=folder, analysis=folder_analysis)
     except Exception as exc:

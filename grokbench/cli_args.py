@@ -1,7 +1,7 @@
 """The command line's grammar: every command, flag, default and help text (argparse), and
-nothing that runs. Apart from ``grokbench.cli`` (which acts on the parsed arguments), the
-leaderboard reads it to interpret the commands logged in runs.jsonl; it imports nothing
-above the plan, so no module reaches up to the CLI for it."""
+nothing that runs. Only ``grokbench.cli`` (which acts on the parsed arguments) imports it:
+what a run asked for is read from its study file (``grokbench.study``), never re-parsed
+from logged commands."""
 
 from __future__ import annotations
 
@@ -27,13 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="train every task x method x seed and record the results")
+    run.add_argument("study", nargs="?", default=None, metavar="STUDY.toml",
+                     help="rerun the trials a study file describes (DIR/study.toml, docs/study.md) instead of "
+                          "--tasks/--methods/...; into its own folder unless --out names another")
     _add_plan_options(run, "'all' or METHOD[,...]; METHOD = BASE | ACC[+ACC][@BASE]",
                       "override a task or method parameter (repeatable)")
     run.add_argument("--seeds", default="auto",
                      help="N (seeds 0..N-1), A-B (inclusive), A,B,C, or auto (default): each task's own count, "
                           "sized so its page detects a method faster on >= 75%% of seeds (sparse tasks: 64) or as "
                           "near as its cost allows (modular_addition: 20)")
-    run.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default: ./{DEFAULT_OUT})")
+    run.add_argument("--out", default=None, help=f"results folder (default: ./{DEFAULT_OUT}; with STUDY.toml, "
+                                                  "the study file's folder)")
     run.add_argument("--after-solve", type=int, default=0, metavar="N",
                      help="keep training N more evaluations after solving (default 0)")
     run.add_argument("--no-batch", action="store_true", help="train one seed at a time (same as --batch-seeds 1)")

@@ -137,6 +137,24 @@ def test_leaderboard_reads_all_pairs_from_the_study_file(tmp_path):
     assert lb.requested_pairs([parts[0].__class__(**{**parts[0].__dict__, "compare": "baseline"})]) == set()
 
 
+def test_a_tuned_run_reruns_without_its_tuning_folder(tmp_path):
+    import shutil
+
+    tuning, results = tmp_path / "T", tmp_path / "R"
+    assert run_cli("tune", "--methods", "grokfast", "--trials", "2", "--tune-seeds", "1", "--out", str(tuning),
+                   "--quiet", *TINY_PARITY) == 0
+    assert run_cli("run", "--methods", "grokfast", "--tuned", str(tuning), "--seeds", "1", "--out", str(results),
+                   *TINY) == 0
+    (part,) = S.read(results / "study.toml")
+    assert part.tuned == S.TunedSource(str(tuning), 2, (1000,)) and part.controls
+    assert sorted(part.origins) == [S.ADDED_BASELINE, S.CONTROL, S.CONTROL, S.NAMED]
+    shutil.rmtree(tuning)  # a rerun reads nothing of it
+    again = tmp_path / "again"
+    assert run_cli("run", str(results / "study.toml"), "--out", str(again), "--quiet", "--no-calibrate") == 0
+    assert {r["key"] for r in read_records(again)} == {r["key"] for r in read_records(results)}
+    assert S.read(again / "study.toml") == [part]
+
+
 def test_tune_writes_a_study_of_kind_tune_that_run_refuses(tmp_path, capsys):
     out = tmp_path / "tuning"
     with pytest.raises(UserError):  # stop right after the folder is prepared: nothing trains

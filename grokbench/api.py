@@ -133,7 +133,7 @@ def prepare(tasks: str | Sequence[str], methods: str | Sequence[str], seeds: str
             out: str | Path, *, overrides: Sequence[str] = (), device: str = "cpu", after_solve: int = 0,
             plugins: Sequence[str] = (), tuned: str | Path | None = None,
             baseline: bool = True, max_trials: int = MAX_TRIALS, controls: bool = True,
-            compare: str = "baseline") -> tuple[Plan, Store]:
+            compare: str = "baseline", resolves: study.StudyRequest | None = None) -> tuple[Plan, Store]:
     """Resolve the plan, open (create) the results folder and add the run's study to its
     study.toml (``grokbench.study``); nothing trains yet. ``tuned``:
     a tuning folder whose selected configurations to run (``grokbench.tuning.tuned``).
@@ -142,7 +142,8 @@ def prepare(tasks: str | Sequence[str], methods: str | Sequence[str], seeds: str
     the largest plan accepted (``grokbench.limits``). ``controls``: with ``tuned``, also
     run each tuned accelerator's controls (``grokbench.tuning.controls``). ``compare``:
     baseline, or all-pairs (the named methods are also compared with each other on the
-    leaderboard page)."""
+    leaderboard page). ``resolves``: the study file's request part this call resolves
+    (``prepare_studies``), replaced in the folder's study.toml by the resolved study."""
     from .tuning.controls import add_controls
     from .tuning.tuned import apply_tuned, check_folder
 
@@ -163,33 +164,35 @@ def prepare(tasks: str | Sequence[str], methods: str | Sequence[str], seeds: str
         if controls:
             plan = add_controls(plan, parsed)
     check_memory([(t, m, 1) for t, m in plan.pairs], plan.device)  # each trial alone; execute checks cells
-    request = study.Request(tasks, methods, _seed_text(seeds), tuple(overrides))
+    request = study.Request(tasks, methods, _seed_text(seeds), tuple(overrides), None if tuned is None else str(tuned))
     run_study = study.from_plan(plan, request, compare=compare, baseline=baseline, controls=controls)
     store = Store(out, create=True)
     check_folder(plan, store)
     check_plan_fits_folder(plan, store)
-    study.record(store.root, run_study)
+    study.record(store.root, run_study, resolves)
     return plan, store
 
 
 def prepare_studies(path: str | Path, out: str | Path | None = None, *,
                     device: str | None = None) -> tuple[list[Plan], Store]:
-    """The plans of a study file's parts (``grokbench run study.toml``), nothing resolved
-    again: the same trials, the same keys. ``out``: the results folder (default: the study
-    file's own folder, where a rerun trains nothing new); ``device``: another device than
-    the study's (the device is no part of a trial's identity). The parts are added to
-    ``out``'s own study.toml."""
+    """The plans of a study file's parts (``grokbench run study.toml``). A resolved part
+    is not resolved again: the same trials, the same keys; a request part
+    (``study.StudyRequest``) is resolved now, as ``prepare`` resolves flags. ``out``: the
+    results folder (default: the study file's own folder, where a rerun trains nothing
+    new); ``device``: another device than the study's (no part of a trial's identity).
+    Every part is added to ``out``'s own study.toml, each request as what it resolved to."""
     from .tuning.tuned import check_folder
 
     check_arguments("grokbench.run", results_dir=path)
     parts = study.read(path)
-    if any(p.kind != "run" for p in parts):
+    if any(isinstance(p, study.Study) and p.kind != "run" for p in parts):
         raise UserError(f"{path}: a part of kind 'tune' reruns with `grokbench tune`, not `grokbench run`")
-    load_plugins(dict.fromkeys(f for p in parts for f in p.plugin_files))
     out = Path(path).parent if out is None else out
     if not str(out).strip():
         raise UserError("--out is empty; name a results folder")
-    plans = [replace(p.plan, device=device_name(device or p.device)) for p in parts]
+    load_plugins(dict.fromkeys(f for p in parts for f in p.plugin_files))
+    resolved = [p for p in parts if isinstance(p, study.Study)]
+    plans = [replace(p.plan, device=device_name(device or p.device)) for p in resolved]
     for plan in plans:
         check_memory([(t, m, 1) for t, m in plan.pairs], plan.device)
     store = Store(out, create=True)
@@ -197,8 +200,20 @@ def prepare_studies(path: str | Path, out: str | Path | None = None, *,
         check_folder(plan, store)
         check_plan_fits_folder(plan, store)
     for part in parts:
+        if isinstance(part, study.StudyRequest):
+            plans.append(_prepare_request(part, out, device)[0])
+    for part in resolved:
         study.record(store.root, part)
     return plans, store
+
+
+def _prepare_request(part: study.StudyRequest, out: str | Path, device: str | None) -> tuple[Plan, Store]:
+    r = part.request
+    return prepare(r.tasks, r.methods, r.seeds, out, overrides=r.overrides,
+                   device=device_name(device or part.device or "auto"), after_solve=part.after_solve,
+                   plugins=part.plugin_files, tuned=r.tuned, baseline=part.baseline,
+                   max_trials=part.max_trials or MAX_TRIALS, controls=part.controls, compare=part.compare,
+                   resolves=part)
 
 
 def check_plan_fits_folder(plan: Plan, store: Store) -> None:

@@ -16,7 +16,10 @@ study reruns the same trials (the same identity keys) after defaults change.
 A results folder's ``study.toml`` holds one ``[[part]]`` per distinct run request that
 wrote into it, in the order they first ran; a request equal to a part already there is
 not added again, so the file always describes every trial the folder's runs asked for.
-Format and hand editing: docs/study.md. Reading checks every field (``grokbench.schema``):
+A part may also be written by hand as a request alone (``StudyRequest``: what to run and
+the settings no flag sets, such as ``after_solve`` or ``baseline = false``); running it
+resolves it and the folder's file then holds the resolved part. Format and hand editing:
+docs/study.md. Reading checks every field (``grokbench.schema``):
 an unknown field or a value of the wrong type is one UserError line.
 """
 
@@ -59,6 +62,23 @@ class Request:
     methods: str = ""
     seeds: str = ""
     overrides: tuple[str, ...] = ()
+    tuned: str | None = None
+
+
+@dataclass(frozen=True)
+class StudyRequest:
+    """A part written by hand with only its ``[part.request]`` and settings: resolved (as
+    ``grokbench run`` resolves flags) when it runs, and replaced in the results folder's
+    study.toml by the Study it resolved to. The settings no flag sets live here."""
+
+    request: Request
+    compare: str = "baseline"
+    baseline: bool = True
+    controls: bool = True
+    after_solve: int = 0
+    max_trials: int | None = None
+    device: str | None = None
+    plugin_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +224,7 @@ def to_data(study: Study) -> dict[str, Any]:
                            "plugin_files": list(study.plugin_files)}
     r = study.request
     out["request"] = {"tasks": r.tasks, "methods": r.methods, "seeds": r.seeds, "set": list(r.overrides)}
+    _optional(out["request"], "tuned", r.tuned)
     if study.tuned is not None:
         out["tuned"] = {"folder": study.tuned.folder, "trials": study.tuned.trials,
                         "tune_seeds": list(study.tuned.tune_seeds)}
@@ -218,6 +239,23 @@ def to_data(study: Study) -> dict[str, Any]:
         out["task"].append(entry)
     out["method"] = [_method(t, m, o) for (t, m), o in zip(study.pairs, study.origins)]
     return out
+
+
+def request_data(part: StudyRequest) -> dict[str, Any]:
+    """A request part as its ``[[part]]`` table (the fields it was written with, defaults
+    filled in)."""
+    r = part.request
+    request = {"tasks": r.tasks, "methods": r.methods, "seeds": r.seeds, "set": list(r.overrides)}
+    _optional(request, "tuned", r.tuned)
+    out: dict[str, Any] = {"kind": "run", "compare": part.compare, "baseline": part.baseline,
+                           "controls": part.controls, "after_solve": part.after_solve}
+    _optional(out, "max_trials", part.max_trials)
+    _optional(out, "device", part.device)
+    return {**out, "plugin_files": list(part.plugin_files), "request": request}
+
+
+def _part_data(part: Study | StudyRequest) -> dict[str, Any]:
+    return to_data(part) if isinstance(part, Study) else request_data(part)
 
 
 # --------------------------------------------------------------------- reading (checked)
@@ -237,7 +275,16 @@ PART_FIELDS: Schema = {
     "request": Field(an_object), "tuned": Field(an_object, required=False), "task": Field(list_of(an_object, 1)),
     "method": Field(list_of(an_object, 1)),
 }
-REQUEST_FIELDS: Schema = {"tasks": Field(text), "methods": Field(text), "seeds": Field(text), "set": Field(_strings)}
+REQUEST_FIELDS: Schema = {"tasks": Field(text), "methods": Field(text), "seeds": Field(text), "set": Field(_strings),
+                          "tuned": _opt_text}
+# A part to resolve: its request, and settings that default as `grokbench run` does.
+REQUEST_PART_FIELDS: Schema = {
+    "kind": Field(one_of("run"), required=False), "request": Field(an_object),
+    "compare": Field(one_of(*COMPARE_MODES), required=False), "baseline": Field(boolean, required=False),
+    "controls": Field(boolean, required=False), "after_solve": Field(integer(lo=0), required=False),
+    "max_trials": Field(integer(lo=1), required=False), "device": _opt_text,
+    "plugin_files": Field(_strings, required=False),
+}
 TUNED_FIELDS: Schema = {"folder": Field(text), "trials": Field(integer(lo=1)), "tune_seeds": Field(_seed_list)}
 TASK_FIELDS: Schema = {"name": Field(text), "preset": _opt_text, "source": Field(text),
                        "seeds": Field(_seed_list, required=False), "params": Field(_settings)}
@@ -266,10 +313,26 @@ def _read_method(data: dict[str, Any], where: str, path: str) -> MethodSpec:
                       tuned, data.get("tuned_from"), data.get("control"))
 
 
-def from_data(data: Any, where: str, path: str = "part[0]") -> Study:
-    """One ``[[part]]`` table -> its Study; every field checked (one UserError line)."""
+def _request(data: Any, where: str, path: str) -> Request:
+    r = check(data, REQUEST_FIELDS, where, path)
+    return Request(r["tasks"], r["methods"], r["seeds"], tuple(r["set"]), r.get("tuned"))
+
+
+def _request_part(data: dict[str, Any], where: str, path: str) -> StudyRequest:
+    check(data, REQUEST_PART_FIELDS, where, path)
+    request = _request(data["request"], where, f"{path}.request")
+    return StudyRequest(request, data.get("compare", "baseline"), data.get("baseline", True),
+                        data.get("controls", True), data.get("after_solve", 0), data.get("max_trials"),
+                        data.get("device"), tuple(data.get("plugin_files", ())))
+
+
+def from_data(data: Any, where: str, path: str = "part[0]") -> Study | StudyRequest:
+    """One ``[[part]]`` table -> its Study (or, with no ``task`` and ``method`` tables, the
+    StudyRequest to resolve); every field checked (one UserError line)."""
+    if isinstance(data, dict) and "task" not in data and "method" not in data:
+        return _request_part(data, where, path)
     check(data, PART_FIELDS, where, path)
-    request = check(data["request"], REQUEST_FIELDS, where, f"{path}.request")
+    request = _request(data["request"], where, f"{path}.request")
     tasks: dict[str, TaskSpec] = {}
     task_seeds = []
     for i, entry in enumerate(check_each(data["task"], TASK_FIELDS, where, f"{path}.task")):
@@ -294,18 +357,17 @@ def from_data(data: Any, where: str, path: str = "part[0]") -> Study:
         raise UserError(f"{where}: {path}.seeds is empty, so every task needs its own seeds")
     return Study(tuple(pairs), tuple(origins), tuple(data["seeds"]), data["after_solve"], data["device"],
                  tuple(data["plugin_files"]), tuple(task_seeds), data["compare"], data["baseline"], data["controls"],
-                 source, Request(request["tasks"], request["methods"], request["seeds"], tuple(request["set"])),
-                 data["kind"], data["grokbench_version"])
+                 source, request, data["kind"], data["grokbench_version"])
 
 
-def dumps(studies: list[Study] | tuple[Study, ...]) -> str:
+def dumps(studies: list[Study | StudyRequest] | tuple[Study | StudyRequest, ...]) -> str:
     """study.toml's text for these parts."""
     from .tomltext import dumps as toml_dumps
 
-    return toml_dumps({"format": FORMAT, "part": [to_data(s) for s in studies]})
+    return toml_dumps({"format": FORMAT, "part": [_part_data(s) for s in studies]})
 
 
-def loads(text_: str, where: str) -> list[Study]:
+def loads(text_: str, where: str) -> list[Study | StudyRequest]:
     """study.toml's text -> its parts, every field checked."""
     from .tomltext import loads as toml_loads
 
@@ -313,7 +375,7 @@ def loads(text_: str, where: str) -> list[Study]:
     return [from_data(part, where, f"part[{i}]") for i, part in enumerate(data["part"])]
 
 
-def read(path: str | Path) -> list[Study]:
+def read(path: str | Path) -> list[Study | StudyRequest]:
     """The parts of a study file; a missing or unreadable one is a UserError."""
     path = Path(path)
     try:
@@ -329,18 +391,23 @@ def read_folder(folder: str | Path) -> list[Study] | None:
     """The parts of ``folder``'s study.toml; None when it has none (results made before
     study files, or by hand)."""
     path = Path(folder) / STUDY_FILE
-    return read(path) if path.is_file() else None
+    return [p for p in read(path) if isinstance(p, Study)] if path.is_file() else None
 
 
-def record(folder: str | Path, study: Study) -> Path:
+def record(folder: str | Path, study: Study, resolves: StudyRequest | None = None) -> Path:
     """Add ``study`` to ``folder``'s study.toml as a new part unless an equal part is there
-    (compared as written, so a part read back from the file matches); returns the path."""
+    (compared as written, so a part read back from the file matches); ``resolves``: the
+    request part it was resolved from, which leaves the file. Returns the path."""
     from .store import atomic_write_text
 
     path = Path(folder) / STUDY_FILE
     parts = read(path) if path.is_file() else []
+    if resolves is not None:
+        parts = [p for p in parts if p != resolves]
     mine = to_data(study)
-    if any(to_data(p) == mine for p in parts):
+    if not any(isinstance(p, Study) and to_data(p) == mine for p in parts):
+        parts.append(study)
+    elif resolves is None:
         return path
-    atomic_write_text(path, dumps([*parts, study]))
+    atomic_write_text(path, dumps(parts))
     return path

@@ -86,7 +86,7 @@ def test_run_writes_the_study_and_a_rerun_trains_nothing_more(tmp_path):
 
 def test_runs_into_one_folder_accumulate_parts(tmp_path):
     out = tmp_path / "out"
-    base = ["--seeds", "1", "--out", str(out), "--no-baseline", *TINY]
+    base = ["--seeds", "1", "--out", str(out), *TINY]
     assert run_cli("run", "--methods", "sgd", *base) == 0
     assert run_cli("run", "--methods", "adamw", "--compare", "all-pairs", *base) == 0
     assert run_cli("run", "--methods", "sgd", *base) == 0  # the same request again: no new part
@@ -224,3 +224,63 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_cycles_among_grokbench_modules():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "p": {"p.x"}, "p.x": set()}) == [["a", "b", "c", "a"]]
     assert _cycles(_module_graph()) == []
+
+
+def test_a_request_part_written_by_hand_resolves_into_the_folders_study(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "study.toml").write_text(
+        'format = "grokbench-study/1"\n\n[[part]]\nbaseline = false\nafter_solve = 1\ncompare = "all-pairs"\n\n'
+        '[part.request]\ntasks = "sparse_parity"\nmethods = "adamw,lion"\nseeds = "1"\n'
+        f"set = {json.dumps(TINY_PARITY[1::2])}\n")
+    assert run_cli("run", str(out / "study.toml"), *TINY[:2]) == 0
+    (part,) = S.read(out / "study.toml")
+    assert isinstance(part, S.Study) and part.after_solve == 1 and not part.baseline
+    assert {m.label for _, m in part.pairs} == {"adamw", "lion"} and part.compare == "all-pairs"
+    assert {r["key"] for r in read_records(out)} == part.plan.keys()
+    assert all(r["identity"]["after_solve"] == 1 for r in read_records(out))
+
+
+def _flags(command: str | None = None) -> dict[str, list[str]]:
+    import argparse
+
+    from grokbench.cli_args import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return {name: [a.option_strings[-1] for a in parser._actions
+                   if a.option_strings and not isinstance(a, argparse._HelpAction)]
+            for name, parser in sub.choices.items() if command in (None, name)}
+
+
+def test_at_most_40_flags_across_the_commands_of_this_round():
+    flags = _flags()
+    existing = ("run", "list", "report", "leaderboard", "calibrate", "tune", "reproduce")
+    assert sum(len(flags[c]) for c in existing) <= 40, flags
+    assert sum(len(f) for f in flags.values()) <= 45, flags
+    assert "--executor" in flags["run"] and "--jobs" not in flags["run"]  # the walk reads real flags
+
+
+@pytest.mark.parametrize("text, spec", [
+    ("local", dict(kind="local")), ("process", dict(kind="process")), ("process:4", dict(kind="process", workers=4)),
+    ("process:2,timeout=600", dict(kind="process", workers=2, timeout=600.0)),
+    ("ray:auto,cpus=2,gpus=0.25", dict(kind="ray", address="auto", cpus=2.0, gpus=0.25)),
+    ("ray:ray://10.0.0.1:10001", dict(kind="ray", address="ray://10.0.0.1:10001")),
+    ("local,timeout=1.5", dict(kind="local", timeout=1.5)),
+])
+def test_the_executor_spec_grammar(text, spec):
+    from grokbench.cli_args import ExecutorSpec, parse_executor
+
+    assert parse_executor(text) == ExecutorSpec(**spec)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("proc", "the kind must be one of local, process, ray"), ("process:0", "process:N needs N"),
+    ("process:x", "process:N needs N"), ("local:3", "local takes no argument"), ("ray:", "needs an address"),
+    ("process:2,gpus=1", "'gpus=1' is not an option of process"), ("ray,timeout=0", "timeout must be a number > 0"),
+    ("ray,gpus=-1", "gpus must be a number >= 0"), ("local,timeout=1,timeout=2", "timeout is given twice"),
+    ("local,timeout=nan", "timeout must be"),
+])
+def test_a_bad_executor_spec_is_one_line(capsys, text, says):
+    assert run_cli("run", "--executor", text) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err

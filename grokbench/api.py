@@ -25,7 +25,7 @@ from typing import Any
 from . import __version__, registry, study
 from .errors import UserError, signals_deferred
 from .limits import MAX_TRIALS, check_memory
-from .plan import DEFAULT_CHECKPOINT_S, CheckpointPolicy, Plan, build_plan
+from .plan import CheckpointPolicy, Plan, build_plan
 from .progress import PlainProgress
 from .schema import Kind, any_of, boolean, integer, null, number, one_of, text
 from .spec import expand_methods, parse_overrides
@@ -64,8 +64,7 @@ ARGUMENTS: dict[str, Kind] = {
     "device": text, "after_solve": integer(lo=0), "batch_seeds": integer(lo=1),
     "trials": any_of(integer(lo=1), one_of("auto")),
     "max_trials": integer(lo=1), "baseline": boolean, "controls": boolean, "checkpoint_every_s": number(lo=0),
-    "checkpoint_every": number(lo=0),
-    "with_curves": boolean, "figures": boolean, "compare": one_of("baseline", "all-pairs"),
+    "with_curves": boolean, "figures": boolean, "capping": boolean, "give_up": any_of(number(lo=0), null), "compare": one_of("baseline", "all-pairs"),
 }
 
 
@@ -236,7 +235,7 @@ def _note_added_baselines(plan: Plan, methods: str) -> None:
             added.setdefault(method.label, []).append(task.label)
     if added:
         listed = "; ".join(f"{m} on {', '.join(t)}" for m, t in added.items())
-        print(f"note: added each task's baseline to compare against: {listed} (--no-baseline leaves it out)",
+        print(f"note: added each task's baseline to compare against: {listed} (baseline = false in a study file leaves it out: docs/study.md)",
               file=sys.stderr)
 
 
@@ -279,12 +278,15 @@ def tune(tasks: str = "sparse_parity", methods: str = "sgd,adamw", trials: int |
     ``run(..., tuned=out)`` on seeds disjoint from ``tune_seeds``. ``capping``: stop a
     configuration once it can no longer beat or tie its study's best (``grokbench.capping``;
     the same selection, less training); ``give_up``: stop a study where nothing solved by
-    this fraction of the budget (``--give-up``; not exact)."""
+    this fraction of the budget (not exact)."""
     from .executors import LocalExecutor
     from .tuning.driver import conclude
     from .tuning.racing import done_keys, race, wave_width
 
-    check_arguments("grokbench.tune", device=device, batch_seeds=batch_seeds)
+    check_arguments("grokbench.tune", device=device, batch_seeds=batch_seeds, capping=capping, give_up=give_up)
+    if give_up is not None and not (0 < give_up <= 1 and capping):
+        raise UserError(f"grokbench.tune: give_up must be a fraction in (0, 1] of the budget, with capping; "
+                        f"got {give_up!r}")
     study, store = prepare_tuning(tasks, methods, trials, tune_seeds, out, overrides=overrides,
                                   device=device_name(device), plugins=plugins)
     executor = executor or LocalExecutor()
@@ -306,14 +308,19 @@ class RecordWriteError(Exception):
 
 def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_seeds: int = 64,
             progress: Any = None, command: Sequence[str] = (),
-            checkpoint_every_s: float = DEFAULT_CHECKPOINT_S, prepare: Any = None) -> bool:
+            checkpoint_every_s: float | None = None, prepare: Any = None) -> bool:
     """Run the plan's trials not in ``done`` on ``executor``, writing each record as it
     arrives. Trials another live run has claimed are skipped (with a note). Returns False
     when interrupted (Ctrl-C): finished records are kept, and trials still training go on
     from their last checkpoint (``store.checkpoints_dir``, saved at most every
-    ``checkpoint_every_s`` seconds; 0: never) when the same command runs again.
+    ``checkpoint_every_s`` seconds; 0: never; None: ``plan.DEFAULT_CHECKPOINT_S``, read
+    when called) when the same command runs again.
     ``prepare``: rewrites the list of cells before they run (a tuning study's capping
     policies, ``grokbench.tuning.racing``)."""
+    from . import plan as plan_module
+
+    if checkpoint_every_s is None:
+        checkpoint_every_s = plan_module.DEFAULT_CHECKPOINT_S
     check_arguments("grokbench.execute", batch_seeds=batch_seeds, checkpoint_every_s=checkpoint_every_s)
     cells = plan.cells(done, batch_seeds)
     check_memory([(c.task, c.method, len(c.slots)) for c in cells], plan.device)

@@ -63,8 +63,9 @@ def _plans(args: argparse.Namespace, device: str) -> tuple[list, object]:
     from .cli_args import DEFAULT_OUT
 
     if args.study is None:
-        plan, store = api.prepare(args.tasks, args.methods, args.seeds, args.out or DEFAULT_OUT, overrides=args.set,
-                                  device=device, plugins=args.plugin, tuned=args.tuned, compare=args.compare)
+        out = DEFAULT_OUT if args.out is None else args.out
+        plan, store = api.prepare(args.tasks, args.methods, args.seeds, out, overrides=args.set, device=device,
+                                  plugins=args.plugin, tuned=args.tuned, compare=args.compare)
         return [plan], store
     defaults = build_parser().parse_args(["run"])
     for name in STUDY_FLAGS:

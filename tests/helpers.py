@@ -18,6 +18,22 @@ def run_cli(*argv: str) -> int:
     return main(list(argv))
 
 
+def study_request(out: Path, methods: str, seeds: str, sets: list[str], tasks: str = "sparse_parity",
+                  tuned: str | None = None, **settings) -> str:
+    """Write a request part (docs/study.md) into ``out/study.toml``: ``sets`` as
+    ``NAME.PARAM=VALUE`` (a ``--set`` before each is dropped), ``settings`` the part's own
+    (``baseline=False``, ``after_solve=1``), ``tuned`` the request's tuning folder; returns the file's path, for ``run PATH``."""
+    from grokbench.tomltext import dumps
+
+    out.mkdir(parents=True, exist_ok=True)
+    request = {"tasks": tasks, "methods": methods, "seeds": seeds, "set": [s for s in sets if s != "--set"]}
+    if tuned is not None:
+        request["tuned"] = tuned
+    path = out / "study.toml"
+    path.write_text(dumps({"format": "grokbench-study/1", "part": [{**settings, "request": request}]}))
+    return str(path)
+
+
 def read_records(out: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((out / "records").glob("*.json"))]
 

@@ -135,8 +135,8 @@ def test_leaderboard_command(folder, tmp_path, capsys):
 
 def test_leaderboard_is_reproducible(folder, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert run_cli("leaderboard", str(folder), "-o", str(a), "--quiet", "--no-figures") == 0
-    assert run_cli("leaderboard", str(folder), "-o", str(b), "--quiet", "--no-figures") == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(a)) == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(b)) == 0
     assert _body((a / "README.md").read_text()) == _body((b / "README.md").read_text())
 
 
@@ -297,7 +297,7 @@ def test_a_tuned_page_keeps_the_default_settings_as_its_last_section(folder, tmp
     solves = {"sgd": [30, 40, 50], "adamw": [60, 70, None]}  # adamw slower than sgd here
     defaults = _write_folder(tmp_path / "defaults-results", solves, "grokbench run --methods adamw --seeds 3")
     out = tmp_path / "board"
-    assert run_cli("leaderboard", str(folder), "-o", str(out), "--defaults", str(defaults), "--quiet") == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(out), "--defaults", str(defaults)) == 0
     text = (out / "README.md").read_text()
     assert "--defaults " in text.split("\n", 3)[2]  # in the regenerate command
     main, second = text.split("\n## Default settings\n", 1)

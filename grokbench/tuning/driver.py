@@ -93,7 +93,7 @@ def build_study(tasks: str, methods: str, trials: int, tune_seeds: str, override
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise UserError(f"--trials must be a whole number >= 1; got {trials!r}")
     if after_solve < 0:
-        raise UserError("--after-solve must be >= 0")
+        raise UserError("after_solve must be >= 0")
     check_override_names(overrides)
     seeds = parse_tune_seeds(tune_seeds)
     task_labels = expand_tasks(tasks)
@@ -231,14 +231,14 @@ def _give_up_lines(data: dict[str, Any]) -> list[str]:
              if e["effort"]["gave_up"]]
     where = ("fired in " + "; ".join(fired) + f", sparing at most {data['effort']['gave_up_steps_spared']:,} "
              "training steps") if fired else "never fired"
-    return [f"- give-up (`--give-up {data['give_up']:g}`, not exact): a study where no trial had solved by "
+    return [f"- give-up (`give_up={data['give_up']:g}`, not exact): a study where no trial had solved by "
             f"{data['give_up']:g} of the budget stopped its trials there; {where}"]
 
 
 def _capping_line(data: dict[str, Any]) -> str:
     e = data["effort"]
     if not data.get("capping"):
-        return (f"- capping: off (`--no-capping`): every trial trained to its end; {e['trials']} trials, "
+        return (f"- capping: off (`capping=False`): every trial trained to its end; {e['trials']} trials, "
                 f"{e['steps']:,} training steps, {e['train_seconds']:.0f} s of training")
     return (f"- capping: on: a configuration stopped once more than half its seeds were unsolved at the best "
             f"median so far (status `capped`; the selection is the uncapped study's); {e['trials']} trials, "

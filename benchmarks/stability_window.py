@@ -3,12 +3,11 @@ tails would have judged curves trained far past their first crossing.
 
 Make the curves with the first crossing as the solve and a long watch after it, e.g.
 
-    grokbench run --tasks sparse_parity,sparse_sum --methods all --seeds 16 \
-        --set sparse_parity.sustain_evals=0 --set sparse_parity.sustain_frac=0 \
-        --set sparse_parity.hold_band=0 --set sparse_parity.tail_frac=0 \
-        --set sparse_sum.sustain_evals=0 --set sparse_sum.sustain_frac=0 \
-        --set sparse_sum.hold_band=0 --set sparse_sum.tail_frac=0 \
-        --after-solve 100 --no-calibrate --out EVIDENCE
+    grokbench run evidence.toml --no-calibrate --out EVIDENCE
+
+with evidence.toml the study request of docs/stability.md (all methods on sparse_parity
+and sparse_sum, 16 seeds, every stability setting 0, ``after_solve = 100``: a study
+file's setting since ``--after-solve`` left the CLI, docs/study.md),
 
 then ``python benchmarks/stability_window.py EVIDENCE``. It prints, for each candidate
 rule (band, least window N, window fraction f), how many trials it calls stably solved,

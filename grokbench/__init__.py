@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Optimizer": "method", "StepContext": "method", "Transform": "method", "Preset": "preset",
     "register": "registry", "Split": "task", "Task": "task",
-    "run": "api", "tune": "api", "load": "api", "write_leaderboard": "api",
+    "run": "api", "rerun": "api", "tune": "api", "load": "api", "write_leaderboard": "api",
 }
 
 

@@ -22,10 +22,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import __version__, registry
+from . import __version__, registry, study
 from .errors import UserError, signals_deferred
 from .limits import MAX_TRIALS, check_memory
-from .plan import DEFAULT_CHECKPOINT_S, CheckpointPolicy, Plan, build_plan
+from .plan import CheckpointPolicy, Plan, build_plan
 from .progress import PlainProgress
 from .schema import Kind, any_of, boolean, integer, null, number, one_of, text
 from .spec import expand_methods, parse_overrides
@@ -64,8 +64,7 @@ ARGUMENTS: dict[str, Kind] = {
     "device": text, "after_solve": integer(lo=0), "batch_seeds": integer(lo=1),
     "trials": any_of(integer(lo=1), one_of("auto")),
     "max_trials": integer(lo=1), "baseline": boolean, "controls": boolean, "checkpoint_every_s": number(lo=0),
-    "checkpoint_every": number(lo=0),
-    "with_curves": boolean, "figures": boolean,
+    "with_curves": boolean, "figures": boolean, "capping": boolean, "give_up": any_of(number(lo=0), null), "compare": one_of("baseline", "all-pairs"),
 }
 
 
@@ -132,19 +131,24 @@ def load_plugins(files: Iterable[str]) -> None:
 def prepare(tasks: str | Sequence[str], methods: str | Sequence[str], seeds: str | int | Sequence[int],
             out: str | Path, *, overrides: Sequence[str] = (), device: str = "cpu", after_solve: int = 0,
             plugins: Sequence[str] = (), tuned: str | Path | None = None,
-            baseline: bool = True, max_trials: int = MAX_TRIALS, controls: bool = True) -> tuple[Plan, Store]:
-    """Resolve the plan and open (create) the results folder; nothing trains yet. ``tuned``:
+            baseline: bool = True, max_trials: int = MAX_TRIALS, controls: bool = True,
+            compare: str = "baseline", resolves: study.StudyRequest | None = None) -> tuple[Plan, Store]:
+    """Resolve the plan, open (create) the results folder and add the run's study to its
+    study.toml (``grokbench.study``); nothing trains yet. ``tuned``:
     a tuning folder whose selected configurations to run (``grokbench.tuning.tuned``).
     ``baseline``: add each task's baseline to the methods where they do not name it (one
     line on stderr says so), so that every comparison has its reference. ``max_trials``:
     the largest plan accepted (``grokbench.limits``). ``controls``: with ``tuned``, also
-    run each tuned accelerator's controls (``grokbench.tuning.controls``)."""
+    run each tuned accelerator's controls (``grokbench.tuning.controls``). ``compare``:
+    baseline, or all-pairs (the named methods are also compared with each other on the
+    leaderboard page). ``resolves``: the study file's request part this call resolves
+    (``prepare_studies``), replaced in the folder's study.toml by the resolved study."""
     from .tuning.controls import add_controls
     from .tuning.tuned import apply_tuned, check_folder
 
     check_arguments("grokbench.run", tasks=tasks, methods=methods, seeds=seeds, out=out, overrides=overrides,
                     device=device, after_solve=after_solve, plugins=plugins, tuned=tuned, baseline=baseline,
-                    max_trials=max_trials, controls=controls)
+                    max_trials=max_trials, controls=controls, compare=compare)
     if not str(out).strip():
         raise UserError("--out is empty; name a results folder (default: ./results)")
     tasks, methods, overrides = _joined(tasks), _joined(methods), _listed(overrides)
@@ -159,10 +163,56 @@ def prepare(tasks: str | Sequence[str], methods: str | Sequence[str], seeds: str
         if controls:
             plan = add_controls(plan, parsed)
     check_memory([(t, m, 1) for t, m in plan.pairs], plan.device)  # each trial alone; execute checks cells
+    request = study.Request(tasks, methods, _seed_text(seeds), tuple(overrides), None if tuned is None else str(tuned))
+    run_study = study.from_plan(plan, request, compare=compare, baseline=baseline, controls=controls)
     store = Store(out, create=True)
     check_folder(plan, store)
     check_plan_fits_folder(plan, store)
+    study.record(store.root, run_study, resolves)
     return plan, store
+
+
+def prepare_studies(path: str | Path, out: str | Path | None = None, *,
+                    device: str | None = None) -> tuple[list[Plan], Store]:
+    """The plans of a study file's parts (``grokbench run study.toml``). A resolved part
+    is not resolved again: the same trials, the same keys; a request part
+    (``study.StudyRequest``) is resolved now, as ``prepare`` resolves flags. ``out``: the
+    results folder (default: the study file's own folder, where a rerun trains nothing
+    new); ``device``: another device than the study's (no part of a trial's identity).
+    Every part is added to ``out``'s own study.toml, each request as what it resolved to."""
+    from .tuning.tuned import check_folder
+
+    check_arguments("grokbench.run", results_dir=path)
+    parts = study.read(path)
+    if any(isinstance(p, study.Study) and p.kind != "run" for p in parts):
+        raise UserError(f"{path}: a part of kind 'tune' reruns with `grokbench tune`, not `grokbench run`")
+    out = Path(path).parent if out is None else out
+    if not str(out).strip():
+        raise UserError("--out is empty; name a results folder")
+    load_plugins(dict.fromkeys(f for p in parts for f in p.plugin_files))
+    resolved = [p for p in parts if isinstance(p, study.Study)]
+    plans = [replace(p.plan, device=device_name(device or p.device)) for p in resolved]
+    for plan in plans:
+        check_memory([(t, m, 1) for t, m in plan.pairs], plan.device)
+    store = Store(out, create=True)
+    for plan in plans:
+        check_folder(plan, store)
+        check_plan_fits_folder(plan, store)
+    for part in parts:
+        if isinstance(part, study.StudyRequest):
+            plans.append(_prepare_request(part, out, device)[0])
+    for part in resolved:
+        study.record(store.root, part)
+    return plans, store
+
+
+def _prepare_request(part: study.StudyRequest, out: str | Path, device: str | None) -> tuple[Plan, Store]:
+    r = part.request
+    return prepare(r.tasks, r.methods, r.seeds, out, overrides=r.overrides,
+                   device=device_name(device or part.device or "auto"), after_solve=part.after_solve,
+                   plugins=part.plugin_files, tuned=r.tuned, baseline=part.baseline,
+                   max_trials=part.max_trials or MAX_TRIALS, controls=part.controls, compare=part.compare,
+                   resolves=part)
 
 
 def check_plan_fits_folder(plan: Plan, store: Store) -> None:
@@ -185,7 +235,7 @@ def _note_added_baselines(plan: Plan, methods: str) -> None:
             added.setdefault(method.label, []).append(task.label)
     if added:
         listed = "; ".join(f"{m} on {', '.join(t)}" for m, t in added.items())
-        print(f"note: added each task's baseline to compare against: {listed} (--no-baseline leaves it out)",
+        print(f"note: added each task's baseline to compare against: {listed} (baseline = false in a study file leaves it out: docs/study.md)",
               file=sys.stderr)
 
 
@@ -193,7 +243,9 @@ def prepare_tuning(tasks: str | Sequence[str], methods: str | Sequence[str], tri
                    tune_seeds: str | int | Sequence[int], out: str | Path, *, overrides: Sequence[str] = (),
                    device: str = "cpu", after_solve: int = 0, plugins: Sequence[str] = (),
                    max_trials: int = MAX_TRIALS):
-    """Resolve a tuning study (``grokbench.tuning.driver.Study``) and open its folder.
+    """Resolve a tuning study (``grokbench.tuning.driver.TuningStudy``), open its folder and
+    add the study's every proposal to its study.toml (kind "tune": a description, rerun
+    by the same ``grokbench tune`` command, since which trials run depends on capping).
     ``trials`` "auto": the largest ``tuning_trials`` of the tasks (``driver.auto_trials``)."""
     from .tuning.driver import auto_trials, build_study
 
@@ -206,13 +258,15 @@ def prepare_tuning(tasks: str | Sequence[str], methods: str | Sequence[str], tri
     load_plugins(_listed(plugins))
     if trials == "auto":
         trials = auto_trials(_joined(tasks))
-    study = build_study(_joined(tasks), _joined(methods), trials, _seed_text(tune_seeds), parse_overrides(overrides),
-                        tuple(overrides), after_solve=after_solve, device=device,
-                        plugin_files=tuple(registry.plugin_files()), max_trials=max_trials)
-    check_memory([(t, m, 1) for t, m in study.plan.pairs], study.plan.device)
+    tuning = build_study(_joined(tasks), _joined(methods), trials, _seed_text(tune_seeds), parse_overrides(overrides),
+                         tuple(overrides), after_solve=after_solve, device=device,
+                         plugin_files=tuple(registry.plugin_files()), max_trials=max_trials)
+    check_memory([(t, m, 1) for t, m in tuning.plan.pairs], tuning.plan.device)
     store = Store(out, create=True)
-    check_plan_fits_folder(study.plan, store)
-    return study, store
+    check_plan_fits_folder(tuning.plan, store)
+    request = study.Request(_joined(tasks), _joined(methods), _seed_text(tune_seeds), tuple(overrides))
+    study.record(store.root, study.from_plan(tuning.plan, request, controls=False, kind="tune"))
+    return tuning, store
 
 
 def tune(tasks: str = "sparse_parity", methods: str = "sgd,adamw", trials: int | str = "auto",
@@ -224,12 +278,15 @@ def tune(tasks: str = "sparse_parity", methods: str = "sgd,adamw", trials: int |
     ``run(..., tuned=out)`` on seeds disjoint from ``tune_seeds``. ``capping``: stop a
     configuration once it can no longer beat or tie its study's best (``grokbench.capping``;
     the same selection, less training); ``give_up``: stop a study where nothing solved by
-    this fraction of the budget (``--give-up``; not exact)."""
+    this fraction of the budget (not exact)."""
     from .executors import LocalExecutor
     from .tuning.driver import conclude
     from .tuning.racing import done_keys, race, wave_width
 
-    check_arguments("grokbench.tune", device=device, batch_seeds=batch_seeds)
+    check_arguments("grokbench.tune", device=device, batch_seeds=batch_seeds, capping=capping, give_up=give_up)
+    if give_up is not None and not (0 < give_up <= 1 and capping):
+        raise UserError(f"grokbench.tune: give_up must be a fraction in (0, 1] of the budget, with capping; "
+                        f"got {give_up!r}")
     study, store = prepare_tuning(tasks, methods, trials, tune_seeds, out, overrides=overrides,
                                   device=device_name(device), plugins=plugins)
     executor = executor or LocalExecutor()
@@ -251,14 +308,19 @@ class RecordWriteError(Exception):
 
 def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_seeds: int = 64,
             progress: Any = None, command: Sequence[str] = (),
-            checkpoint_every_s: float = DEFAULT_CHECKPOINT_S, prepare: Any = None) -> bool:
+            checkpoint_every_s: float | None = None, prepare: Any = None) -> bool:
     """Run the plan's trials not in ``done`` on ``executor``, writing each record as it
     arrives. Trials another live run has claimed are skipped (with a note). Returns False
     when interrupted (Ctrl-C): finished records are kept, and trials still training go on
     from their last checkpoint (``store.checkpoints_dir``, saved at most every
-    ``checkpoint_every_s`` seconds; 0: never) when the same command runs again.
+    ``checkpoint_every_s`` seconds; 0: never; None: ``plan.DEFAULT_CHECKPOINT_S``, read
+    when called) when the same command runs again.
     ``prepare``: rewrites the list of cells before they run (a tuning study's capping
     policies, ``grokbench.tuning.racing``)."""
+    from . import plan as plan_module
+
+    if checkpoint_every_s is None:
+        checkpoint_every_s = plan_module.DEFAULT_CHECKPOINT_S
     check_arguments("grokbench.execute", batch_seeds=batch_seeds, checkpoint_every_s=checkpoint_every_s)
     cells = plan.cells(done, batch_seeds)
     check_memory([(c.task, c.method, len(c.slots)) for c in cells], plan.device)
@@ -336,19 +398,38 @@ def plan_frame(plan: Plan, store: Store, with_curves: bool = True):
 def run(tasks: str = "sparse_parity", methods: str = "sgd,adamw", seeds: str | int | Sequence[int] = "auto",
         out: str | Path = "results", *, overrides: Sequence[str] = (), device: str = "auto",
         after_solve: int = 0, batch_seeds: int = 64, plugins: Sequence[str] = (),
-        executor: Any = None, progress: Any = None, tuned: str | Path | None = None, controls: bool = True):
+        executor: Any = None, progress: Any = None, tuned: str | Path | None = None, controls: bool = True,
+        compare: str = "baseline"):
     """Train every task x method x seed not yet in ``out``; return this run's trials as a
     DataFrame. ``overrides`` are ``--set`` strings (``"sgd.lr=0.05"``); ``executor`` is a
     ``grokbench.executors`` object (default: in this process); ``tuned`` a tuning folder
-    whose selected configurations to run, with their controls unless ``controls`` is False."""
+    whose selected configurations to run, with their controls unless ``controls`` is False;
+    ``compare`` the study's compare mode (baseline or all-pairs). The run's study is added
+    to ``out/study.toml`` (``grokbench.study``; ``rerun`` runs it again)."""
     from .executors import LocalExecutor
 
     check_arguments("grokbench.run", device=device, batch_seeds=batch_seeds)
     plan, store = prepare(tasks, methods, seeds, out, overrides=overrides, device=device_name(device),
-                          after_solve=after_solve, plugins=plugins, tuned=tuned, controls=controls)
+                          after_solve=after_solve, plugins=plugins, tuned=tuned, controls=controls, compare=compare)
     execute(plan, store, executor or LocalExecutor(), store.done_keys(), batch_seeds=batch_seeds,
             progress=progress)
     return plan_frame(plan, store)
+
+
+def rerun(study_file: str | Path, out: str | Path | None = None, *, device: str | None = None,
+          batch_seeds: int = 64, executor: Any = None, progress: Any = None):
+    """Run the trials a study file describes (``prepare_studies``) not yet in ``out``
+    (default: the study file's folder); return them as a DataFrame."""
+    from .executors import LocalExecutor
+
+    check_arguments("grokbench.rerun", batch_seeds=batch_seeds)
+    plans, store = prepare_studies(study_file, out, device=device)
+    for plan in plans:
+        execute(plan, store, executor or LocalExecutor(), store.done_keys(), batch_seeds=batch_seeds,
+                progress=progress)
+    keys = set().union(*(plan.keys() for plan in plans))
+    frame = load_frame(store.root, with_curves=True)
+    return frame[frame["key"].isin(keys)].reset_index(drop=True) if not frame.empty else frame
 
 
 def load(results_dir: str | Path, with_curves: bool = False):

@@ -21,74 +21,81 @@ if TYPE_CHECKING:
     from .executors import Executor
 
 def _make_executor(args: argparse.Namespace) -> Executor:
-    """--executor and its options -> an executor enforcing the --trial-timeout policy
-    (``executor.timeout``, which resume uses too); options of another executor are errors."""
+    """--executor's spec -> an executor enforcing its trial timeout (``executor.timeout``,
+    which resume uses too)."""
     from .executors import LocalExecutor, ProcessExecutor
     from .timeout import TimeoutPolicy
 
-    if args.trial_timeout is not None and not args.trial_timeout > 0:
-        raise UserError("--trial-timeout must be > 0 seconds")
-    own = {"process": ["jobs"], "ray": ["ray_address", "cpus_per_trial", "gpus_per_trial"]}
-    for name, options in own.items():
-        for option in options:
-            if getattr(args, option) is not None and args.executor != name:
-                flag = "-j" if option == "jobs" else "--" + option.replace("_", "-")
-                raise UserError(f"{flag} applies to --executor {name}, not --executor {args.executor}")
-    timeout = TimeoutPolicy(args.trial_timeout)
-    if args.executor == "process":
-        if args.jobs is not None and args.jobs < 1:
-            raise UserError("-j must be >= 1")
-        return ProcessExecutor(workers=args.jobs, timeout=timeout)
-    if args.executor == "ray":
+    spec = args.executor
+    timeout = TimeoutPolicy(spec.timeout)
+    if spec.kind == "process":
+        return ProcessExecutor(workers=spec.workers, timeout=timeout)
+    if spec.kind == "ray":
         from .executors.ray_executor import RayExecutor
 
-        return RayExecutor(
-            address=args.ray_address,
-            cpus_per_trial=1.0 if args.cpus_per_trial is None else args.cpus_per_trial,
-            gpus_per_trial=0.0 if args.gpus_per_trial is None else args.gpus_per_trial,
-            timeout=timeout,
-        )
+        return RayExecutor(address=spec.address, cpus_per_trial=spec.cpus, gpus_per_trial=spec.gpus, timeout=timeout)
     return LocalExecutor(timeout=timeout)
 
 
 def _run_device(args: argparse.Namespace) -> str:
     """--device for the executor: Ray workers, not this driver, must have the GPU."""
-    if args.executor != "ray":
+    spec = args.executor
+    if spec.kind != "ray":
         return device_name(args.device)
-    gpus = args.gpus_per_trial or 0
     if args.device == "auto":
-        return "cuda" if gpus > 0 else "cpu"
-    if args.device.startswith("cuda") and gpus <= 0:
-        raise UserError(f"--device {args.device} with --executor ray needs --gpus-per-trial > 0")
+        return "cuda" if spec.gpus > 0 else "cpu"
+    if args.device.startswith("cuda") and spec.gpus <= 0:
+        raise UserError(f"--device {args.device} with --executor ray needs gpus > 0 (ray,gpus=G)")
     if args.device != "cpu" and not args.device.startswith("cuda"):
         raise UserError(f"--device {args.device!r} is not one of auto, cpu, cuda[:N]")
     return args.device
 
 
+# What a study file fixes: with STUDY.toml, these flags must stay at their defaults.
+STUDY_FLAGS = ("tasks", "methods", "seeds", "set", "plugin", "compare", "tuned")
+
+
+def _plans(args: argparse.Namespace, device: str) -> tuple[list, object]:
+    """The plans to run and the results folder: from --tasks/--methods/... (one plan, added
+    to the folder's study.toml) or from a study file (one plan per part, nothing resolved
+    again)."""
+    from . import api
+    from .cli_args import DEFAULT_OUT
+
+    if args.study is None:
+        out = DEFAULT_OUT if args.out is None else args.out
+        plan, store = api.prepare(args.tasks, args.methods, args.seeds, out, overrides=args.set, device=device,
+                                  plugins=args.plugin, tuned=args.tuned, compare=args.compare)
+        return [plan], store
+    defaults = build_parser().parse_args(["run"])
+    for name in STUDY_FLAGS:
+        if getattr(args, name) != getattr(defaults, name):
+            raise UserError(f"--{name.replace('_', '-')} is fixed by the study file {args.study}; "
+                            f"edit it there (docs/study.md)")
+    return api.prepare_studies(args.study, args.out, device=None if args.device == "auto" else device)
+
+
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from . import api
 
-    api.check_flags(after_solve=args.after_solve, batch_seeds=args.batch_seeds, max_trials=args.max_trials,
-                    checkpoint_every=args.checkpoint_every)
+    api.check_flags(batch_seeds=args.batch_seeds)
     device = _run_device(args)
     executor = _make_executor(args)
-    plan, store = api.prepare(args.tasks, args.methods, args.seeds, args.out, overrides=args.set,
-                              device=device, after_solve=args.after_solve, plugins=args.plugin, tuned=args.tuned,
-                              baseline=not args.no_baseline, max_trials=args.max_trials,
-                              controls=not args.no_controls)
-    batch = 1 if args.no_batch else args.batch_seeds
+    plans, store = _plans(args, device)
+    batch = args.batch_seeds
     done = store.done_keys(executor.timeout)
-    n_cells = len(plan.cells(done, batch))
+    n_cells = sum(len(plan.cells(done, batch)) for plan in plans)
     workers = getattr(executor, "workers", 1)
     if 0 < n_cells < workers and not args.quiet:
         print(f"note: {n_cells} cell(s) of seeds for {workers} workers; a smaller --batch-seeds spreads "
               f"the seeds over more workers", file=sys.stderr)
-    failed = _execute(plan, store, executor, done, batch, args.quiet, argv, args.checkpoint_every)
-    if failed is not None:
-        return failed
+    for plan in plans:
+        failed = _execute(plan, store, executor, store.done_keys(executor.timeout), batch, args.quiet, argv)
+        if failed is not None:
+            return failed
     if not args.no_calibrate:
         _calibrate_after_run(store, args.quiet)
-    _end_of_run(store, plan)
+    _end_of_run(store, set().union(*(plan.keys() for plan in plans)))
     print(f"results: {store.root}", file=sys.stderr)
     return 0
 
@@ -100,7 +107,7 @@ def _progress(quiet: bool, total: int, skipped: int, eta=None):
 
 
 def _execute(plan, store, executor, done: set[str], batch: int, quiet: bool, argv: Sequence[str],
-             checkpoint_every_s: float, prepare=None, later=(), eta=None) -> int | None:
+             prepare=None, later=(), eta=None) -> int | None:
     """Run the plan's trials not in ``done``, with progress. None when it completed, else the
     exit status (1: a record could not be written; 130: interrupted), said in one line.
     ``later``: cells this command runs afterwards (a tuning study's next waves), counted in
@@ -112,8 +119,7 @@ def _execute(plan, store, executor, done: set[str], batch: int, quiet: bool, arg
     progress.on_cells(list(later), later=True)
     try:
         completed = api.execute(plan, store, executor, done, batch_seeds=batch, progress=progress,
-                                command=["grokbench", *argv], checkpoint_every_s=checkpoint_every_s,
-                                prepare=prepare)
+                                command=["grokbench", *argv], prepare=prepare)
     except api.RecordWriteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -131,32 +137,26 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .tuning.driver import conclude
     from .tuning.racing import done_keys, race, wave_width
 
-    api.check_flags(trials=args.trials, batch_seeds=args.batch_seeds, max_trials=args.max_trials,
-                    checkpoint_every=args.checkpoint_every)
+    api.check_flags(trials=args.trials, batch_seeds=args.batch_seeds)
     device = _run_device(args)
     executor = _make_executor(args)
     study, store = api.prepare_tuning(args.tasks, args.methods, args.trials, args.tune_seeds, args.out,
-                                      overrides=args.set, device=device, plugins=args.plugin,
-                                      max_trials=args.max_trials)
-    capping = not args.no_capping
-    if args.give_up is not None and not (0 < args.give_up <= 1 and capping):
-        raise UserError("--give-up must be a fraction in (0, 1] of the budget, and needs capping (not --no-capping)")
+                                      overrides=args.set, device=device, plugins=args.plugin)
     failed: list[int] = []
 
     eta = EtaTracker()
 
     def run_plan(plan, prepare) -> bool:
-        done = done_keys(store, executor.timeout, capping)
+        done = done_keys(store, executor.timeout, True)
         later = [] if plan is study.plan else study.plan.cells(done | plan.keys(), args.batch_seeds)  # for the ETA
-        code = _execute(plan, store, executor, done, args.batch_seeds, args.quiet, argv, args.checkpoint_every,
-                        prepare, later, eta)
+        code = _execute(plan, store, executor, done, args.batch_seeds, args.quiet, argv, prepare, later, eta)
         failed.extend([code] if code is not None else [])
         return code is None
 
     if not race(study, store, run_plan, batch_seeds=args.batch_seeds, width=wave_width(executor),
-                capping=capping, timeout=executor.timeout, give_up=args.give_up):
+                capping=True, timeout=executor.timeout):
         return failed[0]
-    data = conclude(study, store, capping=capping, give_up=args.give_up)
+    data = conclude(study, store)
     for entry in data["selected"]:
         edge = f"; at the edge of its range: {', '.join(entry['edge'])}" if entry.get("edge") else ""
         print(f"{entry['task']} / {entry['method']}: {entry['config']} (configuration {entry['index']}, "
@@ -175,7 +175,9 @@ def cmd_reproduce(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     load_plugins(())
     reproduce.check_page_path(args.page)  # before anything trains
-    claims = reproduce.load_claims(args.claim_file)
+    files = [n for n in args.names if n.endswith(".json")]
+    args.names = [n for n in args.names if not n.endswith(".json")]
+    claims = reproduce.load_claims(files)
     if not args.names and not args.page_only:
         for claim in claims.values():
             print(f"{claim.name}: {claim.title} ({claim.reference})")
@@ -211,7 +213,7 @@ def _run_claims(args: argparse.Namespace, chosen: list, argv: Sequence[str]) -> 
             print(f"reproduce {label}: {plan.n_trials} trial(s), {skipped} already done", file=sys.stderr)
         progress = _progress(args.quiet, plan.n_trials, skipped)
         return api.execute(plan, store, executor, done, batch_seeds=args.batch_seeds, progress=progress,
-                           command=command, checkpoint_every_s=args.checkpoint_every)
+                           command=command)
 
     for claim in chosen:
         runs, skipped = reproduce.plan_runs(claim, args.budget, caps)
@@ -247,7 +249,7 @@ def _note(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _end_of_run(store, plan) -> None:
+def _end_of_run(store, run_keys: set[str]) -> None:
     """This run's leaderboard tables in the terminal; the folder's markdown leaderboard
     (exactly what `grokbench leaderboard DIR` writes) in DIR/leaderboard/. The records are
     already safe on disk, so a failure here is a warning, not a failed run."""
@@ -260,7 +262,7 @@ def _end_of_run(store, plan) -> None:
 
     try:
         folder = load_leaderboard_frame(store.root)
-        run_analysis, folder_analysis = run_and_folder_analyses(folder, plan.keys())
+        run_analysis, folder_analysis = run_and_folder_analyses(folder, run_keys)
         print_tables(run_analysis)
         readme = write_leaderboard(store.root, frame=folder, analysis=folder_analysis)
     except Exception as exc:
@@ -353,26 +355,16 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         Store(args.defaults)
     ensure_writable_dir(out, f"leaderboard folder {out}")
 
-    readme = write_leaderboard(args.dir, args.out, figures=not args.no_figures, show=not args.quiet,
-                               defaults=args.defaults)
+    readme = write_leaderboard(args.dir, args.out, show=True, defaults=args.defaults)
     print(f"leaderboard: {_shown(readme)}", file=sys.stderr)
     return 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from .calibrate import FULL, calibrate_folder
 
-    from .calibrate import FULL, QUICK, calibrate_folder
-
-    if args.threads is not None and args.threads < 1:
-        raise UserError("--threads must be >= 1")
-    if args.max_seconds is not None and not args.max_seconds > 0:
-        raise UserError("--max-seconds must be > 0")
     load_plugins(args.plugin)
-    settings = QUICK if args.quick else FULL
-    if args.max_seconds is not None:
-        settings = replace(settings, max_seconds=args.max_seconds)
-    done = calibrate_folder(args.dir, settings, threads=args.threads, log=_note)
+    done = calibrate_folder(args.dir, FULL, log=_note)
     _emit(_calibration_table(done))
     print(f"step costs: {done.path}", file=sys.stderr)
     return 0

@@ -1,16 +1,16 @@
 """The command line's grammar: every command, flag, default and help text (argparse), and
-nothing that runs. Apart from ``grokbench.cli`` (which acts on the parsed arguments), the
-leaderboard reads it to interpret the commands logged in runs.jsonl; it imports nothing
-above the plan, so no module reaches up to the CLI for it."""
+nothing that runs. Only ``grokbench.cli`` (which acts on the parsed arguments) imports it:
+what a run asked for is read from its study file (``grokbench.study``), never re-parsed
+from logged commands."""
 
 from __future__ import annotations
 
 import argparse
+import math
+from dataclasses import dataclass
 
 from . import __version__
 from .errors import UserError
-from .limits import MAX_TRIALS
-from .plan import DEFAULT_CHECKPOINT_S
 
 DEFAULT_OUT = "results"
 
@@ -27,27 +27,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="train every task x method x seed and record the results")
+    run.add_argument("study", nargs="?", default=None, metavar="STUDY.toml",
+                     help="rerun the trials a study file describes (DIR/study.toml, docs/study.md) instead of "
+                          "--tasks/--methods/...; into its own folder unless --out names another")
     _add_plan_options(run, "'all' or METHOD[,...]; METHOD = BASE | ACC[+ACC][@BASE]",
                       "override a task or method parameter (repeatable)")
     run.add_argument("--seeds", default="auto",
                      help="N (seeds 0..N-1), A-B (inclusive), A,B,C, or auto (default): each task's own count, "
                           "sized so its page detects a method faster on >= 75%% of seeds (sparse tasks: 64) or as "
                           "near as its cost allows (modular_addition: 20)")
-    run.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default: ./{DEFAULT_OUT})")
-    run.add_argument("--after-solve", type=int, default=0, metavar="N",
-                     help="keep training N more evaluations after solving (default 0)")
-    run.add_argument("--no-batch", action="store_true", help="train one seed at a time (same as --batch-seeds 1)")
-    run.add_argument("--no-baseline", action="store_true",
-                     help="do not add each task's baseline (its base optimizer alone) to --methods")
+    run.add_argument("--out", default=None, help=f"results folder (default: ./{DEFAULT_OUT}; with STUDY.toml, "
+                                                  "the study file's folder)")
     run.add_argument("--compare", choices=("baseline", "all-pairs"), default="baseline",
                      help="baseline: each method against its task's baseline (default); all-pairs: also the named "
                           "methods against each other, in a family of their own (on the leaderboard page)")
     run.add_argument("--tuned", default=None, metavar="DIR",
                      help="run the configuration `grokbench tune` selected in DIR for each (task, method), and "
-                          "each tuned accelerator's two controls: the base at its settings, and it on the tuned base")
-    run.add_argument("--no-controls", action="store_true",
-                     help="with --tuned: do not run the controls (the page then cannot tell a gain of the "
-                          "accelerator from a gain of the settings it drew)")
+                          "each tuned accelerator's two controls: the base at its settings, and it on the tuned base "
+                          "(without them: a study file with controls = false, docs/study.md)")
     run.add_argument("--no-calibrate", action="store_true",
                      help="skip the quick step-cost calibration at the end (grokbench calibrate DIR does a full one)")
     _add_engine_options(run)
@@ -67,8 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--defaults", metavar="DIR2",
                     help="a results folder of the same methods at their default settings (DIR being tuned): "
                          "its summary and main tables become the page's last section, its full page OUT/defaults/")
-    lb.add_argument("--no-figures", action="store_true", help="tables only")
-    lb.add_argument("--quiet", action="store_true", help="do not print the tables")
     _add_calibrate_parser(sub)
     _add_tune_parser(sub)
     _add_reproduce_parser(sub)
@@ -90,11 +85,6 @@ def _add_calibrate_parser(sub) -> None:
     cal = sub.add_parser("calibrate", help="measure the cost of one training step of every configuration "
                                            "in a results folder -> DIR/calibration.json")
     cal.add_argument("dir", help="results folder")
-    cal.add_argument("--quick", action="store_true", help="a short warm-up and 5 blocks each (what `run` does)")
-    cal.add_argument("--threads", type=int, default=None, metavar="N",
-                     help="torch threads (default: those most of the records ran with)")
-    cal.add_argument("--max-seconds", type=float, default=None, metavar="S",
-                     help="time limit of the measuring rounds (default 120)")
     cal.add_argument("--plugin", action="append", default=[], metavar="FILE",
                      help="load plugins the records used from a file")
 
@@ -112,14 +102,6 @@ def _add_tune_parser(sub) -> None:
     tune.add_argument("--tune-seeds", default="1000-1004", metavar="SEEDS",
                       help="seeds every configuration runs on, apart from the report seeds: N (seeds 1000..999+N), "
                            "A-B or A,B,C (default 1000-1004)")
-    tune.add_argument("--no-capping", action="store_true",
-                      help="train every configuration to its end: without this, a configuration stops (status "
-                           "'capped') once it can no longer beat or tie its study's best median, which selects "
-                           "the same configurations with less training")
-    tune.add_argument("--give-up", type=float, default=None, metavar="FRACTION",
-                      help="in a study where no trial has solved (nor, still training, reached the target) by "
-                           "FRACTION of the budget, stop the rest there (status 'capped', rule 'give-up'; not "
-                           "exact: a configuration that would solve later is missed; default: never)")
     tune.add_argument("--out", default="tuning", help="tuning folder (default: ./tuning)")
     _add_engine_options(tune)
 
@@ -140,9 +122,6 @@ def _add_plan_options(parser, methods_help: str, set_help: str) -> None:
     parser.add_argument("--methods", default="sgd,adamw", help=methods_help)
     parser.add_argument("--set", action="append", default=[], metavar="NAME.PARAM=VALUE", help=set_help)
     parser.add_argument("--plugin", action="append", default=[], metavar="FILE", help="load plugins from a file")
-    parser.add_argument("--max-trials", type=int, default=MAX_TRIALS, metavar="N",
-                        help=f"refuse a plan of more than N trials, grids counted before they are expanded "
-                             f"(default {MAX_TRIALS:,})")
 
 
 def _add_engine_options(parser) -> None:
@@ -152,25 +131,72 @@ def _add_engine_options(parser) -> None:
                         help="train up to S trials (seeds, times configurations that differ only in "
                              "base-optimizer scalars) in one batched model (default 64)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
-    parser.add_argument("--checkpoint-every", type=float, default=DEFAULT_CHECKPOINT_S, metavar="SECONDS",
-                        help="save each cell's training state at an evaluation at most every SECONDS (default "
-                             f"{DEFAULT_CHECKPOINT_S:g}; 0: never): an interrupted run's trials go on from there "
-                             "when the same command runs again")
-    ex = parser.add_argument_group("executors (docs/parallel.md)")
-    ex.add_argument("--executor", choices=("local", "process", "ray"), default="local",
-                    help="local: in this process (default); process: a pool of -j worker processes; "
-                         "ray: Ray tasks (pip install 'grokbench[ray]')")
-    ex.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                    help="worker processes of --executor process (default: the number of cores)")
-    ex.add_argument("--ray-address", default=None, metavar="ADDR",
-                    help="Ray cluster to join: auto, HOST:PORT or ray://HOST:PORT (default: a local Ray instance)")
-    ex.add_argument("--cpus-per-trial", type=float, default=None, metavar="C",
-                    help="Ray CPUs per task (default 1); torch uses max(1, floor(C)) threads")
-    ex.add_argument("--gpus-per-trial", type=float, default=None, metavar="G",
-                    help="Ray GPUs per task, fractions allowed (0.25: four tasks share a GPU; default 0)")
-    ex.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
-                    help="end a trial after SECONDS of wall time (x the trials trained together in one cell) "
-                         "with status 'timeout'")
+    parser.add_argument("--executor", type=parse_executor, default=ExecutorSpec(), metavar="SPEC",
+                        help="where trials run (docs/parallel.md): local (default: this process), process[:N] (N "
+                             "worker processes; default: the cores), ray[:ADDRESS] (Ray tasks; pip install "
+                             "'grokbench[ray]'), each optionally followed by ,timeout=SECONDS (end a trial after "
+                             "SECONDS of wall time x the trials of its cell, status 'timeout'); ray also takes "
+                             ",cpus=C ,gpus=G per trial (default 1 and 0). E.g. process:4,timeout=600 or "
+                             "ray:auto,gpus=0.25")
+
+
+EXECUTOR_KINDS = ("local", "process", "ray")
+_EXECUTOR_OPTIONS = {"timeout": EXECUTOR_KINDS, "cpus": ("ray",), "gpus": ("ray",)}
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """``--executor``'s value: the kind, its argument (process: workers; ray: the cluster
+    address) and options. ``timeout``: seconds of wall time per trial (None: none)."""
+
+    kind: str = "local"
+    workers: int | None = None
+    address: str | None = None
+    cpus: float = 1.0
+    gpus: float = 0.0
+    timeout: float | None = None
+
+
+def parse_executor(text: str) -> ExecutorSpec:
+    """``KIND[:ARG][,NAME=VALUE...]`` -> ExecutorSpec; a malformed spec is one UserError line."""
+    head, *options = text.split(",")
+    kind, colon, arg = head.partition(":")
+    where = f"--executor {text[:60]!r}"
+    if kind not in EXECUTOR_KINDS:
+        raise UserError(f"{where}: the kind must be one of {', '.join(EXECUTOR_KINDS)} "
+                        f"(local | process[:N] | ray[:ADDRESS], then ,timeout=S ,cpus=C ,gpus=G)")
+    values: dict = {"kind": kind}
+    if colon and kind == "local":
+        raise UserError(f"{where}: local takes no argument after ':'")
+    if colon and kind == "process":
+        if not arg.isdigit() or int(arg) < 1:
+            raise UserError(f"{where}: process:N needs N, the worker processes, a whole number >= 1")
+        values["workers"] = int(arg)
+    if colon and kind == "ray":
+        if not arg:
+            raise UserError(f"{where}: ray:ADDRESS needs an address (auto, HOST:PORT or ray://HOST:PORT)")
+        values["address"] = arg
+    for option in options:
+        name, eq, value = option.partition("=")
+        if name not in _EXECUTOR_OPTIONS or kind not in _EXECUTOR_OPTIONS[name] or not eq:
+            valid = [n for n, kinds in _EXECUTOR_OPTIONS.items() if kind in kinds]
+            raise UserError(f"{where}: {option!r} is not an option of {kind} (options: "
+                            f"{', '.join(n + '=VALUE' for n in valid)})")
+        if name in values:
+            raise UserError(f"{where}: {name} is given twice")
+        values[name] = _executor_number(where, name, value)
+    return ExecutorSpec(**values)
+
+
+def _executor_number(where: str, name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    ok = math.isfinite(number) and (number >= 0 if name == "gpus" else number > 0)
+    if not ok:
+        raise UserError(f"{where}: {name} must be a number {'>= 0' if name == 'gpus' else '> 0'}; got {value!r}")
+    return number
 
 
 def _add_check_parser(sub) -> None:
@@ -188,7 +214,9 @@ def _add_reproduce_parser(sub) -> None:
     """``grokbench reproduce``: the papers' claims (grokbench/reproduce/claims) run and judged."""
     rp = sub.add_parser("reproduce", help="run papers' claims through the engine and write a page with the "
                                           "published numbers next to ours and a verdict")
-    rp.add_argument("names", nargs="*", metavar="NAME", help="claims to run, or 'all' (none: list them)")
+    rp.add_argument("names", nargs="*", metavar="NAME",
+                    help="claims to run, or 'all' (none: list them); a NAME ending in .json is a claim file to add "
+                         "(the format of grokbench/reproduce/claims.py)")
     rp.add_argument("--out", default="reproductions-results", metavar="DIR",
                     help="results root: DIR/<claim>/<experiment>/ (default: ./reproductions-results)")
     rp.add_argument("--page", default="leaderboard/REPRODUCTIONS.md", metavar="PATH",
@@ -199,6 +227,4 @@ def _add_reproduce_parser(sub) -> None:
     rp.add_argument("--max-steps", type=int, default=None, metavar="N", help="cap step budgets at N steps")
     rp.add_argument("--max-epochs", type=int, default=None, metavar="N", help="cap epoch budgets at N epochs")
     rp.add_argument("--seeds", default=None, help="replace each claim's seeds (N, A-B or A,B,C)")
-    rp.add_argument("--claim-file", action="append", default=[], metavar="FILE",
-                    help="add a claim file (JSON, the format of grokbench/reproduce/claims.py)")
     _add_engine_options(rp)

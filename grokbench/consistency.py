@@ -3,7 +3,7 @@
 Everything downstream reads a folder's records by (task label, method label): the seeds
 of one method on one task are its sample. Two sets of records with one label and another
 configuration (another budget, other task settings, other method settings, another
-``--after-solve``, another tuning, another grokbench version) would be pooled as one
+``after_solve``, another tuning, another grokbench version) would be pooled as one
 method's seeds, or shown as two experiments by one command and one by another. So:
 
 * a trial's *configuration* is its identity less the seed (``configuration``);

@@ -2,7 +2,7 @@
 
 * Plan size: a plan (grids times tasks times seeds, or a tuning study's K configurations
   times seeds) may hold at most ``MAX_TRIALS`` trials unless the caller raises the limit
-  (``--max-trials``); a grid is counted before it is expanded, so a 10^9-point grid is
+  (``max_trials``: a study file's, or the Python API's); a grid is counted before it is expanded, so a 10^9-point grid is
   refused without building it.
 * Memory: a cell holds, per trial, the model's parameters, its gradient, the method's
   state (``Method.state_copies`` gradient-sized copies per part of the chain) and the
@@ -30,7 +30,7 @@ def check_trials(count: int, limit: int, what: str) -> None:
     """Refuse ``count`` trials above ``limit``, naming ``what`` made them and the limit."""
     if count > limit:
         raise UserError(f"{what} makes {count:,} trials, more than the limit of {limit:,} "
-                        f"(--max-trials N raises it)")
+                        f"(max_trials = N in a study file raises it: docs/study.md)")
 
 
 def trial_bytes(task: Any, chain: Any) -> int | None:

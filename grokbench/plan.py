@@ -217,7 +217,7 @@ def build_plan(
     than ``max_trials`` trials is refused (``grokbench.limits``), grids before they are
     expanded."""
     if after_solve < 0:
-        raise UserError("--after-solve must be >= 0")
+        raise UserError("after_solve must be >= 0")
     check_override_names(overrides)
     task_labels = expand_tasks(tasks)
     task_seeds = tuple((label, tuple(range(report_seeds(label)))) for label in task_labels) \

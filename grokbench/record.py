@@ -32,7 +32,7 @@ class Status(str, Enum):
     UNSOLVED = "unsolved"  # the budget ran out first (censored at the budget)
     DIVERGED = "diverged"  # a non-finite training loss
     ERROR = "error"        # an exception in a plugin or a lost worker (retried on resume)
-    TIMEOUT = "timeout"    # --trial-timeout ran out (final for its limit)
+    TIMEOUT = "timeout"    # the trial timeout ran out (final for its limit)
     CAPPED = "capped"      # tuning only: stopped once it could no longer beat or tie the incumbent
     #                        (grokbench.capping); censored where it stopped, never solved
 

@@ -1,6 +1,6 @@
 """The trial-timeout rule, in one place: the trial loop, every executor and resume use it.
 
-``--trial-timeout T`` gives each trial T seconds of wall time. Trials trained together in
+``--executor KIND,timeout=T`` gives each trial T seconds of wall time. Trials trained together in
 one cell (its seeds, times its configurations) share one clock, so a cell of n trials may
 run n x T seconds. The trial loop checks
 the limit before every training step (cooperative); an executor that can kill its worker
@@ -48,7 +48,7 @@ class TimeoutPolicy:
     def message(self, n_seeds: int, what: str) -> str:
         """The record's error text; ``what`` says how it ended, e.g. 'stopped before step 40'."""
         per = f" x {n_seeds} trials trained together" if n_seeds > 1 else ""
-        return f"exceeded --trial-timeout {self.limit_s:g}s{per}; {what}"
+        return f"exceeded the trial timeout {self.limit_s:g}s{per}; {what}"
 
     def is_final(self, record: Record) -> bool:
         """Whether a run under this policy skips ``record``'s trial (the resume rule):

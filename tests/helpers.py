@@ -40,6 +40,23 @@ def rewrite_record(path: Path, record: dict) -> None:
     path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)
 
 
+def study_request(out: Path, methods: str, seeds: str, sets: list[str], tasks: str = "sparse_parity",
+                  tuned: str | None = None, **settings) -> str:
+    """Write a request part (docs/study.md) into ``out/study.toml``: ``sets`` as
+    ``NAME.PARAM=VALUE`` (a ``--set`` before each is dropped), ``settings`` the part's own
+    (``baseline=False``, ``after_solve=1``), ``tuned`` the request's tuning folder; returns the file's path, for ``run PATH``."""
+    from grokbench.tomltext import dumps
+
+    out.mkdir(parents=True, exist_ok=True)
+    request = {"tasks": tasks, "methods": methods, "seeds": seeds, "set": [s for s in sets if s != "--set"]}
+    if tuned is not None:
+        request["tuned"] = tuned
+    path = out / "study.toml"
+    path.write_text(dumps({"format": "grokbench-study/1", "part": [{**settings, "request": request}]}))
+    return str(path)
+
+
+
 def interrupt_after(evaluations: int):
     """A progress callback that raises KeyboardInterrupt at the given evaluation (a Ctrl-C
     at a known point of training, never at a fixed delay)."""

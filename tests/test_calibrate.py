@@ -37,8 +37,7 @@ def folder(tmp_path_factory):
 
 
 def test_calibrate_measures_every_configuration_of_the_folder(folder, capsys):
-    assert run_cli("calibrate", str(folder), "--quick", "--threads", "1") == 0
-    assert "egd" in capsys.readouterr().out
+    calibrate.calibrate_folder(folder, measure.QUICK, threads=1)  # what `run` does at its end
     data = json.loads(calibrate.calibration_path(folder).read_text())
     assert data["mode"] == "quick" and data["threads"] == 1 and data["skipped"] == []
     costs = calibrate.load_costs(folder)
@@ -56,7 +55,6 @@ def test_calibrate_measures_every_configuration_of_the_folder(folder, capsys):
 
 def test_bad_input_is_one_line(folder, tmp_path, capsys):
     assert run_cli("calibrate", str(tmp_path / "missing")) == 2
-    assert run_cli("calibrate", str(folder), "--threads", "0") == 2
     (tmp_path / "empty" / "records").mkdir(parents=True)
     with pytest.raises(UserError, match="no finished trial"):
         calibrate.calibrate_folder(tmp_path / "empty")

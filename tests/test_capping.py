@@ -7,7 +7,9 @@ import math
 import pytest
 from helpers import read_records, run_cli
 
+from grokbench import api
 from grokbench.capping import Capper, CapPolicy, beyond, median_bound, over_half
+from grokbench.errors import UserError
 from grokbench.tuning.selection import Outcome, select
 
 INF = math.inf
@@ -64,7 +66,11 @@ def test_a_capped_configuration_is_never_selected():
     assert capped.capped and select([capped, done]).index == 1
 
 
-def _tune(folder, *extra):
+def _tune(folder, *extra, **options):
+    """The study through the CLI, or with ``options`` (capping, give_up: no flags) through the API."""
+    if options:
+        return api.tune("sparse_parity", "sgd", 6, "3", folder, overrides=[v for v in EASY_PARITY if v != "--set"],
+                        device="cpu", **options)
     assert run_cli("tune", "--methods", "sgd", "--trials", "6", "--tune-seeds", "3", "--out", str(folder),
                    "--quiet", *EASY_PARITY, *extra) == 0
     return json.loads((folder / "tuned.json").read_text())
@@ -81,7 +87,7 @@ def _rows(folder):
 def uncapped(tmp_path_factory):
     """The study without capping, from scratch: its tuned.json and tuning.csv rows."""
     folder = tmp_path_factory.mktemp("uncapped")
-    data = _tune(folder, "--no-capping")
+    data = _tune(folder, capping=False)
     assert "capped" not in [r["status"] for r in read_records(folder)] and not data["capping"]
     return data, _rows(folder)
 
@@ -106,7 +112,7 @@ def test_capped_and_uncapped_studies_select_the_same_configuration_with_the_same
 
 def test_no_capping_trains_a_capped_studys_capped_trials_to_the_end(tmp_path, uncapped):
     _tune(tmp_path / "T")
-    again = _tune(tmp_path / "T", "--no-capping")
+    again = _tune(tmp_path / "T", capping=False)
     assert "capped" not in [r["status"] for r in read_records(tmp_path / "T")]
     assert _rows(tmp_path / "T") == uncapped[1] and again["effort"]["steps"] == uncapped[0]["effort"]["steps"]
 
@@ -126,15 +132,15 @@ def test_give_up_stops_a_study_where_nothing_reached_the_target_at_its_fraction_
 
 
 def test_a_study_where_nothing_solves_gives_up_and_keeps_the_defaults(tmp_path, tiny_parity):
-    assert run_cli("tune", "--methods", "sgd", "--trials", "2", "--tune-seeds", "3", "--out", str(tmp_path / "T"),
-                   "--quiet", "--give-up", "0.5", *tiny_parity) == 0
+    api.tune("sparse_parity", "sgd", 2, "3", tmp_path / "T", overrides=tiny_parity[1::2], device="cpu", give_up=0.5)
     records = read_records(tmp_path / "T")
     assert all(r["status"] == "capped" and r["metrics"]["capping_give_up"] == 0.5 for r in records)
     assert all(r["curve"]["step"][-1] < r["budget"]["budget_steps"] for r in records)
     data = json.loads((tmp_path / "T" / "tuned.json").read_text())
     assert data["selected"][0]["config"] == "sgd" and data["effort"]["gave_up"] == len(records) == 9
-    assert "give-up (`--give-up 0.5`, not exact)" in (tmp_path / "T" / "tuning.md").read_text()
-    assert run_cli("tune", "--give-up", "2", "--out", str(tmp_path / "U")) == 2
+    assert "give-up (`give_up=0.5`, not exact)" in (tmp_path / "T" / "tuning.md").read_text()
+    with pytest.raises(UserError, match="give_up must be a fraction"):
+        api.tune(out=tmp_path / "U", give_up=2)
 
 
 def test_a_settled_solve_counts_once_whether_noted_early_or_at_its_end():

@@ -138,7 +138,7 @@ def test_error_records_are_retried(tmp_path, tiny_parity):
 
 def test_sigkilled_run_resumes_with_every_trial_once(tmp_path):
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "grokbench", "run", "--methods", "sgd,adamw", "--seeds", "6", "--no-batch",
+    cmd = [sys.executable, "-m", "grokbench", "run", "--methods", "sgd,adamw", "--seeds", "6", "--batch-seeds", "1",
            "--out", str(out), "--set", "sparse_parity.n_train=200", "--set", "sparse_parity.max_epochs=30"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60

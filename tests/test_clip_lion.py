@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import read_records, run_cli
+from helpers import read_records, run_cli, study_request
 
 from grokbench import StepContext, registry
 from grokbench.chain import Chain
@@ -195,8 +195,8 @@ def test_new_methods_run_a_tiny_trial(tmp_path, method):
     tiny = ["--set", "modular_addition.p=7", "--set", "modular_addition.d_model=8", "--set", "modular_addition.n_heads=2",
             "--set", "modular_addition.d_mlp=16", "--set", "modular_addition.max_steps=3",
             "--set", "modular_addition.eval_every=1"]
-    assert run_cli("run", "--tasks", "modular_addition", "--methods", method, "--seeds", "2", "--no-baseline",
-                   "--out", str(tmp_path), "--quiet", "--no-calibrate", *tiny) == 0
+    path = study_request(tmp_path, method, "2", tiny, tasks="modular_addition", baseline=False)
+    assert run_cli("run", path, "--quiet", "--no-calibrate") == 0
     records = read_records(tmp_path)
     assert len(records) == 2 and all(r["curve"]["step"][-1] == 3 for r in records)
     assert all(r["status"] in ("solved", "unsolved") for r in records)

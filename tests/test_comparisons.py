@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from helpers import TINY_PARITY, read_records, run_cli
+from helpers import TINY_PARITY, read_records, run_cli, study_request
 
 from grokbench import api, stats
 from grokbench.cli_args import build_parser
@@ -34,14 +34,14 @@ def test_a_named_baseline_is_not_added_twice_and_opting_out_adds_nothing():
 def test_prepare_says_which_baselines_it_added(tmp_path, capsys):
     plan, _ = api.prepare("sparse_parity,sparse_sum", "egd", 1, tmp_path / "out")
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "sgd on sparse_parity, sparse_sum" in err and "--no-baseline" in err
+    assert err.count("\n") == 1 and "sgd on sparse_parity, sparse_sum" in err and "baseline = false" in err
     api.prepare("sparse_parity", "egd", 1, tmp_path / "out2", baseline=False)
     assert capsys.readouterr().err == ""
 
 
 def test_default_seeds_are_each_tasks_own_and_can_reach_significance():
     args = build_parser().parse_args(["run"])
-    assert args.seeds == "auto" and args.compare == "baseline" and not args.no_baseline
+    assert args.seeds == "auto" and args.compare == "baseline"
     plan = build_plan("sparse_parity,modular_addition", "sgd", args.seeds, {})
     assert plan.seeds_of("sparse_parity") == tuple(range(64)) and plan.seeds_of("modular_addition") == tuple(range(20))
     assert plan.n_trials == 64 + 20
@@ -58,7 +58,7 @@ def test_run_adds_the_baseline(tmp_path, capsys):
     assert "added each task's baseline" in captured.err and "no baseline" not in captured.out
 
 
-def test_no_baseline_reaches_prepare(monkeypatch, capsys):
+def test_a_study_files_baseline_and_compare_reach_prepare(monkeypatch, capsys, tmp_path):
     seen = {}
 
     def fake_prepare(*args, **kwargs):
@@ -66,8 +66,12 @@ def test_no_baseline_reaches_prepare(monkeypatch, capsys):
         raise UserError("stop here")
 
     monkeypatch.setattr(api, "prepare", fake_prepare)
-    assert run_cli("run", "--methods", "egd", "--no-baseline", "--compare", "all-pairs") == 2
-    assert seen["baseline"] is False
+    path = study_request(tmp_path, "egd", "1", [], baseline=False, compare="all-pairs")
+    assert run_cli("run", path) == 2
+    assert seen["baseline"] is False and seen["compare"] == "all-pairs"
+    seen.clear()
+    assert run_cli("run", "--methods", "egd", "--compare", "all-pairs") == 2
+    assert seen.get("baseline", True) is True and seen["compare"] == "all-pairs"  # flags: the baseline is added
     assert run_cli("run", "--compare", "nope") == 2 and "invalid choice" in capsys.readouterr().err
 
 

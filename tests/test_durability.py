@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY_PARITY, interrupt_after, read_records, run_cli
+from helpers import TINY_PARITY, interrupt_after, read_records, run_cli, study_request
 
 from grokbench import checkpoint, store
+from grokbench import plan as plan_module
 from grokbench.plan import CheckpointPolicy, build_plan
 from grokbench.record import CURVE_COLUMNS
 from grokbench.spec import parse_overrides
@@ -105,12 +106,12 @@ def test_a_read_only_checkpoint_folder_is_a_warning(tmp_path, capsys):
     assert {r.status for r in records} != {"error"} and "cannot save checkpoints" in capsys.readouterr().err
 
 
-def test_run_with_an_unwritable_checkpoint_folder_exits_0_with_every_record(tmp_path, capsys):
+def test_run_with_an_unwritable_checkpoint_folder_exits_0_with_every_record(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     (out / "records").mkdir(parents=True)
     (out / "checkpoints").write_text("in the way")
-    args = ["run", "--methods", "adam", "--no-baseline", "--seeds", "3", "--out", str(out), "--quiet",
-            "--no-calibrate", "--checkpoint-every", "1e-9", *TINY_PARITY]
+    args = ["run", study_request(out, "adam", "3", TINY_PARITY, baseline=False), "--quiet", "--no-calibrate"]
+    monkeypatch.setattr(plan_module, "DEFAULT_CHECKPOINT_S", 1e-9)
     assert run_cli(*args) == 0
     assert len(read_records(out)) == 3 and all(r["status"] != "error" for r in read_records(out))
     assert capsys.readouterr().err.count("cannot save checkpoints") == 1
@@ -290,7 +291,7 @@ def test_odd_files_in_records_are_skipped_with_a_warning_naming_each(tmp_path):
     os.unlink(out / "runs.jsonl")
     os.mkfifo(out / "runs.jsonl")
     for command, odd in ((["report", str(out), "--format", "json"], ()),
-                         (["leaderboard", str(out), "--no-figures", "--quiet"], ("runs.jsonl",))):
+                         (["leaderboard", str(out)], ("runs.jsonl",))):
         proc = subprocess.run([sys.executable, "-m", "grokbench", *command], capture_output=True, text=True,
                               timeout=300)  # a safety net against a hang, far above the seconds it takes
         assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
@@ -350,7 +351,7 @@ def test_non_utf8_output_paths_are_shown_escaped(raw, tmp_path, capsys):
     assert run_cli("run", "--methods", "sgd", "--seeds", "1", "--out", str(out), "--quiet", "--no-calibrate",
                    *TINY_PARITY) == 0
     assert run_cli("report", str(out)) == 0
-    assert run_cli("leaderboard", str(out), "--no-figures", "--quiet") == 0
+    assert run_cli("leaderboard", str(out)) == 0
     captured = capsys.readouterr()
     assert f"results: {tmp_path}/{shown}" in captured.err and "Traceback" not in captured.err
     assert os.path.isdir(os.fsencode(tmp_path) + b"/" + raw + b"/records")  # the real name on disk

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import read_records, run_cli
+from helpers import read_records, run_cli, study_request
 
-from grokbench import registry
+from grokbench import api, registry
 from grokbench.errors import Terminated, signals_deferred, stop_signals
 from grokbench.executors import LocalExecutor, ProcessExecutor
 from grokbench.executors.base import describe_exit
@@ -91,8 +91,15 @@ TINY = [
     "--set", "sparse_parity.n_train=200", "--set", "sparse_parity.n_test=100",
     "--set", "sparse_parity.max_epochs=5", "--set", "sparse_parity.target=0.5",
     *[arg for setting in FIRST_CROSSING for arg in ("--set", setting)],
-    "--quiet", "--no-baseline", "--no-calibrate",
+    "--quiet", "--no-calibrate",
 ]
+
+
+@pytest.fixture(autouse=True)
+def no_added_baseline(monkeypatch):
+    """These runs train exactly the methods they name (a study's ``baseline = false``)."""
+    prepare = api.prepare
+    monkeypatch.setattr(api, "prepare", lambda *a, **k: prepare(*a, **{**k, "baseline": False}))
 
 
 @pytest.fixture(autouse=True)
@@ -156,7 +163,7 @@ def test_process_workers_share_the_cores_within_omp_num_threads(monkeypatch):
 def test_process_pool_matches_local(tmp_path, local_records):
     out = tmp_path / "out"
     rc = run_cli("run", *TINY, "--methods", "sgd,adamw", "--seeds", "3", "--batch-seeds", "2",
-                 "--executor", "process", "-j", "2", "--out", str(out))
+                 "--executor", "process:2", "--out", str(out))
     assert rc == 0
     got = by_key(out)
     assert_same_results(local_records, got)
@@ -171,7 +178,7 @@ def test_process_pool_matches_local(tmp_path, local_records):
 def test_killed_worker_is_recorded_and_the_plan_completes(tmp_path, plugin):
     out = tmp_path / "out"
     argv = ["run", *TINY, "--plugin", plugin, "--methods", "sgd,killer", "--seeds", "2", "--batch-seeds", "1",
-            "--executor", "process", "-j", "2", "--out", str(out)]
+            "--executor", "process:2", "--out", str(out)]
     assert run_cli(*argv) == 0
     records = read_records(out)
     assert len(records) == 4
@@ -309,16 +316,16 @@ def test_timeout_status_and_resume_rule(tmp_path, plugin):
     out = tmp_path / "out"
     base = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.05",
             "--seeds", "1", "--out", str(out)]
-    assert run_cli(*base, "--trial-timeout", "0.3") == 0
+    assert run_cli(*base, "--executor", "local,timeout=0.3") == 0
     (rec,) = read_records(out)
-    assert rec["status"] == "timeout" and "--trial-timeout 0.3s" in rec["error"]
+    assert rec["status"] == "timeout" and "the trial timeout 0.3s" in rec["error"]
     assert rec["trial_timeout_s"] == 0.3
     assert 1 <= len(rec["curve"]["step"]) < 6  # the curve up to the timeout is kept
     # Final under the same (or a lower) limit ...
-    assert run_cli(*base, "--trial-timeout", "0.3") == 0
+    assert run_cli(*base, "--executor", "local,timeout=0.3") == 0
     assert last_run(out)["to_run"] == 0
     # ... retried when the limit is raised.
-    assert run_cli(*base, "--trial-timeout", "60") == 0
+    assert run_cli(*base, "--executor", "local,timeout=60") == 0
     assert last_run(out)["to_run"] == 1
     (rec,) = read_records(out)
     assert rec["status"] in ("solved", "unsolved")
@@ -349,7 +356,7 @@ def test_local_executor_enforces_the_timeout_on_a_stuck_plugin(plugin):
     records = {r.identity["method"]: r for r in executor.run(plan.cells(set(), 1))}
     assert time.monotonic() - t0 < STUCK_S / 2  # killed, not waited out (slack for a loaded machine)
     hung = records["death:hang"]
-    assert hung.status == "timeout" and hung.error == "exceeded --trial-timeout 1s; the worker was killed"
+    assert hung.status == "timeout" and hung.error == "exceeded the trial timeout 1s; the worker was killed"
     assert records["sgd"].status in ("solved", "unsolved")
     for r in records.values():
         assert r.environment["executor"] == "local" and r.environment["child_process"] is True
@@ -364,6 +371,25 @@ def _said(err: str) -> list[str]:
     """What a command said on stderr, less its notes; a traceback fails the test."""
     assert "Traceback" not in err, err
     return [ln for ln in err.strip().splitlines() if not ln.startswith("note:")]
+
+
+def _no_baseline(argv: list[str], out: Path) -> list[str]:
+    """``run`` flags -> ``run OUT/study.toml`` and the flags that stay: a study request with
+    ``baseline = false`` (docs/study.md), for runs in a child process, which the
+    ``no_added_baseline`` fixture does not reach."""
+    plan: dict[str, str] = {"--tasks": "sparse_parity"}
+    sets, plugins, rest = [], [], []
+    words = iter(argv[1:])
+    for word in words:
+        if word in ("--tasks", "--methods", "--seeds", "--out"):
+            plan[word] = next(words)
+        elif word in ("--set", "--plugin"):
+            (sets if word == "--set" else plugins).append(next(words))
+        else:
+            rest.append(word)
+    path = study_request(out, plan["--methods"], plan["--seeds"], sets, tasks=plan["--tasks"], baseline=False,
+                         plugin_files=plugins)
+    return ["run", path, *rest]
 
 
 def _grokbench(*argv: str, **kw) -> subprocess.Popen:
@@ -412,7 +438,8 @@ def _live_in_group(pgid: int) -> list[int]:
 def test_resume_after_the_driver_is_killed(tmp_path, plugin):
     out = tmp_path / "out"
     argv = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.02",
-            "--seeds", "6", "--batch-seeds", "1", "--executor", "process", "-j", "2", "--out", str(out)]
+            "--seeds", "6", "--batch-seeds", "1", "--executor", "process:2", "--out", str(out)]
+    argv = _no_baseline(argv, out)
     proc = _grokbench(*argv)
     _wait_for_a_record(proc, out)
     proc.kill()  # SIGKILL: no clean-up at all
@@ -433,7 +460,8 @@ def test_resume_after_the_driver_is_killed(tmp_path, plugin):
 def test_ctrl_c_stops_cleanly_and_keeps_finished_records(tmp_path, plugin):
     out = tmp_path / "out"
     argv = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.02",
-            "--seeds", "8", "--batch-seeds", "1", "--executor", "process", "-j", "2", "--out", str(out)]
+            "--seeds", "8", "--batch-seeds", "1", "--executor", "process:2", "--out", str(out)]
+    argv = _no_baseline(argv, out)
     proc = _grokbench(*argv, start_new_session=True)
     _wait_for_a_record(proc, out)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
@@ -447,7 +475,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_records(tmp_path, plugin):
 
 @pytest.mark.parametrize("executor", [
     ["--executor", "local"],
-    pytest.param(["--executor", "process", "-j", "2"], marks=pytest.mark.slow),
+    pytest.param(["--executor", "process:2"], marks=pytest.mark.slow),
 ])
 def test_sigterm_stops_the_run_like_ctrl_c(tmp_path, plugin, executor):
     """SIGTERM to the driver alone: it stops its workers, keeps every record it received
@@ -455,6 +483,7 @@ def test_sigterm_stops_the_run_like_ctrl_c(tmp_path, plugin, executor):
     out = tmp_path / "out"
     argv = ["run", *TINY, "--plugin", plugin, "--methods", "sleeper", "--set", "sleeper.sleep_s=0.02",
             "--seeds", "8", "--batch-seeds", "1", *executor, "--out", str(out)]
+    argv = _no_baseline(argv, out)
     proc = _grokbench(*argv, start_new_session=True)
     _wait_for_a_record(proc, out)
     proc.terminate()
@@ -495,7 +524,7 @@ def test_ctrl_c_while_workers_import_torch_is_one_line(tmp_path):
     env = {**os.environ, "GB_SIGNAL_ON_TORCH_IMPORT": str(tmp_path / "sent"),
            "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")])}
     proc = _grokbench("run", *TINY, "--methods", "sgd", "--seeds", "2", "--batch-seeds", "1",
-                      "--executor", "process", "-j", "2", "--out", str(tmp_path / "out"),
+                      "--executor", "process:2", "--out", str(tmp_path / "out"),
                       start_new_session=True, env=env)
     _, err = proc.communicate(timeout=120)
     assert (tmp_path / "sent").exists(), err  # the signal was sent from inside a worker's import
@@ -578,11 +607,11 @@ def test_missing_ray_is_one_line_with_the_install_command(tmp_path, capsys, monk
 
 
 @pytest.mark.parametrize("args, message", [
-    (["-j", "2"], "-j applies to --executor process"),
-    (["--executor", "process", "-j", "0"], "-j must be >= 1"),
-    (["--gpus-per-trial", "0.5"], "--gpus-per-trial applies to --executor ray"),
-    (["--executor", "process", "--ray-address", "auto"], "--ray-address applies to --executor ray"),
-    (["--trial-timeout", "0"], "--trial-timeout must be > 0"),
+    (["--executor", "process:0"], "process:N needs N"),
+    (["--executor", "local,gpus=0.5"], "'gpus=0.5' is not an option of local"),
+    (["--executor", "process:2,ray=auto"], "'ray=auto' is not an option of process"),
+    (["--executor", "local,timeout=0"], "timeout must be a number > 0"),
+    (["--device", "cuda", "--executor", "ray"], "needs gpus > 0"),
 ])
 def test_executor_option_errors(tmp_path, capsys, args, message):
     rc = run_cli("run", *TINY, "--methods", "sgd", "--seeds", "1", "--out", str(tmp_path / "o"), *args)

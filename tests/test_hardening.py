@@ -62,7 +62,7 @@ def test_damaged_records_are_skipped_by_report_leaderboard_and_run(tmp_path, cap
     captured = capsys.readouterr()
     assert len(json.loads(captured.out)) == 2
     assert captured.err.count("warning: skipping") == len(DAMAGED) + 4 and "Traceback" not in captured.err
-    assert run_cli("leaderboard", str(out), "--no-figures", "--quiet") == 0
+    assert run_cli("leaderboard", str(out)) == 0
     assert _tiny_run(out) == 0  # resume: the two good trials are done, nothing re-runs
     assert "Traceback" not in capsys.readouterr().err
     kept = {f"{r['key']}.json.gz" for r in good}
@@ -75,7 +75,7 @@ def test_damaged_runs_log_does_not_break_the_leaderboard(tmp_path):
     assert _tiny_run(out) == 0
     with open(out / "runs.jsonl", "ab") as f:
         f.write(b"\xff not json\n[1]\n")
-    assert run_cli("leaderboard", str(out), "--no-figures", "--quiet") == 0
+    assert run_cli("leaderboard", str(out)) == 0
 
 
 # ---------------------------------------------------- 2. parameters that would change nothing
@@ -212,7 +212,7 @@ def test_leaderboard_onto_a_file_is_one_line(tmp_path, capsys):
     assert _tiny_run(out) == 0
     (tmp_path / "afile").write_text("x")
     capsys.readouterr()
-    assert run_cli("leaderboard", str(out), "-o", str(tmp_path / "afile"), "--no-figures", "--quiet") == 2
+    assert run_cli("leaderboard", str(out), "-o", str(tmp_path / "afile")) == 2
     assert "cannot write leaderboard folder" in _one_line_error(capsys)
     assert (tmp_path / "afile").read_text() == "x"
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from helpers import TINY_PARITY, read_records, record_paths, rewrite_record, run_cli
+from helpers import TINY_PARITY, read_records, record_paths, rewrite_record, run_cli, study_request
 
 from grokbench.errors import UserError, stop_signals
 from grokbench.leaderboard.runtime import invocation_intervals
@@ -64,11 +64,16 @@ def _add_record(out: Path, change, seed: int = 7) -> Path:
 @pytest.mark.parametrize("extra, field", [
     (["--set", "sgd.lr=0.3"], "optimizer.params.lr"),
     (["--set", "sparse_parity.n_test=90"], "task_params.n_test"),
-    (["--after-solve", "1"], "after_solve"),
+    (None, "after_solve"),  # a study file's after_solve = 1
 ])
 def test_a_run_adding_another_configuration_is_refused_naming_the_difference(folder, capsys, extra, field):
     before = sorted(p.name for p in (folder / "records").iterdir())
-    assert _run(folder, *extra) == 2
+    if extra is None:
+        sets = [a for a in SMALL if a not in ("--set", "--no-calibrate")]
+        path = study_request(folder.parent / "request", "sgd", "2", sets, after_solve=1)
+        assert run_cli("run", path, "--out", str(folder), "--quiet") == 2
+    else:
+        assert _run(folder, *extra) == 2
     line = _error(capsys)
     assert "sparse_parity / sgd" in line and field in line and "records/" in line and "-> this run" in line
     assert sorted(p.name for p in (folder / "records").iterdir()) == before  # nothing trained
@@ -79,8 +84,7 @@ def test_the_same_command_resumes_and_other_methods_may_join(folder, capsys):
     assert _run(folder, "--seeds", "3") == 0  # one more seed of the same configuration
     after = {r["key"] for r in read_records(folder)}
     assert before < after and len(after) == 3
-    assert run_cli("run", "--methods", "adamw", "--no-baseline", "--seeds", "1", "--out", str(folder), "--quiet",
-                   *SMALL) == 0
+    assert run_cli("run", "--methods", "adamw", "--seeds", "1", "--out", str(folder), "--quiet", *SMALL) == 0
 
 
 def test_records_of_another_version_are_refused_by_run_and_readers(folder, capsys):
@@ -88,7 +92,7 @@ def test_records_of_another_version_are_refused_by_run_and_readers(folder, capsy
         record["grokbench_version"] = record["identity"]["grokbench_version"] = "0.0.7"
 
     _add_record(folder, older)
-    for argv in (["report", str(folder)], ["leaderboard", str(folder), "--no-figures", "--quiet"]):
+    for argv in (["report", str(folder)], ["leaderboard", str(folder)]):
         assert run_cli(*argv) == 2
         line = _error(capsys)
         assert "2 configurations of sparse_parity / sgd" in line and "grokbench_version" in line
@@ -110,7 +114,7 @@ def test_report_and_leaderboard_refuse_a_folder_mixing_configurations(folder, ca
         record["identity"]["task_params"]["n_train"] = 150
 
     added = _add_record(folder, other_data)
-    for argv in (["export", str(folder)], ["leaderboard", str(folder), "--quiet"]):
+    for argv in (["export", str(folder)], ["leaderboard", str(folder)]):
         assert run_cli(*argv) == 2
         line = _error(capsys)
         assert "task_params.n_train" in line and added.name in line
@@ -140,7 +144,7 @@ def test_runs_log_of_killed_runs_in_one_second_and_garbage_still_renders(folder,
     ]
     with open(folder / "runs.jsonl", "a", encoding="utf-8") as f:
         f.write("".join(json.dumps(x) + "\n" for x in lines) + '{"command": "grokbench run --see')  # cut short
-    assert run_cli("leaderboard", str(folder), "--no-figures", "--quiet") == 0
+    assert run_cli("leaderboard", str(folder)) == 0
     assert "run time" in (folder / "leaderboard" / "README.md").read_text()
     assert _run(folder) == 0  # its lines are appended after the cut one, on lines of their own
     runs = Store(folder).runs()
@@ -171,7 +175,7 @@ def test_leaderboard_refuses_a_readme_it_did_not_write(folder, tmp_path, capsys)
     outdir = tmp_path / "site"
     outdir.mkdir()
     (outdir / "README.md").write_text("# My project\n")
-    assert run_cli("leaderboard", str(folder), "-o", str(outdir), "--no-figures", "--quiet") == 2
+    assert run_cli("leaderboard", str(folder), "-o", str(outdir)) == 2
     assert "README.md was not written by grokbench" in _error(capsys)
     assert _page_files(outdir) == {"README.md": b"# My project\n"}
     assert not any(p.name.startswith(".grokbench-staging") for p in outdir.iterdir())
@@ -183,14 +187,16 @@ def test_leaderboard_replaces_only_its_own_files(folder, tmp_path):
     mine = {"notes_steps.png": b"not a figure", "other_curves.png": b"mine too", "index.html": b"<p>"}
     for name, data in mine.items():
         (outdir / name).write_bytes(data)
-    assert run_cli("leaderboard", str(folder), "-o", str(outdir), "--quiet") == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(outdir)) == 0
     owned = _owned(outdir)
     assert "README.md" in owned and any(n.endswith("_curves.png") for n in owned) and not owned & set(mine)
     for name in owned:  # every figure the page links is there, and whole
         data = (outdir / name).read_bytes()
         assert name.endswith((".md", ".csv")) or (data.startswith(b"\x89PNG\r\n\x1a\n")
                                                   and data.endswith(b"IEND\xaeB`\x82"))
-    assert run_cli("leaderboard", str(folder), "-o", str(outdir), "--quiet", "--no-figures") == 0
+    import grokbench
+
+    grokbench.write_leaderboard(folder, outdir, figures=False)  # tables only (no flag: the Python API)
     files = _page_files(outdir)
     assert {n: files[n] for n in mine} == mine  # the user's files, untouched
     assert not any(n.endswith(".png") for n in files if n not in mine)  # its own old figures, gone
@@ -204,13 +210,13 @@ def test_a_page_written_before_manifests_counts_as_grokbench_s(folder, tmp_path)
     (outdir / "README.md").write_text("# grokbench leaderboard\n\n![old](gone_task_steps.png)\n")
     (outdir / "gone_task_steps.png").write_bytes(b"old figure")
     (outdir / "keep_steps.png").write_bytes(b"not linked: not ours")
-    assert run_cli("leaderboard", str(folder), "-o", str(outdir), "--no-figures", "--quiet") == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(outdir)) == 0
     assert not (outdir / "gone_task_steps.png").exists() and (outdir / "keep_steps.png").exists()
 
 
 def test_an_interrupt_while_drawing_leaves_the_old_page(folder, tmp_path, monkeypatch):
     outdir = tmp_path / "site"
-    assert run_cli("leaderboard", str(folder), "-o", str(outdir), "--quiet") == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(outdir)) == 0
     old = _page_files(outdir)
 
     def interrupted(*args, **kwargs):
@@ -218,7 +224,7 @@ def test_an_interrupt_while_drawing_leaves_the_old_page(folder, tmp_path, monkey
 
     monkeypatch.setattr("grokbench.leaderboard.figures.plot_steps", interrupted)
     monkeypatch.setattr("grokbench.leaderboard.overview.plot_heatmap", interrupted)
-    assert run_cli("leaderboard", str(folder), "-o", str(outdir), "--quiet") == 130
+    assert run_cli("leaderboard", str(folder), "-o", str(outdir)) == 130
     assert _page_files(outdir) == old and not any(p.name.startswith(".grokbench-staging") for p in outdir.iterdir())
 
 
@@ -258,7 +264,7 @@ def test_records_with_unreadable_fields_are_skipped_naming_file_and_field(folder
         (record[section.split(".")[0]] if section else record).__setitem__(name, value)
 
     bad = _add_record(folder, change)
-    for argv in (["report", str(folder), "--format", "json"], ["leaderboard", str(folder), "--quiet"]):
+    for argv in (["report", str(folder), "--format", "json"], ["leaderboard", str(folder)]):
         assert run_cli(*argv) == 0
         err = capsys.readouterr().err
         warnings = [ln for ln in err.splitlines() if ln.startswith("warning: skipping")]
@@ -268,7 +274,7 @@ def test_records_with_unreadable_fields_are_skipped_naming_file_and_field(folder
 
 def test_the_largest_64_bit_seed_reaches_the_page(folder, capsys):
     _add_record(folder, lambda r: None, seed=2**63 - 1)
-    assert run_cli("leaderboard", str(folder), "--quiet") == 0
+    assert run_cli("leaderboard", str(folder)) == 0
     assert str(2**63 - 1) in (folder / "leaderboard" / "README.md").read_text()
 
 
@@ -285,7 +291,7 @@ def test_seeds_beyond_64_bits_are_refused_at_plan_time(tmp_path, capsys, seeds):
 
 def test_non_utf8_bytes_in_the_output_path(folder, tmp_path):
     outdir = tmp_path / os.fsdecode(b"site\xfe\xff")
-    assert run_cli("leaderboard", str(folder), "-o", str(outdir), "--quiet") == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(outdir)) == 0
     text = (outdir / "README.md").read_bytes().decode("utf-8")  # strict: the page is UTF-8
     assert "site\\xfe\\xff" in text
 

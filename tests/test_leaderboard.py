@@ -77,12 +77,19 @@ def folder_frame(folder):
     return lb.load_leaderboard_frame(folder)
 
 
-def _check(readme: Path) -> str:
+def _check(readme: Path, study: bool = True) -> str:
+    """The page's shape; ``study``: its folder has a study file (else: the logged commands
+    stand in for it, with a note)."""
     text = readme.read_text()
     assert text.startswith("# grokbench leaderboard")
-    for field in ("| command |", "| grokbench |", "| git commit |", "| torch |", "| device |", "| seeds |"):
+    for field in ("| study |", "| grokbench |", "| git commit |", "| torch |", "| device |", "| seeds |"):
         assert field in text, field
-    assert RUN_COMMAND in text
+    if study:
+        assert "study.toml` part 1: 1 task(s) x 2 method label(s), 6 trials; compare: baseline" in text
+        assert re.search(r"Regenerate with `grokbench run \S*study.toml`, then `grokbench leaderboard ", text)
+        assert "| command |" not in text  # the study file, not the logged commands
+    else:
+        assert "| study | none in this folder" in text and f"| command | `{RUN_COMMAND}`" in text
     assert "**Steps to target**" in text and "**Tests**" in text and "not adjusted for multiplicity" in text
     sections = [line for line in text.splitlines() if line.startswith("## ")]
     assert sections == ["## Summary", "## Across tasks", "## How to read this page", "## Provenance",
@@ -119,7 +126,7 @@ def test_leaderboard_command(folder, tmp_path, capsys):
     assert run_cli("leaderboard", str(folder), "-o", str(out)) == 0
     printed = capsys.readouterr().out
     assert "sparse_parity" in printed and "baseline: sgd" in printed
-    text = _check(out / "README.md")
+    text = _check(out / "README.md", study=False)
     assert "### sparse_parity: wall time" in text
     assert "| seeds | 0–2 (3 seeds) |" in text
     assert "| trials | 6, run 2026-01-01T00:00:00+00:00 to 2026-01-01T00:01:02+00:00 |" in text
@@ -128,8 +135,8 @@ def test_leaderboard_command(folder, tmp_path, capsys):
 
 def test_leaderboard_is_reproducible(folder, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert run_cli("leaderboard", str(folder), "-o", str(a), "--quiet", "--no-figures") == 0
-    assert run_cli("leaderboard", str(folder), "-o", str(b), "--quiet", "--no-figures") == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(a)) == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(b)) == 0
     assert _body((a / "README.md").read_text()) == _body((b / "README.md").read_text())
 
 
@@ -234,17 +241,19 @@ def _write_folder(root: Path, solves: dict[str, list[int | None]], command: str)
     return root
 
 
-def test_requested_pairs_read_from_the_logged_commands():
+def test_requested_pairs_of_a_folder_without_a_study_file_read_from_the_logged_commands():
     runs = [{"command": "grokbench run --methods egd,adamw --compare all-pairs"},
             {"command": "grokbench run --methods grokfast"},
-            {"command": "grokbench run --methods all --compare=all-pairs --nonsense-flag"},  # unparsable: skipped
-            {"command": "grokbench run --compare all-pairs --methods all"}]
-    assert lb.requested_pairs(runs) == {"egd", "adamw", st.ALL_PAIRS}
-    assert lb.requested_pairs(runs[1:2]) == set()
+            {"command": "grokbench run --methods all --compare=all-pairs --nonsense-flag"},
+            {"command": "grokbench run --compare all-pairs --methods all"},
+            {"command": "grokbench tune --compare all-pairs --methods lion"}]  # not a run
+    assert lb.requested_pairs(None, runs) == {"egd", "adamw", st.ALL_PAIRS}
+    assert lb.requested_pairs(None, runs[1:2]) == set()
+    assert lb.requested_pairs([], runs) == set()  # a study file (here of no parts) is read instead
     variants = [{"command": "grokbench run --methods egd[lr=0.014,weight_decay=2.75],sgd[lr=0.1,0.2] "
                             "--compare all-pairs"},
                 {"command": "grokbench run --methods sgd[lr=abc --compare all-pairs"}]  # refused by the grammar
-    assert lb.requested_pairs(variants) == {"egd[lr=0.014,weight_decay=2.75]", "sgd[lr=0.1]", "sgd[lr=0.2]"}
+    assert lb.requested_pairs(None, variants) == {"egd[lr=0.014,weight_decay=2.75]", "sgd[lr=0.1]", "sgd[lr=0.2]"}
 
 
 def test_all_pairs_family_on_the_page(tmp_path):
@@ -288,7 +297,7 @@ def test_a_tuned_page_keeps_the_default_settings_as_its_last_section(folder, tmp
     solves = {"sgd": [30, 40, 50], "adamw": [60, 70, None]}  # adamw slower than sgd here
     defaults = _write_folder(tmp_path / "defaults-results", solves, "grokbench run --methods adamw --seeds 3")
     out = tmp_path / "board"
-    assert run_cli("leaderboard", str(folder), "-o", str(out), "--defaults", str(defaults), "--quiet") == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(out), "--defaults", str(defaults)) == 0
     text = (out / "README.md").read_text()
     assert "--defaults " in text.split("\n", 3)[2]  # in the regenerate command
     main, second = text.split("\n## Default settings\n", 1)

@@ -4,7 +4,7 @@ import sys
 import textwrap
 
 import pytest
-from helpers import read_records, run_cli
+from helpers import read_records, run_cli, study_request
 
 from grokbench import registry
 from grokbench.errors import UserError
@@ -72,8 +72,9 @@ def test_plugin_file_registers_and_runs_a_benchmark(tmp_path, tiny_parity, monke
     plugin = tmp_path / "signgd.py"
     plugin.write_text(PLUGIN)
     out = tmp_path / "out"
-    rc = run_cli("run", "--plugin", str(plugin), "--methods", "signgd_test,signgd_test@adamw",
-                 "--seeds", "2", "--out", str(out), "--quiet", "--no-baseline", *tiny_parity)
+    path = study_request(out, "signgd_test,signgd_test@adamw", "2", tiny_parity, baseline=False,
+                         plugin_files=[str(plugin)])
+    rc = run_cli("run", path, "--quiet")
     assert rc == 0
     records = read_records(out)
     assert sorted(r["identity"]["method"] for r in records) == ["signgd_test"] * 2 + ["signgd_test@adamw"] * 2

@@ -125,7 +125,7 @@ def test_reproduce_runs_resumes_and_rebuilds_the_page(tmp_path: Path):
     claim_file = tmp_path / "tiny.json"
     claim_file.write_text(json.dumps(TINY_CLAIM))
     out, page = tmp_path / "res", tmp_path / "REPRODUCTIONS.md"
-    args = ["reproduce", "tiny_egd", "--claim-file", str(claim_file), "--out", str(out), "--page", str(page),
+    args = ["reproduce", "tiny_egd", str(claim_file), "--out", str(out), "--page", str(page),
             "--quiet", "--device", "cpu"]
     assert run_cli(*args) == 0
     records = sorted((out / "tiny_egd" / "parity" / "records").glob("*.json*"))
@@ -142,7 +142,7 @@ def test_reproduce_runs_resumes_and_rebuilds_the_page(tmp_path: Path):
     assert run_cli(*args) == 0  # resumes: nothing trains again
     assert [p.stat().st_mtime_ns for p in records] == mtimes
     page.unlink()
-    assert run_cli("reproduce", "--page-only", "--claim-file", str(claim_file), "--out", str(out),
+    assert run_cli("reproduce", "--page-only", str(claim_file), "--out", str(out),
                    "--page", str(page)) == 0
     rebuilt = page.read_text()
     assert rebuilt[rebuilt.index("## tiny_egd"):rebuilt.index("Budget:")] == \
@@ -156,7 +156,7 @@ def test_an_experiment_added_after_the_run_keeps_the_claim_from_passing(tmp_path
     claim["experiments"][0]["methods"][0]["published"] = True  # both rows judged: sgd reaches it too
     claim_file, out, page = tmp_path / "tiny.json", tmp_path / "res", tmp_path / "R.md"
     claim_file.write_text(json.dumps(claim))
-    args = ["--claim-file", str(claim_file), "--out", str(out), "--page", str(page)]
+    args = [str(claim_file), "--out", str(out), "--page", str(page)]
     assert run_cli("reproduce", "tiny_egd", *args, "--quiet", "--device", "cpu") == 0
     later = {**claim["experiments"][0], "id": "later"}
     paper_only = {**claim["experiments"][0], "id": "paper_only", "budget": {"cpu": None, "paper": {}}}

@@ -125,7 +125,7 @@ def test_a_claim_name_or_experiment_id_that_is_no_plain_name_is_refused(tmp_path
     claim_file = tmp_path / "claim.json"
     claim_file.write_text(json.dumps(_claim_with(field, name)))
     out = tmp_path / "deep" / "out"
-    assert run_cli("reproduce", "all", "--claim-file", str(claim_file), "--out", str(out), "--page",
+    assert run_cli("reproduce", "all", str(claim_file), "--out", str(out), "--page",
                    str(tmp_path / "P.md"), "--quiet") == 2
     err = capsys.readouterr().err.strip().splitlines()
     shown = "experiments[0].id" if field[0] == "experiments" else "name"
@@ -168,7 +168,7 @@ def test_a_manifest_naming_an_experiment_outside_its_folder_is_refused(tmp_path)
 def test_every_claim_field_is_checked_with_one_line_naming_file_and_field(tmp_path, capsys, path, value, message):
     claim_file = tmp_path / "mine.json"
     claim_file.write_text(json.dumps(_claim_with(path, value)))
-    assert run_cli("reproduce", "--claim-file", str(claim_file)) == 2
+    assert run_cli("reproduce", str(claim_file)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {claim_file}: ") and message in err[0], err
 
@@ -234,8 +234,8 @@ def test_a_grid_is_counted_before_it_is_expanded(capsys):
 ])
 def test_values_out_of_range_are_refused_before_the_results_folder_exists(tmp_path, capsys, argv, message):
     out = tmp_path / "never"
-    assert run_cli("run", "--tasks", "sparse_sum", "--no-baseline", *argv, "--out", str(out), "--quiet") == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    assert run_cli("run", "--tasks", "sparse_sum", *argv, "--out", str(out), "--quiet") == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("note: added")]
     assert len(err) == 1 and message in err[0] and not out.exists()
 
 
@@ -314,9 +314,7 @@ def test_api_accepts_lists_where_the_cli_takes_comma_separated_text(tmp_path):
     (["tune", "--tune-seeds", "x"], "--tune-seeds 'x'"),
     (["tune", "--tune-seeds", "0-200000"], "--tune-seeds '0-200000' asks for more than"),
     (["tune", "--trials", "-4"], "--trials must be"),
-    (["tune", "--max-trials", "0"], "--max-trials must be"),
     (["run", "--seeds", "3-1"], "--seeds '3-1' is malformed"),
-    (["run", "--max-trials", "-1"], "--max-trials must be"),
 ])
 def test_errors_name_the_flag_the_user_typed(tmp_path, capsys, argv, flag):
     assert run_cli(*argv, "--out", str(tmp_path / "o"), "--quiet") == 2

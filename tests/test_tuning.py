@@ -5,7 +5,7 @@ import json
 import math
 
 import pytest
-from helpers import read_records, run_cli
+from helpers import read_records, run_cli, study_request
 
 from grokbench import registry
 from grokbench.errors import UserError
@@ -160,7 +160,7 @@ def test_tune_then_run_tuned_carries_the_selected_configuration(tmp_path, tiny_p
     assert tuned["trials"] == 2 and tuned["tune_seeds"] == [1000] and "folder" not in tuned
     assert record["provenance"] == {"tuned_from": str(tuning)}  # where it came from, outside the identity
     assert record["identity"]["optimizer"]["params"]["lr"] == entry["optimizer"]["params"]["lr"]
-    assert run_cli("leaderboard", str(results), "-o", str(tmp_path / "board"), "--quiet") == 0
+    assert run_cli("leaderboard", str(results), "-o", str(tmp_path / "board")) == 0
     page = (tmp_path / "board" / "README.md").read_text()
     (tune_row,) = [line for line in page.splitlines() if line.startswith("| tuning command |")]
     assert "`grokbench tune --methods sgd --trials 2" in tune_row  # the page names the study's command
@@ -291,7 +291,12 @@ def test_a_tuned_run_runs_each_accelerators_two_controls(tmp_path, tiny_parity):
 
 
 def test_no_controls_runs_none(tmp_path, tiny_parity):
-    _, records = _tune_and_run(tmp_path, tiny_parity, "--no-controls")
+    tuning, results = tmp_path / "T", tmp_path / "R"
+    assert run_cli("tune", "--methods", "grokfast", "--trials", "2", "--tune-seeds", "1", "--out", str(tuning),
+                   "--quiet", *tiny_parity) == 0
+    path = study_request(results, "grokfast", "1", tiny_parity, tuned=str(tuning), controls=False)
+    assert run_cli("run", path, "--quiet", "--no-calibrate") == 0
+    records = read_records(results)
     assert len(records) == 2 and not any("control" in r["identity"] for r in records)
 
 

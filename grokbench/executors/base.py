@@ -26,7 +26,7 @@ class Executor(Protocol):
 
     The caller (the CLI) is the only writer of the store. Closing the returned iterator
     (``.close()``, or dropping it after Ctrl-C) shuts the executor's workers down.
-    ``timeout`` is the --trial-timeout policy the executor enforces; resume uses the same one.
+    ``timeout`` is the trial-timeout policy (``--executor ...,timeout=S``) the executor enforces; resume uses the same one.
     """
 
     name: str
@@ -52,7 +52,7 @@ def cpu_count() -> int:
 
 def stamp(record: Record, executor: str, timeout: TimeoutPolicy, **extra: Any) -> Record:
     """Mark ``record`` with the executor that ran it (``environment.executor`` plus
-    ``extra``, e.g. ``workers``) and the --trial-timeout in force (``trial_timeout_s``,
+    ``extra``, e.g. ``workers``) and the trial timeout in force (``trial_timeout_s``,
     which the resume rule for ``timeout`` records reads). Returns the same record."""
     record.environment["executor"] = executor
     record.environment.update(extra)

@@ -84,9 +84,9 @@ class RayExecutor:
         num_cpus: int | None = None,
     ) -> None:
         if cpus_per_trial <= 0:
-            raise UserError("--cpus-per-trial must be > 0")
+            raise UserError("ray: cpus per trial must be > 0")
         if gpus_per_trial < 0:
-            raise UserError("--gpus-per-trial must be >= 0")
+            raise UserError("ray: gpus per trial must be >= 0")
         self.ray = import_ray()
         self.address = address
         self.cpus_per_trial = cpus_per_trial

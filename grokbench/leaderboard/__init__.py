@@ -25,6 +25,7 @@ from pathlib import Path
 from .. import stats as st
 from ..export import csv_text, export_frame
 from .cells import write_cell_pages
+from ..study import read_folder
 from .comparisons import comparison_rows, comparisons_csv
 from .figures import TaskFigures, plot_curves, plot_steps, slug, write_figures
 from .format import fmt_interval, fmt_median, fmt_num, fmt_p, fmt_ratio, fmt_seconds, fmt_solved
@@ -98,8 +99,8 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
     and only files grokbench wrote there are replaced or removed (:mod:`.output`). ``show``
     also prints the tables. ``frame``: the whole folder's records (load_frame with curves;
     loaded when None); ``analysis``: grokbench.stats.analyze(frame), computed only when
-    None. The comparisons of named methods with each other that the folder's logged runs
-    asked for (``--compare all-pairs``) are added to it. ``defaults``: a results folder of
+    None. The comparisons of named methods with each other that the folder's study file
+    asks for (compare mode all-pairs; ``summary.requested_pairs``) are added to it. ``defaults``: a results folder of
     the same methods at their default settings (for a tuned folder): its own page goes to
     OUTDIR/defaults/, and its summary and main tables become the page's last section."""
     from ..store import Store
@@ -107,7 +108,8 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
     results_dir = Path(results_dir)
     outdir = Path(outdir) if outdir is not None else results_dir / "leaderboard"
     runs = Store(results_dir).runs()  # also refuses a folder that holds no results
-    pairs = requested_pairs(runs)
+    studies = read_folder(results_dir)
+    pairs = requested_pairs(studies, runs)
     frame = load_leaderboard_frame(results_dir) if frame is None else frame
     analysis = st.analyze(frame, pair_labels=pairs) if analysis is None else analysis
     st.add_pairs(analysis, pairs)
@@ -122,7 +124,7 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
         part = _write_defaults(Path(defaults), outdir, figures) if defaults is not None else None
         text = render_markdown(frame, analysis, runs, results_dir=results_dir, outdir=outdir,
                                commit=git_commit(), figures=drawn, overview=across, defaults=part,
-                               cell_links=cells.links)
+                               cell_links=cells.links, studies=studies)
         (staged / PAGE).write_text(printable(text), encoding="utf-8")
         (staged / COMPARISONS_CSV).write_text(comparisons_csv(analysis), encoding="utf-8")
         (staged / RESULTS_CSV).write_text(csv_text(export_frame(trials)), encoding="utf-8")
@@ -150,7 +152,7 @@ def _write_defaults(results_dir: Path, outdir: Path, figures: bool) -> DefaultsP
     from ..store import Store
 
     frame = load_leaderboard_frame(results_dir)
-    analysis = st.analyze(frame, pair_labels=requested_pairs(Store(results_dir).runs()))
+    analysis = st.analyze(frame, pair_labels=requested_pairs(read_folder(results_dir), Store(results_dir).runs()))
     page = write_leaderboard(results_dir, outdir / DEFAULTS_DIR, figures, frame=frame, analysis=analysis)
     links = {task: {m: f"{DEFAULTS_DIR}/{path}" for m, path in methods.items()}
              for task, methods in cell_names(analysis).items()}

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import stats as st
 from ..store import Store
+from ..study import STUDY_FILE
 from .figures import TaskFigures
 from .links import link_cells
 from .overview import OverviewFigures
@@ -136,7 +137,8 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
                     figures: Mapping[str, TaskFigures] | None = None,
                     overview: OverviewFigures | None = None,
                     defaults: DefaultsPart | None = None,
-                    cell_links: Mapping[str, Mapping[str, str]] | None = None) -> str:
+                    cell_links: Mapping[str, Mapping[str, str]] | None = None,
+                    studies: Sequence[Any] | None = None) -> str:
     """The leaderboard page for ``analysis`` (= grokbench.stats.analyze(frame)).
 
     ``frame``: the results folder's records (grokbench.store.load_frame columns plus
@@ -148,11 +150,17 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     ``defaults``: a second folder, of every method at its default settings, whose summary
     and main tables follow the page's own (a tuned page's untuned counterpart);
     ``cell_links``: per task label and method the per-cell page that the numbers of its
-    main-table row link to (links.cell_names; None: no links)."""
+    main-table row link to (links.cell_names; None: no links); ``studies``:
+    the parts of the folder's study.toml (``grokbench.study``), None when it has none (the
+    header then shows the logged commands, with a note)."""
     generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     regen = f"grokbench leaderboard {display_path(results_dir)} -o {display_path(outdir)}"
     if defaults is not None:
         regen += f" --defaults {display_path(defaults.results_dir)}"
+        if (defaults.results_dir / STUDY_FILE).is_file():
+            regen = f"grokbench run {display_path(defaults.results_dir / STUDY_FILE)}`, then `{regen}"
+    if studies is not None:
+        regen = f"grokbench run {display_path(results_dir / STUDY_FILE)}`, then `{regen}"
     out = ["# grokbench leaderboard", "",
            f"Generated {generated} from the results in `{display_path(results_dir)}`. "
            f"Regenerate with `{regen}`; no number here is edited by hand.", ""]
@@ -166,7 +174,7 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
         out += _across_tasks(analysis, overview)
     out += ["## How to read this page", "", *[f"{line}  " for line in METRIC_LINES], ""]
     out += _provenance(frame, runs, commit, generated, results_dir,
-                       defaults.results_dir if defaults is not None else None)
+                       defaults.results_dir if defaults is not None else None, studies)
     if not analysis:
         out.append("_No records in this results folder._")
         return "\n".join(out) + "\n"
@@ -223,12 +231,14 @@ def _defaults_section(part: DefaultsPart, analysis: Mapping[str, st.TaskStats]) 
 
 
 def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated: str,
-                results_dir: Path, defaults_dir: Path | None = None) -> list[str]:
+                results_dir: Path, defaults_dir: Path | None = None,
+                studies: Sequence[Any] | None = None) -> list[str]:
     """The provenance table, and the tuned configurations' table when records were tuned."""
     from ..tuning import selected_rows
 
     out = ["## Provenance", "", "| provenance | |", "|---|---|"]
-    rows = provenance_rows(frame, runs, commit, generated)
+    study_path = display_path(results_dir / STUDY_FILE)
+    rows = provenance_rows(frame, runs, commit, generated, studies, study_path)
     extra = [*_tuning_command_rows(frame), *_calibration_rows(results_dir),
              *_run_time_rows(frame, runs, results_dir, defaults_dir)]
     out += [f"| {field} | {value} |" for field, value in [*rows[:-1], *extra, rows[-1]]]

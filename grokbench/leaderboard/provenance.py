@@ -1,11 +1,12 @@
-"""Where a leaderboard's numbers come from, for the page header: the commands that made
-the results (runs.jsonl), versions, git commit, machine, seeds and trial times."""
+"""Where a leaderboard's numbers come from, for the page header: the study file that made
+the results (or, for folders made before study files, the commands logged in runs.jsonl),
+versions, git commit, machine, seeds and trial times."""
 
 from __future__ import annotations
 
 import math
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +75,36 @@ def environment_rows(frame) -> list[tuple[str, str]]:
     return rows
 
 
-def provenance_rows(frame, runs: list[dict[str, Any]], commit: str | None,
-                    generated: str) -> list[tuple[str, str]]:
-    """The page header's (field, value) rows, values already markdown; pure."""
+def study_rows(studies: Sequence[Any], path: str) -> list[tuple[str, str]]:
+    """One row per part of the folder's study file (``grokbench.study``): what it ran, its
+    compare mode, its tuning source and controls."""
+    rows = []
+    for i, part in enumerate(studies):
+        tasks = distinct_texts(t.label for t, _ in part.pairs)
+        methods = distinct_texts(m.label for _, m in part.pairs)
+        text = (f"`{path}` part {i + 1}: {len(tasks)} task(s) x {len(methods)} method label(s), "
+                f"{part.plan.n_trials} trials; compare: {part.compare}")
+        if part.tuned is not None:
+            text += (f"; tuned from `{part.tuned.folder}` (K = {part.tuned.trials}, tuning seeds "
+                     f"{seed_text(sorted(part.tuned.tune_seeds))}); controls: {'yes' if part.controls else 'no'}")
+        rows.append(("study" if len(studies) == 1 else f"study part {i + 1}", text))
+    return rows
+
+
+NO_STUDY_NOTE = ("none in this folder (results made before study files): the commands below are as logged in "
+                 "runs.jsonl, and the compare mode is read from them")
+
+
+def provenance_rows(frame, runs: list[dict[str, Any]], commit: str | None, generated: str,
+                    studies: Sequence[Any] | None = None, study_path: str = "study.toml") -> list[tuple[str, str]]:
+    """The page header's (field, value) rows, values already markdown; pure. ``studies``:
+    the parts of the folder's study file, named at ``study_path``; None: the folder has
+    none, and the logged commands stand in for it."""
     versions = distinct_texts(frame.get("record_version", [])) if len(frame) else []
     written_by = f" (records written by {', '.join(versions)})" if versions else ""
+    made = study_rows(studies, study_path) if studies is not None else [("study", NO_STUDY_NOTE), *command_rows(runs)]
     return [
-        *command_rows(runs),
+        *made,
         ("grokbench", f"{__version__}{written_by}"),
         ("git commit", commit or "unknown"),
         *environment_rows(frame),

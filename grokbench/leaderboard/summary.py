@@ -1,6 +1,6 @@
 """The page's opening findings, written from the numbers (never by hand); the
 disagreements between two analyses (default settings against tuned ones); and which
-methods the logged runs asked to compare with each other (pure)."""
+methods the folder's study asked to compare with each other (pure)."""
 
 from __future__ import annotations
 
@@ -145,24 +145,48 @@ def disagreements(default: Mapping[str, st.TaskStats], tuned: Mapping[str, st.Ta
     return out
 
 
-def requested_pairs(runs: Iterable[Mapping[str, Any]]) -> set[str]:
-    """The method labels of the logged ``grokbench run`` commands that asked for
-    ``--compare all-pairs`` (``stats.ALL_PAIRS`` for ``--methods all``); empty when none did."""
-    from ..cli_args import build_parser
-    from ..errors import UserError
+def requested_pairs(studies: Iterable[Any] | None, runs: Iterable[Mapping[str, Any]] = ()) -> set[str]:
+    """The method labels to compare with each other (``stats.ALL_PAIRS``: every method):
+    those each study part with compare mode all-pairs named (``grokbench.study``; ALL_PAIRS
+    where its request said ``all``); empty when none asked. ``studies`` None (a folder
+    made before study files): read from the logged ``grokbench run`` commands instead
+    (``legacy_pairs``)."""
+    if studies is None:
+        return legacy_pairs(runs)
+    labels: set[str] = set()
+    for part in studies:
+        if part.compare == "all-pairs":
+            labels |= part.named_labels()
+            labels |= _method_labels(part.request.methods) & {st.ALL_PAIRS}
+    return labels
 
+
+def legacy_pairs(runs: Iterable[Mapping[str, Any]]) -> set[str]:
+    """For folders without a study file: the ``--methods`` of each logged ``grokbench run``
+    command that says ``--compare all-pairs``, read from its words (the last value of a
+    flag wins, as on the command line); a command written otherwise names none."""
     labels: set[str] = set()
     for run in runs:
-        tokens = str(run.get("command") or "").split()
-        if len(tokens) < 2 or tokens[1] != "run" or not any("all-pairs" in t for t in tokens):
+        words = str(run.get("command") or "").split()
+        if len(words) < 2 or words[1] != "run":
             continue
-        try:
-            args = build_parser().parse_args(tokens[1:])
-        except (UserError, SystemExit):
-            continue
-        if getattr(args, "compare", None) == "all-pairs":
-            labels.update(_method_labels(args.methods))
+        values = _flag_values(words[2:])
+        if values.get("--compare") == "all-pairs":
+            labels.update(_method_labels(values.get("--methods", "sgd,adamw")))
     return labels
+
+
+def _flag_values(words: list[str]) -> dict[str, str]:
+    """``--flag value`` and ``--flag=value`` pairs of a command's words, the last one winning."""
+    out: dict[str, str] = {}
+    for i, word in enumerate(words):
+        name, eq, value = word.partition("=")
+        if name in ("--compare", "--methods"):
+            if eq:
+                out[name] = value
+            elif i + 1 < len(words):
+                out[name] = words[i + 1]
+    return out
 
 
 def _method_labels(methods: str) -> set[str]:

@@ -1,4 +1,4 @@
-"""A tuned run's controls: ``grokbench run --tuned DIR`` (unless ``--no-controls``).
+"""A tuned run's controls: ``grokbench run --tuned DIR`` (unless its study sets ``controls = false``).
 
 For each tuned accelerator (a method with accelerators, not a base optimizer alone) on
 each task, two ordinary method labels join the plan:
@@ -46,7 +46,7 @@ def base_at_its_settings(method: MethodSpec, task: TaskSpec, overrides: Override
     spec = resolve_method(variants.Part(method.base, written).text(), task, overrides)
     if not _same(spec.optimizer.params, params):
         raise UserError(f"{task.label} / {method.label}: its base settings do not resolve back as a label "
-                        f"({spec.label}); run with --no-controls")
+                        f"({spec.label}); run without controls (controls = false in a study file, docs/study.md)")
     return replace(spec, control=BASE_AT_ITS_SETTINGS)
 
 

@@ -68,7 +68,7 @@ SEARCH = ("scrambled Sobol (scipy.stats.qmc), one sequence per task: configurati
 
 
 @dataclass(frozen=True)
-class Study:
+class TuningStudy:
     """Every proposal of a tuning command and the plan that trains them."""
 
     proposals: tuple[Proposal, ...]
@@ -86,14 +86,14 @@ class Study:
 
 def build_study(tasks: str, methods: str, trials: int, tune_seeds: str, overrides: Overrides,
                 override_text: tuple[str, ...] = (), after_solve: int = 0, device: str = "cpu",
-                plugin_files: tuple[str, ...] = (), max_trials: int = MAX_TRIALS) -> Study:
+                plugin_files: tuple[str, ...] = (), max_trials: int = MAX_TRIALS) -> TuningStudy:
     """Resolve every task, method and proposal: ``trials`` quasi-random configurations per
     (task, method), and the method as labelled. A study of more than ``max_trials``
     trials (the baselines counted) is refused before anything is proposed."""
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise UserError(f"--trials must be a whole number >= 1; got {trials!r}")
     if after_solve < 0:
-        raise UserError("--after-solve must be >= 0")
+        raise UserError("after_solve must be >= 0")
     check_override_names(overrides)
     seeds = parse_tune_seeds(tune_seeds)
     task_labels = expand_tasks(tasks)
@@ -111,7 +111,7 @@ def build_study(tasks: str, methods: str, trials: int, tune_seeds: str, override
     check_overrides_used(overrides, task_specs, [p.spec for p in proposals.values()])
     pairs = {(p.task.label, p.label): (p.task, p.spec) for p in proposals.values()}
     plan = Plan(tuple(pairs.values()), tuple(seeds), after_solve, device, plugin_files)
-    return Study(tuple(proposals.values()), plan, trials, override_text)
+    return TuningStudy(tuple(proposals.values()), plan, trials, override_text)
 
 
 def auto_trials(tasks: str) -> int:
@@ -140,7 +140,7 @@ def with_baseline(labels: list[str], task: TaskSpec, overrides: Overrides) -> li
     return labels if not baseline or baseline in labels else [baseline, *labels]
 
 
-def _group_records(study: Study, group: list[Proposal], by_key: dict[str, Any]) -> list[list[Any]]:
+def _group_records(study: TuningStudy, group: list[Proposal], by_key: dict[str, Any]) -> list[list[Any]]:
     """Each proposal's records on the tuning seeds (all of them, or a UserError)."""
     out = []
     for p in group:
@@ -175,7 +175,7 @@ def edges(chosen: Proposal) -> list[str]:
     return out
 
 
-def conclude(study: Study, store: Store, capping: bool = True, give_up: float | None = None) -> dict[str, Any]:
+def conclude(study: TuningStudy, store: Store, capping: bool = True, give_up: float | None = None) -> dict[str, Any]:
     """Select a configuration for every (task, method), write the study's files, return
     the content of tuned.json. ``capping``, ``give_up``: how the study ran (said in the
     files)."""
@@ -203,7 +203,7 @@ def conclude(study: Study, store: Store, capping: bool = True, give_up: float | 
     return data
 
 
-def _entry(study: Study, chosen: Proposal, best: Outcome) -> dict[str, Any]:
+def _entry(study: TuningStudy, chosen: Proposal, best: Outcome) -> dict[str, Any]:
     return {
         "task": chosen.task.label, "method": chosen.method, "config": chosen.label, "index": chosen.index,
         "median_steps": best.median_steps if math.isfinite(best.median_steps) else None,
@@ -231,14 +231,14 @@ def _give_up_lines(data: dict[str, Any]) -> list[str]:
              if e["effort"]["gave_up"]]
     where = ("fired in " + "; ".join(fired) + f", sparing at most {data['effort']['gave_up_steps_spared']:,} "
              "training steps") if fired else "never fired"
-    return [f"- give-up (`--give-up {data['give_up']:g}`, not exact): a study where no trial had solved by "
+    return [f"- give-up (`give_up={data['give_up']:g}`, not exact): a study where no trial had solved by "
             f"{data['give_up']:g} of the budget stopped its trials there; {where}"]
 
 
 def _capping_line(data: dict[str, Any]) -> str:
     e = data["effort"]
     if not data.get("capping"):
-        return (f"- capping: off (`--no-capping`): every trial trained to its end; {e['trials']} trials, "
+        return (f"- capping: off (`capping=False`): every trial trained to its end; {e['trials']} trials, "
                 f"{e['steps']:,} training steps, {e['train_seconds']:.0f} s of training")
     return (f"- capping: on: a configuration stopped once more than half its seeds were unsolved at the best "
             f"median so far (status `capped`; the selection is the uncapped study's); {e['trials']} trials, "

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from .. import stats as st
 from ..export import csv_text, export_frame
-from .cells import write_cell_pages
 from ..study import read_folder
+from .cells import write_cell_pages
 from .comparisons import comparison_rows, comparisons_csv
 from .figures import TaskFigures, plot_curves, plot_steps, slug, write_figures
 from .format import fmt_interval, fmt_median, fmt_num, fmt_p, fmt_ratio, fmt_seconds, fmt_solved

@@ -140,7 +140,7 @@ def test_user_errors_are_one_line_and_exit_2(args, words, tmp_path, capsys):
 
 def test_an_optimizer_without_lr_fails_at_plan_time_not_in_every_trial(tmp_path, capsys):
     """Before: each trial ended with AttributeError 'lr' at run time, status error."""
-    rc = run_cli("run", "--plugin", str(PLUGINS / "no_lr.py"), "--methods", "no_lr_check", "--no-baseline",
+    rc = run_cli("run", "--plugin", str(PLUGINS / "no_lr.py"), "--methods", "no_lr_check",
                  "--seeds", "1", "--out", str(tmp_path / "out"), "--quiet", "--no-calibrate")
     err = capsys.readouterr().err
     assert rc == 2

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 from helpers import run_cli
 
+import grokbench
 from grokbench import recordfile
 from grokbench.leaderboard import MAIN_COLUMNS
 from grokbench.leaderboard.links import cell_names, safe_name
@@ -41,6 +42,7 @@ def _record(method: str, seed: int, solve: int | None) -> dict:
     return {
         "key": f"key-{list(SOLVES).index(method)}-{seed}", "status": "solved" if solve else "unsolved",
         "identity": {"task": "sparse_parity", "preset": None, "method": method, "seed": seed,
+                     "grokbench_version": "0.1.0",
                      "task_params": {"n": 10, "k": 3}, "optimizer": {"name": "sgd", "params": {"lr": lr}},
                      "transforms": [] if method == "sgd" else [{"name": "grokfast", "params": {"alpha": 0.9}}],
                      "base": "sgd", "parts": [], "baseline": "sgd"},
@@ -122,7 +124,7 @@ def _links(page: Path) -> list[str]:
 
 def test_leaderboard_cells_link_every_number_and_resolve(folder, tmp_path, capsys):
     out = tmp_path / "page"
-    assert run_cli("leaderboard", str(folder), "-o", str(out), "--quiet") == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(out)) == 0
     readme = out / "README.md"
     cells = sorted(p.relative_to(out).as_posix() for p in (out / "cells").rglob("*") if p.is_file())
     assert set(cells) <= owned_files(out) and {"results.csv", "README.md"} <= owned_files(out)
@@ -147,7 +149,7 @@ def test_leaderboard_cells_link_every_number_and_resolve(folder, tmp_path, capsy
 
 def test_results_csv_beside_the_page_is_the_export(folder, tmp_path, capsys):
     out = tmp_path / "page"
-    assert run_cli("leaderboard", str(folder), "-o", str(out), "--quiet", "--no-figures") == 0
+    grokbench.write_leaderboard(folder, out, figures=False)  # tables only: the Python API
     assert not list((out / "cells").rglob("*.png"))
     capsys.readouterr()
     assert run_cli("export", str(folder)) == 0
@@ -156,8 +158,7 @@ def test_results_csv_beside_the_page_is_the_export(folder, tmp_path, capsys):
 
 def test_default_settings_section_links_the_defaults_cells(folder, tmp_path):
     out = tmp_path / "page"
-    assert run_cli("leaderboard", str(folder), "-o", str(out), "--quiet", "--no-figures",
-                   "--defaults", str(folder)) == 0
+    assert run_cli("leaderboard", str(folder), "-o", str(out), "--defaults", str(folder)) == 0
     section = (out / "README.md").read_text().split("## Default settings", 1)[1]
     targets = set(re.findall(r"\]\((defaults/cells/[^)]+)\)", section))
     assert len(targets) == 3 and all((out / t).is_file() for t in targets)
@@ -194,7 +195,7 @@ def test_a_linked_cells_folder_is_refused(folder, tmp_path, capsys):
     out.mkdir()
     elsewhere.mkdir()
     (out / "cells").symlink_to(elsewhere)
-    assert run_cli("leaderboard", str(folder), "-o", str(out), "--quiet", "--no-figures") == 2
+    assert run_cli("leaderboard", str(folder), "-o", str(out)) == 2
     assert "cells" in capsys.readouterr().err and not list(elsewhere.iterdir())
 
 

@@ -121,9 +121,8 @@ def test_method_stack_steps_equal_with_and_without_the_hand_written_backward(mon
         batch = SeedBatch.build(task, "sparse_parity", cell.method.stream_label, cell.seeds, chain,
                                 torch.device("cpu"))
         before = {k: v.detach().clone() for k, v in batch.params.items()}
-        xb, yb = batch.minibatch(0, 32, 32)
         train_step(task, chain, batch, 0, task.schedule(batch.n_train))
-        return task, chain, before, (xb, yb), {k: v.detach().clone() for k, v in batch.params.items()}
+        return task, chain, before, batch.ctx.batch, {k: v.detach().clone() for k, v in batch.params.items()}
 
     task, chain, before, (xb, yb), fast = one_step()
     assert task.has_fast_grad

@@ -45,21 +45,21 @@ def mlp_loss_and_grad(
 
     Backward of the forward above, with d = dL/d(out) (S, B), H = relu(W1 x^T + b1) (S, h, B)
     and the ReLU mask M = [H > 0] (as 0/1, from H.sign()):
-      dW1 = W2^T * (M (d x)),  db1 = W2^T * (M d),  dW2 = H d,  db2 = sum(d),
+      dW1 = W2^T * (M (d x)),  db1 = W2^T * (M d),  dW2 = d H^T,  db2 = sum(d),
     i.e. dH = (W2^T d^T) * M reassociated so that no (S, h, B) product is formed: one bmm of
     M with [d x | d] (S, B, n + 1) gives dW1 and db1 together (returned as views of it).
-    Equal to autograd's gradient (tests/test_fast_grad.py). This was ~20% cheaper than
-    forming dH at S >= 64 on a 2-core CPU (benchmarks/README.md).
+    dW2 is taken first, as a bmm of d (S, 1, B) with H^T; then H is overwritten by its mask
+    in place (no second (S, h, B) buffer). The forward is the same sequence of operations as
+    ``mlp_forward``, so outputs and losses are those of the autograd path bit for bit; the
+    gradients differ from autograd's only in the order of their float32 sums
+    (tests/test_fast_grad.py bounds the difference). The hidden layer is the only
+    (S, h, B) tensor a step allocates.
     """
     hidden = torch.baddbmm(params["b1"].unsqueeze(2), params["W1"], x.transpose(1, 2)).relu_()
     out = torch.baddbmm(params["b2"].reshape(-1, 1, 1), params["W2"], hidden).squeeze(1)
     losses, d_out = loss(out, y)
+    grad_w2 = torch.bmm(d_out.unsqueeze(1), hidden.transpose(1, 2))  # before H becomes M
     d = d_out.unsqueeze(2)  # (S, B, 1)
-    both = torch.bmm(hidden.sign(), torch.cat([x * d, d], dim=2)).mul_(params["W2"].transpose(1, 2))
-    grads = {
-        "W1": both[..., :-1],
-        "b1": both[..., -1],
-        "W2": torch.linalg.vecdot(hidden, d_out.unsqueeze(1), dim=2).unsqueeze(1),
-        "b2": d_out.sum(dim=1),
-    }
+    both = torch.bmm(hidden.sign_(), torch.cat([x * d, d], dim=2)).mul_(params["W2"].transpose(1, 2))
+    grads = {"W1": both[..., :-1], "b1": both[..., -1], "W2": grad_w2, "b2": d_out.sum(dim=1)}
     return losses, grads

@@ -303,3 +303,44 @@ def test_trials_auto_takes_the_tasks_own_k_and_a_number_still_works(capsys):
     assert auto_trials("modular_addition,power_ops") == 16 and auto_trials("modular_addition,sparse_parity") == 32
     assert _trials("auto") == "auto" and _trials("12") == 12
     assert run_cli("tune", "--trials", "abc", "--out", "x") == 2 and "--trials" in capsys.readouterr().err
+
+
+def test_a_widened_range_keeps_the_declared_points_inside_it_and_covers_the_rest(parity):
+    declared = propose("sgd", parity, {}, 8)
+    widened = propose("sgd", parity, {}, 8, {"sgd.lr": (1e-7, 10.0)})  # declared: log [0.001, 10]
+    assert [p.label for p in widened[:9]] == [p.label for p in declared]  # the same trials: their records stay
+    extra = widened[9:]
+    assert extra and all(p.index > 8 and p.values["sgd.lr"] < 1e-3 for p in extra)
+    assert len({p.label for p in widened}) == len(widened)
+    assert all(p.space["sgd.lr"] == "log [1e-07, 10]" for p in widened)
+    narrowed = propose("sgd", parity, {}, 8, {"sgd.lr": (0.01, 1.0)})
+    assert {p.label for p in narrowed} < {p.label for p in declared}
+    assert all(0.01 <= p.values["sgd.lr"] <= 1.0 for p in narrowed if p.index < 8)
+
+
+def test_a_bad_search_range_is_one_line(parity):
+    for setting, message in [("sgd.momentum=1..2", "searches no momentum"), ("sgd.lr=1..x", "malformed"),
+                             ("sgd.lr=2..1", "LO < HI"), ("sgd.lr=0..1", "above 0"),
+                             ("adamw.lr=1e-4..1", "no method of this study searches adamw.lr")]:
+        with pytest.raises(UserError, match=message):
+            build_study("sparse_parity", "sgd", 2, "1", parse_overrides([setting]))
+
+
+def test_a_study_widens_a_range_and_continues_with_every_record(tmp_path, tiny_parity):
+    tuning = tmp_path / "T"
+    args = ["tune", "--methods", "sgd", "--trials", "2", "--tune-seeds", "2", "--out", str(tuning), "--quiet",
+            *tiny_parity]
+    assert run_cli(*args) == 0
+    before = {r["key"]: r for r in read_records(tuning)}
+    assert run_cli(*args, "--set", "sgd.lr=1e-7..10") == 0
+    after = {r["key"]: r for r in read_records(tuning)}
+    added = [after[k] for k in after.keys() - before.keys()]
+    assert all(after[k] == before[k] for k in before)  # kept as they were, not trained again
+    task = resolve_task("sparse_parity", parse_overrides([v for v in tiny_parity if v != "--set"]))
+    extra = propose("sgd", task, {}, 2, {"sgd.lr": (1e-7, 10.0)})[3:]
+    assert extra and len(added) == 2 * len(extra)
+    assert {r["identity"]["method"] for r in added} == {p.label for p in extra}
+    data = json.loads((tuning / "tuned.json").read_text())
+    assert data["ranges"] == {"sgd.lr": "log [1e-07, 10]"} and data["widening"] == max(p.index for p in extra) - 2
+    assert data["selected"][0]["effort"]["trials"] == len(after)  # the selection is over all of them
+    assert len((tuning / "tuning.csv").read_text().splitlines()) == 1 + 3 + len(extra)

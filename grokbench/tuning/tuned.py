@@ -138,6 +138,8 @@ def _which(tuned: dict[str, Any]) -> str:
     """'configuration 3 of 8', or 'the defaults' for the method's own configuration."""
     if tuned.get("with_default") and tuned["index"] == tuned["trials"]:
         return "its defaults"
+    if tuned["index"] > tuned["trials"]:
+        return f"configuration {tuned['index']} (of a widened range)"
     return f"configuration {tuned['index']} of {tuned['trials']}"
 
 

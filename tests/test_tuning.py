@@ -13,7 +13,7 @@ from grokbench.method import Optimizer
 from grokbench.plan import build_plan
 from grokbench.record import Record
 from grokbench.spec import parse_overrides, resolve_task
-from grokbench.tuning import Choice, Linear, Log, provenance_rows, selected_rows
+from grokbench.tuning import Choice, Linear, Log, provenance_rows, selected_rows, study_curves
 from grokbench.tuning.driver import FORMAT, build_study
 from grokbench.tuning.proposals import propose, tuned_axes
 from grokbench.tuning.selection import Outcome, outcome, select
@@ -164,6 +164,14 @@ def test_tune_then_run_tuned_carries_the_selected_configuration(tmp_path, tiny_p
     page = (tmp_path / "board" / "README.md").read_text()
     (tune_row,) = [line for line in page.splitlines() if line.startswith("| tuning command |")]
     assert "`grokbench tune --methods sgd --trials 2" in tune_row  # the page names the study's command
+    figure = "sparse_parity_tuning_curve.png"  # the study's tuning curve, drawn from its tuned.json
+    assert (tmp_path / "board" / figure).stat().st_size > 0
+    assert figure in json.loads((tmp_path / "board" / ".grokbench-leaderboard.json").read_text())["files"]
+    assert f"### sparse_parity: tuning curve\n\n![sparse_parity: tuning curve]({figure})" in page
+    (curve,) = study_curves([{**read_records(results)[0]["identity"], "tuned_from": str(tuning)}]).values()
+    assert [p.k for p in curve["sgd"]] == [0, 1, 2]
+    last = curve["sgd"][-1]  # after all K draws, every order chooses the study's selection
+    assert last.median == last.p10 == last.p90 == (entry["median_steps"] or math.inf)
     capsys.readouterr()
     assert run_cli("run", "--methods", "sgd", "--seeds", "1", "--out", str(results), "--quiet", *tiny_parity) == 2
     assert "another configuration" in capsys.readouterr().err

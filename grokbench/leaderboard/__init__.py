@@ -3,7 +3,7 @@ terminal.
 
 ``grokbench leaderboard DIR [-o OUTDIR]`` writes ``OUTDIR/README.md`` (default
 ``DIR/leaderboard``), two PNGs across tasks (see :mod:`.overview`) and, per task, two
-PNGs (see :mod:`.figures`), referenced by relative paths so the folder renders on any git
+PNGs (see :mod:`.figures`) and, on a tuned page, its tuning curve (:mod:`.tuning_figures`), referenced by relative paths so the folder renders on any git
 host.
 
 Every number comes from :mod:`grokbench.stats`; this package only formats and plots, and
@@ -42,6 +42,7 @@ from .rows import (
 )
 from .summary import disagreements, findings, requested_pairs
 from .terminal import print_tables
+from .tuning_figures import write_tuning_curves
 
 __all__ = [
     "COMPARISONS_CSV", "MAIN_COLUMNS", "METRIC_LINES", "OverviewFigures", "TaskFigures", "budget_epochs",
@@ -112,11 +113,14 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
         drawn = write_figures(frame, analysis, staged) if figures else None
         across = write_overview(analysis, staged) if figures and analysis else None
         part = _write_defaults(Path(defaults), outdir, figures) if defaults is not None else None
+        tuning = write_tuning_curves(frame, staged) if figures else None
         text = render_markdown(frame, analysis, runs, results_dir=results_dir, outdir=outdir,
-                               commit=git_commit(), figures=drawn, overview=across, defaults=part)
+                               commit=git_commit(), figures=drawn, overview=across, defaults=part,
+                               tuning_curves=tuning)
         (staged / PAGE).write_text(printable(text), encoding="utf-8")
         (staged / COMPARISONS_CSV).write_text(comparisons_csv(analysis), encoding="utf-8")
-        publish(staged, outdir, [PAGE, COMPARISONS_CSV, *_figure_files(drawn, across)])
+        curves = [f.path for f in (tuning or {}).values() if f.path]
+        publish(staged, outdir, [PAGE, COMPARISONS_CSV, *_figure_files(drawn, across), *curves])
     return outdir / PAGE
 
 

@@ -32,6 +32,7 @@ from .rows import (
 from .runtime import folder_intervals, logged_intervals, run_time_row
 from .settings import accelerator_settings_rows
 from .summary import disagreements, findings
+from .tuning_figures import TuningCurveFigure
 
 METRIC_LINES = (
     "**Steps to target**: the time to stable generalization: the first evaluation with test accuracy >= the "
@@ -134,7 +135,8 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
                     generated: str | None = None,
                     figures: Mapping[str, TaskFigures] | None = None,
                     overview: OverviewFigures | None = None,
-                    defaults: DefaultsPart | None = None) -> str:
+                    defaults: DefaultsPart | None = None,
+                    tuning_curves: Mapping[str, TuningCurveFigure] | None = None) -> str:
     """The leaderboard page for ``analysis`` (= grokbench.stats.analyze(frame)).
 
     ``frame``: the results folder's records (grokbench.store.load_frame columns plus
@@ -144,7 +146,9 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     figures.write_figures wrote (None or a missing label: no figures referenced);
     ``overview``: what overview.write_overview wrote (None: no figures across tasks);
     ``defaults``: a second folder, of every method at its default settings, whose summary
-    and main tables follow the page's own (a tuned page's untuned counterpart)."""
+    and main tables follow the page's own (a tuned page's untuned counterpart);
+    ``tuning_curves``: per task label what tuning_figures.write_tuning_curves wrote (a
+    tuned page's tuning curves; None: no section)."""
     generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     regen = f"grokbench leaderboard {display_path(results_dir)} -o {display_path(outdir)}"
     if defaults is not None:
@@ -172,6 +176,7 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     for label, ts in analysis.items():
         targets = distinct_texts(dframe[dframe["task_label"] == label].get("target", []))
         out += _task_section(label, ts, targets, (figures or {}).get(label), timing.get(label))
+    out += _tuning_curve_section(frame, tuning_curves or {})
     if defaults is not None:
         out += _defaults_section(defaults, analysis)
     return "\n".join(out) + "\n"
@@ -235,6 +240,28 @@ def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated
                 "The configuration each (task, method) runs at, and which of the tried ones it is.", "",
                 md_table(selected)]
     return out + [""]
+
+
+TUNING_CURVE_TEXT = (
+    "Does the selection still move at K? For each tuned method, the median steps to target of the "
+    "configuration its study's rule would choose from the defaults and the first k of its K draws, over "
+    "random orders of the draws (band: 10th-90th percentile). A curve still falling at K says more draws "
+    "would likely find better settings. The same numbers, and every configuration tried, are in each "
+    "tuning folder's tuning.md.")
+
+
+def _tuning_curve_section(frame, figures: Mapping[str, TuningCurveFigure]) -> list[str]:
+    """The tuning curves of a tuned page, one figure per task (none: no section)."""
+    if not figures:
+        return []
+    out = ["## Tuning curves", "", TUNING_CURVE_TEXT, ""]
+    out += [f"- tuning folder `{folder}`: its tables in `{Path(folder, 'tuning.md')}`"
+            for folder in _tuning_folders(frame)] + [""]
+    for label, figure in figures.items():
+        out += [f"### {label}: tuning curve", ""]
+        out += [f"![{label}: tuning curve]({figure.path})" if figure.error is None
+                else f"_figure failed: {figure.error}_", ""]
+    return out
 
 
 def _tuning_folders(frame) -> list[str]:

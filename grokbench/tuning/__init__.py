@@ -5,7 +5,7 @@ declared search space (``space``), plus the method's own (its defaults), trains 
 (``driver``), selects one per (task, method) by the rule in ``selection`` and writes
 DIR/tuned.json; ``grokbench run --tuned DIR`` runs the selections on the report seeds
 (``tuned``). ``provenance_rows`` / ``selected_rows`` give the leaderboard's provenance
-rows and its table of selected configurations.
+rows and its table of selected configurations, ``study_curves`` the tuning curves it draws.
 
 Plugins import the space types from here (``from grokbench.tuning import Log``); the rest
 loads on first use, so importing a plugin stays cheap.
@@ -13,7 +13,7 @@ loads on first use, so importing a plugin stays cheap.
 
 from .space import Choice, Linear, Log
 
-_LAZY = ("provenance_rows", "selected_rows")
+_LAZY = ("provenance_rows", "selected_rows", "study_curves")
 
 
 def __getattr__(name: str):

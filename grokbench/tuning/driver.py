@@ -6,7 +6,8 @@ The trials run through the normal executor and store (``grokbench.api.execute``)
 study resumes like ``grokbench run``. ``conclude`` reads the study's records, applies the
 one rule of ``selection`` to every (task, method) and writes:
 
-  DIR/tuned.json   the chosen configuration of each (task, method) and the budget
+  DIR/tuned.json   the chosen configuration of each (task, method), the budget, and each
+                   study's tuning curve (``curve``: drawn on the page of a tuned run)
   DIR/tuning.md    every configuration tried, one table per (task, method), and its tuning
                    curve (``curves``)
   DIR/tuning.csv   the same, one row per configuration
@@ -54,7 +55,7 @@ from ..spec import (
     trial_identity,
 )
 from ..store import Store, atomic_write_text
-from .curves import curve_lines, tuning_curve
+from .curves import curve_json, curve_lines, tuning_curve
 from .proposals import Proposal, propose, split_ranges
 from .selection import RULE, Outcome, outcome, select
 from .space import at_edge
@@ -211,8 +212,10 @@ def conclude(study: Study, store: Store, capping: bool = True, give_up: float | 
         outcomes = [outcome(p.index, p.label, rs) for p, rs in zip(group, records)]
         best = select(outcomes, default_index=next((p.index for p in group if p.label == method), None))
         chosen = next(p for p in group if p.index == best.index)
+        default_index = next((p.index for p in group if p.label == method), None)
         selected.append({**_entry(study, chosen, best), "edge": edges(chosen),
-                         "effort": effort([r for rs in records for r in rs])})
+                         "effort": effort([r for rs in records for r in rs]),
+                         "curve": curve_json(tuning_curve(outcomes, default_index))})
         tables.append((task_label, method, group, outcomes, best.index))
         spent += [r for rs in records for r in rs]
     data = {
@@ -352,6 +355,7 @@ SELECTED_FIELDS: Schema = {
     "solved": Field(integer(lo=0), required=False), "seeds": Field(integer(lo=0), required=False),
     "values": Field(an_object, required=False), "space": Field(dict_of(text), required=False),
     "edge": Field(list_of(text), required=False), "effort": Field(an_object, required=False),
+    "curve": Field(list_of(an_object), required=False),
     "task_params": Field(an_object), "optimizer": Field(an_object), "transforms": Field(list_of(an_object)),
 }
 

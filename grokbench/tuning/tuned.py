@@ -92,6 +92,31 @@ def _tuned_entries(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str,
             for i in identities if isinstance(i.get("tuned"), dict)]
 
 
+def study_curves(identities: Iterable[dict[str, Any]]) -> dict[str, dict[str, list]]:
+    """Task label -> method label -> the tuning curve (``curves.CurvePoint``s) of the study
+    each tuned method's configuration came from, read from its folder's tuned.json; a
+    folder that is gone, or a study concluded before curves were kept, gives none."""
+    from .curves import curve_from_json
+
+    out: dict[str, dict[str, list]] = {}
+    files: dict[str, dict[str, Any] | None] = {}
+    for task, method, _, folder in _tuned_entries(identities):
+        if folder not in files:
+            try:
+                files[folder] = read_tuned(folder)
+            except UserError:
+                files[folder] = None
+        data = files[folder]
+        entry = next((e for e in (data or {}).get("selected", []) if (e["task"], e["method"]) == (task, method)), None)
+        if entry is None or not entry.get("curve") or method in out.get(task, {}):
+            continue
+        try:
+            out.setdefault(task, {})[method] = curve_from_json(entry["curve"])
+        except ValueError:
+            continue
+    return out
+
+
 def provenance_rows(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     """The leaderboard header's rows for tuned records: the budget (K, tuning seeds,
     search, selection rule, folder and the tasks it tuned), the search spaces and a

@@ -27,6 +27,7 @@ from ..plan import Plan
 from ..spec import MethodSpec, Overrides, TaskSpec, resolve_method
 from ..store import Store
 from .driver import read_tuned
+from .space import RANGE_SEPARATOR
 
 
 def _plain(value: Any) -> Any:
@@ -42,7 +43,8 @@ def tuned_method(entry: dict[str, Any], data: dict[str, Any], folder: str, task:
                 "transforms": [asdict(t) for t in spec.transforms]}
     for name, value in resolved.items():
         if _plain(value) != _plain(entry.get(name)):
-            given = " ".join(f"--set {o}" for o in data.get("overrides") or []) or "no --set"
+            given = " ".join(f"--set {o}" for o in data.get("overrides") or []
+                             if RANGE_SEPARATOR not in o.partition("=")[2]) or "no --set"  # ranges: tune's own
             raise UserError(f"--tuned {folder}: {task.label} / {method.label} resolves to other "
                             f"{name.replace('_', ' ')} than when it was tuned; use the tuning's settings ({given})")
     tuned = {"config": spec.label, "index": entry["index"], "trials": data["trials"],

@@ -94,7 +94,7 @@ def _add_tune_parser(sub) -> None:
                                        "seeds -> DIR/tuned.json (then: grokbench run --tuned DIR)")
     _add_plan_options(tune, "'all' or METHOD[,...], as for run",
                       "override a task or method parameter (repeatable; give the same to run --tuned), or "
-                      "search a setting over another range: METHOD.PARAM=LO..HI (the same folder keeps its "
+                      "search a setting over another range: METHOD.PARAM=LO..HI (tune only; the same folder keeps its "
                       "records; docs/tuning.md)")
     tune.add_argument("--trials", type=_trials, default="auto", metavar="K",
                       help="quasi-random configurations per (task, method), the same K for every method, "

@@ -295,7 +295,7 @@ def tuning_markdown(data: dict[str, Any], tables: list) -> str:
                          f"{', '.join(o.statuses)} | {'**yes**' if p.index == chosen else ''} |")
         lines.append("")
         default_index = next((p.index for p in group if p.label == method), None)
-        lines += curve_lines(tuning_curve(outcomes, default_index), data["trials"])
+        lines += curve_lines(tuning_curve(outcomes, default_index), sum(p.index != default_index for p in group))
     return "\n".join(lines)
 
 

@@ -158,7 +158,8 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return failed[0]
     data = conclude(study, store)
     for entry in data["selected"]:
-        edge = f"; at the edge of its range: {', '.join(entry['edge'])}" if entry.get("edge") else ""
+        edge = (f"; at the edge of its range: {', '.join(entry['edge'])} (to search further, re-run with "
+                f"--set METHOD.PARAM=LO..HI)") if entry.get("edge") else ""
         print(f"{entry['task']} / {entry['method']}: {entry['config']} (configuration {entry['index']}, "
               f"{entry['solved']}/{entry['seeds']} solved{edge})")
     print(f"tuned: {store.root / 'tuned.json'} (every configuration: {store.root / 'tuning.md'}); "

@@ -94,7 +94,9 @@ def _add_tune_parser(sub) -> None:
     tune = sub.add_parser("tune", help="tune every task x method (and each task's baseline) on tuning "
                                        "seeds -> DIR/tuned.json (then: grokbench run --tuned DIR)")
     _add_plan_options(tune, "'all' or METHOD[,...], as for run",
-                      "override a task or method parameter (repeatable; give the same to run --tuned)")
+                      "override a task or method parameter (repeatable; give the same to run --tuned), or "
+                      "search a setting over another range: METHOD.PARAM=LO..HI (tune only; the same folder keeps its "
+                      "records; docs/tuning.md)")
     tune.add_argument("--trials", type=_trials, default="auto", metavar="K",
                       help="quasi-random configurations per (task, method), the same K for every method, "
                            "each method's defaults tried besides; auto (default): the largest of the tasks' own "

@@ -154,6 +154,33 @@ def test_a_method_s_cost_period_and_warm_up_are_honoured(tmp_path, folder):
     assert runner.step >= 10
 
 
+def test_a_sweep_is_measured_once_per_step_structure(tmp_path, monkeypatch):
+    # three learning rates trained in one batch share one step structure: one runner steps
+    # them side by side, and its cost is written for each of the three
+    out = tmp_path / "sweep"
+    store = Store(out, create=True)
+    overrides = parse_overrides([v for v in TINY_PARITY if v != "--set"])
+    for cell in build_plan("sparse_parity", "sgd[lr=0.05,0.1,0.2]", "2", overrides).cells(set(), 64):
+        for record in run_cell(cell):
+            store.write(record)
+    built = []
+
+    class CountingRunner(measure.Runner):
+        def __init__(self, config, *args, **kwargs):
+            super().__init__(config, *args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(calibrate.session, "Runner", CountingRunner)
+    calibrate.calibrate_folder(out, measure.QUICK, threads=1, log=lambda _: None)
+    costs = calibrate.load_costs(out)
+    assert len(built) == 1 and len(built[0].batch.slots) == 6  # 3 configurations x 2 seeds
+    assert set(built[0].batch.ctx.slot_settings["lr"].tolist()) == {0.05, 0.1, 0.2}
+    assert set(costs) == set(load_frame(out)["calibration_key"]) and len(costs) == 3
+    assert {c.method for c in costs.values()} == {"sgd[lr=0.05]", "sgd[lr=0.1]", "sgd[lr=0.2]"}
+    shared = {(c.step_cost_s, c.setup_s, c.layout, c.rounds, c.measured_as) for c in costs.values()}
+    assert len(shared) == 1 and next(iter(shared))[-1] in costs
+
+
 # ------------------------------------------------------------------ calibrated wall time
 
 def _rows(method, steps, measured_s_per_step, key):

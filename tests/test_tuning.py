@@ -13,7 +13,7 @@ from grokbench.method import Optimizer
 from grokbench.plan import build_plan
 from grokbench.record import Record
 from grokbench.spec import parse_overrides, resolve_task
-from grokbench.tuning import Choice, Linear, Log, provenance_rows, selected_rows
+from grokbench.tuning import Choice, Linear, Log, provenance_rows, selected_rows, study_curves
 from grokbench.tuning.driver import FORMAT, build_study
 from grokbench.tuning.proposals import propose, tuned_axes
 from grokbench.tuning.selection import Outcome, outcome, select
@@ -164,6 +164,14 @@ def test_tune_then_run_tuned_carries_the_selected_configuration(tmp_path, tiny_p
     page = (tmp_path / "board" / "README.md").read_text()
     (tune_row,) = [line for line in page.splitlines() if line.startswith("| tuning command |")]
     assert "`grokbench tune --methods sgd --trials 2" in tune_row  # the page names the study's command
+    figure = "sparse_parity_tuning_curve.png"  # the study's tuning curve, drawn from its tuned.json
+    assert (tmp_path / "board" / figure).stat().st_size > 0
+    assert figure in json.loads((tmp_path / "board" / ".grokbench-leaderboard.json").read_text())["files"]
+    assert f"### sparse_parity: tuning curve\n\n![sparse_parity: tuning curve]({figure})" in page
+    (curve,) = study_curves([{**read_records(results)[0]["identity"], "tuned_from": str(tuning)}]).values()
+    assert [p.k for p in curve["sgd"]] == [0, 1, 2]
+    last = curve["sgd"][-1]  # after all K draws, every order chooses the study's selection
+    assert last.median == last.p10 == last.p90 == (entry["median_steps"] or math.inf)
     capsys.readouterr()
     assert run_cli("run", "--methods", "sgd", "--seeds", "1", "--out", str(results), "--quiet", *tiny_parity) == 2
     assert "another configuration" in capsys.readouterr().err
@@ -308,3 +316,44 @@ def test_trials_auto_takes_the_tasks_own_k_and_a_number_still_works(capsys):
     assert auto_trials("modular_addition,power_ops") == 16 and auto_trials("modular_addition,sparse_parity") == 32
     assert _trials("auto") == "auto" and _trials("12") == 12
     assert run_cli("tune", "--trials", "abc", "--out", "x") == 2 and "--trials" in capsys.readouterr().err
+
+
+def test_a_widened_range_keeps_the_declared_points_inside_it_and_covers_the_rest(parity):
+    declared = propose("sgd", parity, {}, 8)
+    widened = propose("sgd", parity, {}, 8, {"sgd.lr": (1e-7, 10.0)})  # declared: log [0.001, 10]
+    assert [p.label for p in widened[:9]] == [p.label for p in declared]  # the same trials: their records stay
+    extra = widened[9:]
+    assert extra and all(p.index > 8 and p.values["sgd.lr"] < 1e-3 for p in extra)
+    assert len({p.label for p in widened}) == len(widened)
+    assert all(p.space["sgd.lr"] == "log [1e-07, 10]" for p in widened)
+    narrowed = propose("sgd", parity, {}, 8, {"sgd.lr": (0.01, 1.0)})
+    assert {p.label for p in narrowed} < {p.label for p in declared}
+    assert all(0.01 <= p.values["sgd.lr"] <= 1.0 for p in narrowed if p.index < 8)
+
+
+def test_a_bad_search_range_is_one_line(parity):
+    for setting, message in [("sgd.momentum=1..2", "searches no momentum"), ("sgd.lr=1..x", "malformed"),
+                             ("sgd.lr=2..1", "LO < HI"), ("sgd.lr=0..1", "above 0"),
+                             ("adamw.lr=1e-4..1", "no method of this study searches adamw.lr")]:
+        with pytest.raises(UserError, match=message):
+            build_study("sparse_parity", "sgd", 2, "1", parse_overrides([setting]))
+
+
+def test_a_study_widens_a_range_and_continues_with_every_record(tmp_path, tiny_parity):
+    tuning = tmp_path / "T"
+    args = ["tune", "--methods", "sgd", "--trials", "2", "--tune-seeds", "2", "--out", str(tuning), "--quiet",
+            *tiny_parity]
+    assert run_cli(*args) == 0
+    before = {r["key"]: r for r in read_records(tuning)}
+    assert run_cli(*args, "--set", "sgd.lr=1e-7..10") == 0
+    after = {r["key"]: r for r in read_records(tuning)}
+    added = [after[k] for k in after.keys() - before.keys()]
+    assert all(after[k] == before[k] for k in before)  # kept as they were, not trained again
+    task = resolve_task("sparse_parity", parse_overrides([v for v in tiny_parity if v != "--set"]))
+    extra = propose("sgd", task, {}, 2, {"sgd.lr": (1e-7, 10.0)})[3:]
+    assert extra and len(added) == 2 * len(extra)
+    assert {r["identity"]["method"] for r in added} == {p.label for p in extra}
+    data = json.loads((tuning / "tuned.json").read_text())
+    assert data["ranges"] == {"sgd.lr": "log [1e-07, 10]"} and data["widening"] == max(p.index for p in extra) - 2
+    assert data["selected"][0]["effort"]["trials"] == len(after)  # the selection is over all of them
+    assert len((tuning / "tuning.csv").read_text().splitlines()) == 1 + 3 + len(extra)

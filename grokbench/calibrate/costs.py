@@ -16,7 +16,7 @@ import json
 import math
 import numbers
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,7 @@ class StepCost:
     cpu_step_cost_s: float | None
     cpu_per_wall: float | None
     mode: str
+    measured_as: str = ""
 
     @property
     def seed_step_cost_s(self) -> float:
@@ -82,7 +83,7 @@ class StepCost:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StepCost:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data or f.default is MISSING})
 
 
 def calibration_path(results_dir: str | Path) -> Path:

@@ -1,7 +1,7 @@
 """Measuring step costs: live seed batches stepped by the engine's timed unit, warmed up,
 then interleaved round-robin until every median is stable.
 
-A ``Runner`` holds one configuration's ``SeedBatch`` and steps it with
+A ``Runner`` holds one step structure's ``SeedBatch`` (``configs``) and steps it with
 ``grokbench.trial.train_step`` (forward, backward, transforms, meta steps, optimizer),
 timed by the same ``environment.PeriodClock`` as the training loop. Steps continue the
 configuration's real training from its real initialization.
@@ -37,8 +37,9 @@ import numpy as np
 import torch
 
 from .. import environment
+from ..plan import Cell
 from ..seedbatch import SeedBatch
-from ..trial import train_step
+from ..trial import build_chain, train_step
 from .configs import CalibrationConfig
 
 MAX_UNIT_STEPS = 4096  # a longer period-and-epoch unit is cut back to the period alone
@@ -78,16 +79,17 @@ def chain_cost_warmup(chain: Any) -> int:
 
 
 class Runner:
-    """One configuration's live seed batch. ``setup_s``: the method's one-time setup (the
+    """One step structure's live seed batch, its configurations side by side as trained. ``setup_s``: the method's one-time setup (the
     chain's ``init`` for the whole batch), timed."""
 
     def __init__(self, config: CalibrationConfig, clock: Callable[[torch.device], Any] = environment.PeriodClock):
         device = environment.resolve_device(config.device)
         self.config = config
         self.task = config.task.build()
-        self.chain = config.method.build()
+        cell = Cell(config.task, config.method, config.seeds, device=config.device, variants=config.variants)
+        self.chain, settings = build_chain(cell)
         self.batch = SeedBatch.build(self.task, config.task.name, config.method.stream_label, config.seeds,
-                                     self.chain, device)
+                                     self.chain, device, len(cell.configs), settings)
         self.schedule = self.task.schedule(self.batch.n_train)
         self.clock = clock(device)
         self.clock.start()

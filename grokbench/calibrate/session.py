@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -56,8 +56,10 @@ def torch_threads(n: int) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def _skip(config: CalibrationConfig, reason: str) -> dict[str, str]:
-    return {"task": config.task_label, "method": config.method_label, "reason": reason}
+def _skip(config: CalibrationConfig, reason: str) -> list[dict[str, str]]:
+    """Every configuration of the structure, as not measured for ``reason``."""
+    labels = [label for _, label in config.members] or [config.method_label]
+    return [{"task": config.task_label, "method": label, "reason": reason} for label in labels]
 
 
 def build_runners(configs: list[CalibrationConfig], settings: Settings) -> tuple[list[Runner], list[float],
@@ -67,14 +69,14 @@ def build_runners(configs: list[CalibrationConfig], settings: Settings) -> tuple
     runners, step_s, skipped = [], [], []
     for config in configs:
         if config.device.startswith("cuda") and not torch.cuda.is_available():
-            skipped.append(_skip(config, "its records ran on CUDA, which this machine does not have"))
+            skipped.extend(_skip(config, "its records ran on CUDA, which this machine does not have"))
             continue
         try:
             runner = Runner(config)
             step_s.append(warm_up(runner, settings))
             runners.append(runner)
         except Exception as exc:  # a plugin that is not loaded, or fails to build or step
-            skipped.append(_skip(config, f"{type(exc).__name__}: {exc}"))
+            skipped.extend(_skip(config, f"{type(exc).__name__}: {exc}"))
     return runners, step_s, skipped
 
 
@@ -97,12 +99,21 @@ def step_cost(runner: Runner, blocks: list[tuple[environment.Period, int]], warm
     )
 
 
+def for_members(cost: StepCost, config: CalibrationConfig) -> list[StepCost]:
+    """A step structure's measured cost, once for each configuration sharing it
+    (``configs``: same tensors and kernels, scalars only)."""
+    members = config.members or ((config.key, config.method_label),)
+    return [replace(cost, key=key, method=label, measured_as=config.key) for key, label in members]
+
+
 def measure(runners: list[Runner], step_s: list[float], settings: Settings, threads: int) -> list[StepCost]:
-    """Interleave warmed-up runners (``measure.interleave``) in blocks of about equal duration."""
+    """Interleave warmed-up runners (``measure.interleave``) in blocks of about equal
+    duration; one cost per configuration, each step structure measured once."""
     warmed = [runner.step for runner in runners]
     units = [block_unit(r.period, r.schedule.steps_per_epoch) for r in runners]
     blocks = interleave(runners, units, step_s, settings)
-    return [step_cost(r, b, w, threads, settings) for r, b, w in zip(runners, blocks, warmed)]
+    return [c for r, b, w in zip(runners, blocks, warmed)
+            for c in for_members(step_cost(r, b, w, threads, settings), r.config)]
 
 
 def calibrate_folder(results_dir: str | Path, settings: Settings = FULL, *, threads: int | None = None,
@@ -116,10 +127,12 @@ def calibrate_folder(results_dir: str | Path, settings: Settings = FULL, *, thre
     configs, skipped = configs_of(records)
     if not configs:
         raise UserError(f"{results_dir} holds no finished trial to calibrate")
-    if only_missing and {c.key for c in configs} <= set(load_costs(results_dir)):
+    keys = {k for c in configs for k, _ in c.members}
+    if only_missing and keys <= set(load_costs(results_dir)):
         return None
     threads = threads or records_threads(records) or torch.get_num_threads()
-    log(f"calibrating {len(configs)} configuration(s) of {results_dir} ({settings.mode}, {threads} thread(s))")
+    log(f"calibrating {len(keys)} configuration(s) of {results_dir} in {len(configs)} step structure(s)"
+        f" ({settings.mode}, {threads} thread(s))")
     started, load_before = time.perf_counter(), environment.load_average()
     with torch_threads(threads):
         runners, step_s, unbuilt = build_runners(configs, settings)

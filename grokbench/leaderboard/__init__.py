@@ -3,7 +3,7 @@ terminal.
 
 ``grokbench leaderboard DIR [-o OUTDIR]`` writes ``OUTDIR/README.md`` (default
 ``DIR/leaderboard``), two PNGs across tasks (see :mod:`.overview`) and, per task, two
-PNGs (see :mod:`.figures`), a page per (task, method) in ``OUTDIR/cells/`` that the main
+PNGs (see :mod:`.figures`) and, on a tuned page, its tuning curve (:mod:`.tuning_figures`), a page per (task, method) in ``OUTDIR/cells/`` that the main
 tables' numbers link to (see :mod:`.cells`), ``comparisons.csv`` and ``results.csv`` (the
 records, as ``grokbench export`` writes them), referenced by relative paths so the folder
 renders on any git host.
@@ -48,6 +48,7 @@ from .rows import (
 )
 from .summary import disagreements, findings, requested_pairs
 from .terminal import print_tables
+from .tuning_figures import write_tuning_curves
 
 __all__ = [
     "COMPARISONS_CSV", "MAIN_COLUMNS", "RESULTS_CSV", "cell_names", "link_cells", "safe_name", "write_cell_pages", "METRIC_LINES", "OverviewFigures", "TaskFigures", "budget_epochs",
@@ -122,13 +123,16 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
         trials = _with_metrics(frame)
         cells = write_cell_pages(trials, analysis, staged, results_dir, outdir, figures)
         part = _write_defaults(Path(defaults), outdir, figures) if defaults is not None else None
+        tuning = write_tuning_curves(frame, staged) if figures else None
         text = render_markdown(frame, analysis, runs, results_dir=results_dir, outdir=outdir,
                                commit=git_commit(), figures=drawn, overview=across, defaults=part,
-                               cell_links=cells.links, studies=studies)
+                               cell_links=cells.links, studies=studies, tuning_curves=tuning)
         (staged / PAGE).write_text(printable(text), encoding="utf-8")
         (staged / COMPARISONS_CSV).write_text(comparisons_csv(analysis), encoding="utf-8")
         (staged / RESULTS_CSV).write_text(csv_text(export_frame(trials)), encoding="utf-8")
-        publish(staged, outdir, [PAGE, COMPARISONS_CSV, RESULTS_CSV, *cells.files, *_figure_files(drawn, across)])
+        curves = [f.path for f in (tuning or {}).values() if f.path]
+        publish(staged, outdir, [PAGE, COMPARISONS_CSV, RESULTS_CSV, *cells.files, *_figure_files(drawn, across),
+                                 *curves])
     return outdir / PAGE
 
 

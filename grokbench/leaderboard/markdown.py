@@ -34,6 +34,7 @@ from .rows import (
 from .runtime import folder_intervals, logged_intervals, run_time_row
 from .settings import accelerator_settings_rows
 from .summary import disagreements, findings
+from .tuning_figures import TuningCurveFigure
 
 METRIC_LINES = (
     "**Steps to target**: the time to stable generalization: the first evaluation with test accuracy >= the "
@@ -138,7 +139,8 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
                     overview: OverviewFigures | None = None,
                     defaults: DefaultsPart | None = None,
                     cell_links: Mapping[str, Mapping[str, str]] | None = None,
-                    studies: Sequence[Any] | None = None) -> str:
+                    studies: Sequence[Any] | None = None,
+                    tuning_curves: Mapping[str, TuningCurveFigure] | None = None) -> str:
     """The leaderboard page for ``analysis`` (= grokbench.stats.analyze(frame)).
 
     ``frame``: the results folder's records (grokbench.store.load_frame columns plus
@@ -152,7 +154,9 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     ``cell_links``: per task label and method the per-cell page that the numbers of its
     main-table row link to (links.cell_names; None: no links); ``studies``:
     the parts of the folder's study.toml (``grokbench.study``), None when it has none (the
-    header then shows the logged commands, with a note)."""
+    header then shows the logged commands, with a note);
+    ``tuning_curves``: per task label what tuning_figures.write_tuning_curves wrote (a
+    tuned page's tuning curves; None: no section)."""
     generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     regen = f"grokbench leaderboard {display_path(results_dir)} -o {display_path(outdir)}"
     if defaults is not None:
@@ -185,6 +189,7 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
         targets = distinct_texts(dframe[dframe["task_label"] == label].get("target", []))
         out += _task_section(label, ts, targets, (figures or {}).get(label), timing.get(label),
                              (cell_links or {}).get(label))
+    out += _tuning_curve_section(frame, tuning_curves or {})
     if defaults is not None:
         out += _defaults_section(defaults, analysis)
     return "\n".join(out) + "\n"
@@ -252,6 +257,28 @@ def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated
                 "The configuration each (task, method) runs at, and which of the tried ones it is.", "",
                 md_table(selected)]
     return out + [""]
+
+
+TUNING_CURVE_TEXT = (
+    "Does the selection still move at K? For each tuned method, the median steps to target of the "
+    "configuration its study's rule would choose from the defaults and the first k of its K draws, over "
+    "random orders of the draws (band: 10th-90th percentile). A curve still falling at K says more draws "
+    "would likely find better settings. The same numbers, and every configuration tried, are in each "
+    "tuning folder's tuning.md.")
+
+
+def _tuning_curve_section(frame, figures: Mapping[str, TuningCurveFigure]) -> list[str]:
+    """The tuning curves of a tuned page, one figure per task (none: no section)."""
+    if not figures:
+        return []
+    out = ["## Tuning curves", "", TUNING_CURVE_TEXT, ""]
+    out += [f"- tuning folder `{folder}`: its tables in `{Path(folder, 'tuning.md')}`"
+            for folder in _tuning_folders(frame)] + [""]
+    for label, figure in figures.items():
+        out += [f"### {label}: tuning curve", ""]
+        out += [f"![{label}: tuning curve]({figure.path})" if figure.error is None
+                else f"_figure failed: {figure.error}_", ""]
+    return out
 
 
 def _tuning_folders(frame) -> list[str]:

@@ -97,3 +97,25 @@ def curve_lines(points: list[CurvePoint], trials: int) -> list[str]:
     for p in points:
         lines.append(f"| {p.k} | {steps(p.median)} | {steps(p.p10)}-{steps(p.p90)} | {p.bounded} |")
     return [*lines, ""]
+
+
+def curve_json(points: list[CurvePoint]) -> list[dict]:
+    """A curve for tuned.json (``curve`` of each selection): an infinite value (beyond the
+    budget) as None."""
+    def finite(x: float) -> float | None:
+        return x if math.isfinite(x) else None
+
+    return [{"k": p.k, "median": finite(p.median), "p10": finite(p.p10), "p90": finite(p.p90),
+             "bounded": p.bounded, "orders": p.orders} for p in points]
+
+
+def curve_from_json(data: list[dict]) -> list[CurvePoint]:
+    """``curve_json``'s inverse (None -> inf); a malformed point is a ValueError."""
+    def value(x) -> float:
+        return math.inf if x is None else float(x)
+
+    try:
+        return [CurvePoint(int(d["k"]), value(d["median"]), value(d["p10"]), value(d["p90"]), int(d["bounded"]),
+                           int(d["orders"])) for d in data]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"malformed tuning curve: {exc}") from None

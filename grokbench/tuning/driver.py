@@ -6,7 +6,8 @@ The trials run through the normal executor and store (``grokbench.api.execute``)
 study resumes like ``grokbench run``. ``conclude`` reads the study's records, applies the
 one rule of ``selection`` to every (task, method) and writes:
 
-  DIR/tuned.json   the chosen configuration of each (task, method) and the budget
+  DIR/tuned.json   the chosen configuration of each (task, method), the budget, and each
+                   study's tuning curve (``curve``: drawn on the page of a tuned run)
   DIR/tuning.md    every configuration tried, one table per (task, method), and its tuning
                    curve (``curves``)
   DIR/tuning.csv   the same, one row per configuration
@@ -18,7 +19,7 @@ import csv
 import io
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,8 @@ from ..spec import (
     trial_identity,
 )
 from ..store import Store, atomic_write_text
-from .curves import curve_lines, tuning_curve
-from .proposals import Proposal, propose
+from .curves import curve_json, curve_lines, tuning_curve
+from .proposals import Proposal, propose, split_ranges
 from .selection import RULE, Outcome, outcome, select
 from .space import at_edge
 
@@ -75,6 +76,13 @@ class TuningStudy:
     plan: Plan
     trials: int
     overrides: tuple[str, ...]
+    ranges: dict[str, str] = field(default_factory=dict)  # settings searched over other than declared ranges
+
+    @property
+    def widening(self) -> int:
+        """How far configuration indices go past the defaults' (``trials``): points that
+        cover a range widened (``proposals``), 0 when none."""
+        return max((p.index for p in self.proposals), default=0) - self.trials if self.proposals else 0
 
     def groups(self) -> dict[tuple[str, str], list[Proposal]]:
         """Proposals by (task label, method label), in proposal order."""
@@ -94,6 +102,7 @@ def build_study(tasks: str, methods: str, trials: int, tune_seeds: str, override
         raise UserError(f"--trials must be a whole number >= 1; got {trials!r}")
     if after_solve < 0:
         raise UserError("after_solve must be >= 0")
+    overrides, ranges = split_ranges(overrides)
     check_override_names(overrides)
     seeds = parse_tune_seeds(tune_seeds)
     task_labels = expand_tasks(tasks)
@@ -106,12 +115,29 @@ def build_study(tasks: str, methods: str, trials: int, tune_seeds: str, override
     proposals: dict[tuple[str, str, int], Proposal] = {}
     for task in task_specs:
         for label in with_baseline(labels, task, overrides):
-            for p in propose(label, task, overrides, trials):
+            for p in propose(label, task, overrides, trials, ranges):
                 proposals.setdefault((task.label, p.method, p.index), p)
     check_overrides_used(overrides, task_specs, [p.spec for p in proposals.values()])
+    check_ranges_used(ranges, proposals.values())
+    check_trials(len(proposals) * len(seeds), max_trials, "the study's configurations x --tune-seeds")
     pairs = {(p.task.label, p.label): (p.task, p.spec) for p in proposals.values()}
     plan = Plan(tuple(pairs.values()), tuple(seeds), after_solve, device, plugin_files)
-    return TuningStudy(tuple(proposals.values()), plan, trials, override_text)
+    return TuningStudy(tuple(proposals.values()), plan, trials, override_text, _described(ranges, proposals.values()))
+
+
+def check_ranges_used(ranges: dict[str, Any], proposals: Any) -> None:
+    """Every search range given must be searched by some method of the study."""
+    searched = {name for p in proposals for name in p.space}
+    unused = sorted(set(ranges) - searched)
+    if unused:
+        raise UserError(f"--set {unused[0]}=LO..HI: no method of this study searches {unused[0]}, so the range "
+                        f"would change nothing (searched: {', '.join(sorted(searched)) or 'nothing'})")
+
+
+def _described(ranges: dict[str, Any], proposals: Any) -> dict[str, str]:
+    """The ranges a study searches other than declared, as described in its tables."""
+    spaces = {name: text for p in proposals for name, text in p.space.items()}
+    return {name: spaces[name] for name in sorted(ranges) if name in spaces}
 
 
 def auto_trials(tasks: str) -> int:
@@ -186,8 +212,10 @@ def conclude(study: TuningStudy, store: Store, capping: bool = True, give_up: fl
         outcomes = [outcome(p.index, p.label, rs) for p, rs in zip(group, records)]
         best = select(outcomes, default_index=next((p.index for p in group if p.label == method), None))
         chosen = next(p for p in group if p.index == best.index)
+        default_index = next((p.index for p in group if p.label == method), None)
         selected.append({**_entry(study, chosen, best), "edge": edges(chosen),
-                         "effort": effort([r for rs in records for r in rs])})
+                         "effort": effort([r for rs in records for r in rs]),
+                         "curve": curve_json(tuning_curve(outcomes, default_index))})
         tables.append((task_label, method, group, outcomes, best.index))
         spent += [r for rs in records for r in rs]
     data = {
@@ -195,6 +223,7 @@ def conclude(study: TuningStudy, store: Store, capping: bool = True, give_up: fl
         "rule": RULE,
         "search": SEARCH, "after_solve": study.plan.after_solve, "overrides": list(study.overrides),
         "capping": capping, "give_up": give_up, "effort": effort(spent),
+        "ranges": study.ranges, "widening": max(0, study.widening),
         "selected": selected,
     }
     atomic_write_text(store.root / TUNED_FILE, json.dumps(data, indent=1, default=str) + "\n")
@@ -253,6 +282,7 @@ def tuning_markdown(data: dict[str, Any], tables: list) -> str:
         f"- budget: {data['trials']} quasi-random configuration(s) per (task, method) and the method's own "
         f"(its defaults, the last index), each on tuning seeds "
         f"{', '.join(map(str, seeds))}",
+        *_range_lines(data),
         f"- search: {data['search']}", f"- selection: {data['rule']}", _capping_line(data),
         *_give_up_lines(data), *_edge_lines(data), "",
     ]
@@ -265,8 +295,18 @@ def tuning_markdown(data: dict[str, Any], tables: list) -> str:
                          f"{', '.join(o.statuses)} | {'**yes**' if p.index == chosen else ''} |")
         lines.append("")
         default_index = next((p.index for p in group if p.label == method), None)
-        lines += curve_lines(tuning_curve(outcomes, default_index), data["trials"])
+        lines += curve_lines(tuning_curve(outcomes, default_index), sum(p.index != default_index for p in group))
     return "\n".join(lines)
+
+
+def _range_lines(data: dict[str, Any]) -> list[str]:
+    """One line naming the ranges searched other than declared (none: no line)."""
+    ranges = data.get("ranges") or {}
+    if not ranges:
+        return []
+    return ["- ranges set (`--set METHOD.PARAM=LO..HI`): " + "; ".join(f"{k} {v}" for k, v in ranges.items())
+            + f"; the declared ranges' points inside them kept, configurations {data['trials'] + 1} and on cover "
+            "what they add, at the same density"]
 
 
 def _edge_lines(data: dict[str, Any]) -> list[str]:
@@ -275,7 +315,8 @@ def _edge_lines(data: dict[str, Any]) -> list[str]:
     if not flagged:
         return []
     return ["- **at the edge of the range** (a selected value in the outer 5% of its range, log scale where the "
-            "range is; the best may lie beyond it): " + "; ".join(flagged)]
+            "range is; the best may lie beyond it): " + "; ".join(flagged)
+            + ". The same command with `--set METHOD.PARAM=LO..HI` widens a range and keeps every record"]
 
 
 def tuning_csv(tables: list) -> str:
@@ -304,6 +345,8 @@ TUNED_FIELDS: Schema = {
     "capping": Field(boolean, required=False),
     "give_up": Field(any_of(number(lo=0), null), required=False),
     "effort": Field(an_object, required=False),
+    "ranges": Field(dict_of(text), required=False),
+    "widening": Field(integer(lo=0), required=False),
     "selected": Field(list_of(an_object)),
 }
 SELECTED_FIELDS: Schema = {
@@ -312,6 +355,7 @@ SELECTED_FIELDS: Schema = {
     "solved": Field(integer(lo=0), required=False), "seeds": Field(integer(lo=0), required=False),
     "values": Field(an_object, required=False), "space": Field(dict_of(text), required=False),
     "edge": Field(list_of(text), required=False), "effort": Field(an_object, required=False),
+    "curve": Field(list_of(an_object), required=False),
     "task_params": Field(an_object), "optimizer": Field(an_object), "transforms": Field(list_of(an_object)),
 }
 
@@ -331,8 +375,9 @@ def read_tuned(folder: str | Path) -> dict[str, Any]:
     check(data, TUNED_FIELDS, where)
     seen = set()
     for i, entry in enumerate(check_each(data["selected"], SELECTED_FIELDS, where, "selected")):
-        if entry["index"] > data["trials"]:
-            raise UserError(f"{where}: selected[{i}].index must be <= trials ({data['trials']}); got {entry['index']}")
+        last = data["trials"] + data.get("widening", 0)
+        if entry["index"] > last:
+            raise UserError(f"{where}: selected[{i}].index must be <= trials + widening ({last}); got {entry['index']}")
         pair = (entry["task"], entry["method"])
         if pair in seen:
             raise UserError(f"{where}: selected[{i}] is a second entry for {pair[0]} / {pair[1]}")

@@ -16,22 +16,42 @@ Settings the method's own label already fixes (``adamw[weight_decay=0]``) are no
 Configuration K is the method as labelled (its defaults on the task): every method gets
 the same K + 1 configurations, and a tuned method is never worse on the tuning seeds than
 its default, which a small K of random points alone does not promise.
+
+Another range (``--set sgd.lr=1e-4..10``: ``Ranges``). Configurations 0..K-1 stay the
+points of the declared ranges, those that lie inside the new ones: the same labels, so a
+study that widens a range resumes with every record it has. The new part of the space gets
+points at the same density: the first M = round(K x V) points of the sequence drawn over
+the new ranges, where V is the new volume over the declared one (each range's length on
+its scale, log for a log range), keep those outside the declared ranges, as configurations
+K + 1 + i (i: the point's place in that sequence). A range narrowed keeps the declared
+points inside it and adds none.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .. import seeding, variants
+from .. import registry, seeding, variants
 from ..errors import UserError
 from ..spec import MethodSpec, Overrides, TaskSpec, resolve_method, written_settings
-from .space import Axis, Dimension, chain_space, describe_space
+from .space import (
+    Axis,
+    Dimension,
+    chain_space,
+    declared_space,
+    describe_space,
+    inside,
+    parse_range,
+    width,
+    with_range,
+)
 
 SEED_STREAM = "tune"
 SHARED_SETTINGS = ("lr", "weight_decay", "momentum")  # base-optimizer settings, by name: coordinates 0, 1, 2
 DIMENSIONS = 16  # coordinates of the task's sequence: the shared ones, then a method's own knobs
+Ranges = dict[str, tuple[float, float]]  # axis name ("sgd.lr") -> the (lo, hi) a study searches it over
 
 
 @dataclass(frozen=True)
@@ -91,24 +111,73 @@ def task_points(task: TaskSpec, trials: int):
     return unit_points(trials, DIMENSIONS, seeding.derive_seed(seeding.BENCHMARK, SEED_STREAM, task.label))
 
 
-def propose(method_label: str, task: TaskSpec, overrides: Overrides, trials: int) -> list[Proposal]:
+def split_ranges(overrides: Overrides) -> tuple[Overrides, Ranges]:
+    """``--set METHOD.PARAM=LO..HI`` entries taken out of ``overrides``: (the other
+    overrides, the search ranges by axis name). A range for a setting its method does not
+    search is a UserError."""
+    plain: Overrides = {}
+    ranges: Ranges = {}
+    methods = registry.methods()
+    for name, params in overrides.items():
+        for param, value in params.items():
+            bounds = parse_range(value) if name in methods else None
+            if bounds is None:
+                plain.setdefault(name, {})[param] = value
+                continue
+            space = declared_space(name)
+            if param not in space:
+                searched = ", ".join(space) or "nothing"
+                raise UserError(f"--set {name}.{param}={value}: {name} searches no {param} (it searches {searched})")
+            ranges[f"{name}.{param}"] = bounds
+    return plain, ranges
+
+
+def _widened(axes: list[Axis], ranges: Ranges) -> list[Axis]:
+    return [replace(a, dimension=with_range(a.dimension, *ranges[a.name], a.name)) if a.name in ranges else a
+            for a in axes]
+
+
+def _volume_ratio(declared: list[Axis], searched: list[Axis]) -> float:
+    """The searched space's volume over the declared one (each range's length on its scale)."""
+    ratio = 1.0
+    for d, s in zip(declared, searched):
+        if width(d.dimension) > 0 and s.dimension != d.dimension:
+            ratio *= width(s.dimension) / width(d.dimension)
+    return ratio
+
+
+def propose(method_label: str, task: TaskSpec, overrides: Overrides, trials: int,
+            ranges: Ranges | None = None) -> list[Proposal]:
     """``trials`` quasi-random configurations of ``method_label`` on ``task`` (configuration
     i at point i of the task's shared sequence), then the method as labelled (index
-    ``trials``); only the latter when nothing is tunable."""
+    ``trials``); only the latter when nothing is tunable. ``ranges``: other ranges for some
+    settings (see the module docstring: the declared points inside them, then the points
+    that cover what they add, from index ``trials`` + 1)."""
     plain = resolve_method(method_label, task, overrides)
     axes = tuned_axes(method_label, task, overrides)
     if not axes:
         return [Proposal(task, plain.label, 0, plain)]
+    searched = _widened(axes, ranges or {})
     columns = coordinates(axes)
-    space, dimensions = describe_space(axes), {axis.name: axis.dimension for axis in axes}
-    out = []
-    for index, point in enumerate(task_points(task, trials)):
-        values = {axis.name: axis.dimension.value(float(point[c])) for axis, c in zip(axes, columns)}
+    space, dimensions = describe_space(searched), {axis.name: axis.dimension for axis in searched}
+
+    def proposal(index: int, point: Any, over: list[Axis]) -> Proposal:
+        values = {axis.name: axis.dimension.value(float(point[c])) for axis, c in zip(over, columns)}
         text = variant_text(plain, axes, list(values.values()))
-        out.append(Proposal(task, plain.label, index, resolve_method(text, task, overrides), values, space,
-                            dimensions))
+        return Proposal(task, plain.label, index, resolve_method(text, task, overrides), values, space, dimensions)
+
+    def within(p: Proposal, over: list[Axis]) -> bool:
+        return all(inside(a.dimension, p.values[a.name]) for a in over)
+
+    drawn = [proposal(i, point, axes) for i, point in enumerate(task_points(task, trials))]
     own = {axis.name: axis_value(plain, axis) for axis in axes}
-    return [*out, Proposal(task, plain.label, trials, plain, own, space, dimensions)]
+    out = [*[p for p in drawn if within(p, searched)], Proposal(task, plain.label, trials, plain, own, space,
+                                                                dimensions)]
+    if searched != axes:
+        more = round(trials * _volume_ratio(axes, searched))
+        wide = [proposal(trials + 1 + i, point, searched) for i, point in enumerate(task_points(task, more))]
+        out += [p for p in wide if not within(p, axes)]
+    return out
 
 
 def axis_value(spec: MethodSpec, axis: Axis) -> Any:

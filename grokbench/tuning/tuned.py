@@ -27,6 +27,7 @@ from ..plan import Plan
 from ..spec import MethodSpec, Overrides, TaskSpec, resolve_method
 from ..store import Store
 from .driver import read_tuned
+from .space import RANGE_SEPARATOR
 
 
 def _plain(value: Any) -> Any:
@@ -42,7 +43,8 @@ def tuned_method(entry: dict[str, Any], data: dict[str, Any], folder: str, task:
                 "transforms": [asdict(t) for t in spec.transforms]}
     for name, value in resolved.items():
         if _plain(value) != _plain(entry.get(name)):
-            given = " ".join(f"--set {o}" for o in data.get("overrides") or []) or "no --set"
+            given = " ".join(f"--set {o}" for o in data.get("overrides") or []
+                             if RANGE_SEPARATOR not in o.partition("=")[2]) or "no --set"  # ranges: tune's own
             raise UserError(f"--tuned {folder}: {task.label} / {method.label} resolves to other "
                             f"{name.replace('_', ' ')} than when it was tuned; use the tuning's settings ({given})")
     tuned = {"config": spec.label, "index": entry["index"], "trials": data["trials"],
@@ -92,6 +94,31 @@ def _tuned_entries(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str,
             for i in identities if isinstance(i.get("tuned"), dict)]
 
 
+def study_curves(identities: Iterable[dict[str, Any]]) -> dict[str, dict[str, list]]:
+    """Task label -> method label -> the tuning curve (``curves.CurvePoint``s) of the study
+    each tuned method's configuration came from, read from its folder's tuned.json; a
+    folder that is gone, or a study concluded before curves were kept, gives none."""
+    from .curves import curve_from_json
+
+    out: dict[str, dict[str, list]] = {}
+    files: dict[str, dict[str, Any] | None] = {}
+    for task, method, _, folder in _tuned_entries(identities):
+        if folder not in files:
+            try:
+                files[folder] = read_tuned(folder)
+            except UserError:
+                files[folder] = None
+        data = files[folder]
+        entry = next((e for e in (data or {}).get("selected", []) if (e["task"], e["method"]) == (task, method)), None)
+        if entry is None or not entry.get("curve") or method in out.get(task, {}):
+            continue
+        try:
+            out.setdefault(task, {})[method] = curve_from_json(entry["curve"])
+        except ValueError:
+            continue
+    return out
+
+
 def provenance_rows(identities: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     """The leaderboard header's rows for tuned records: the budget (K, tuning seeds,
     search, selection rule, folder and the tasks it tuned), the search spaces and a
@@ -138,6 +165,8 @@ def _which(tuned: dict[str, Any]) -> str:
     """'configuration 3 of 8', or 'the defaults' for the method's own configuration."""
     if tuned.get("with_default") and tuned["index"] == tuned["trials"]:
         return "its defaults"
+    if tuned["index"] > tuned["trials"]:
+        return f"configuration {tuned['index']} (of a widened range)"
     return f"configuration {tuned['index']} of {tuned['trials']}"
 
 

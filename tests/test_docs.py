@@ -60,15 +60,6 @@ def test_there_are_examples_and_the_readme_quotes_each_verbatim():
         assert _example_body(path) in readme, f"README.md does not quote {path.name} as it is"
 
 
-@pytest.fixture
-def isolated_registry(monkeypatch):
-    """Whatever a test registers is gone after it."""
-    registry.load_builtins()
-    for table in ("_TASKS", "_METHODS", "_SOURCES"):
-        monkeypatch.setattr(registry, table, dict(getattr(registry, table)))
-    monkeypatch.setattr(registry, "_plugin_files", list(registry._plugin_files))
-
-
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_each_example_loads_and_trains(path, tmp_path, tiny_parity, monkeypatch, isolated_registry, request):
     from grokbench import cli

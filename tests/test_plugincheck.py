@@ -1,7 +1,6 @@
 """grokbench check: the plugin contract holds for every built-in, and each plugin in
 tests/plugins/ that breaks one rule fails that rule, named, with why it matters."""
 
-import sys
 import textwrap
 from pathlib import Path
 
@@ -29,17 +28,10 @@ BUILTINS = sorted(name for name in {**registry.tasks(), **registry.methods()}
 
 
 @pytest.fixture(autouse=True)
-def isolated_registry(monkeypatch):
+def _isolated(isolated_registry):
     """The plugins a test loads are gone after it (a later test's `--methods all` must not
-    meet them)."""
-    for table in ("_TASKS", "_METHODS", "_SOURCES"):
-        monkeypatch.setattr(registry, table, dict(getattr(registry, table)))
-    monkeypatch.setattr(registry, "_plugin_files", list(registry._plugin_files))
-    before = set(sys.modules)
+    meet them): conftest's ``isolated_registry`` for every test here."""
     yield
-    for name in set(sys.modules) - before:
-        if name.startswith("grokbench_plugin_"):
-            del sys.modules[name]
 
 
 @pytest.mark.parametrize("name", BUILTINS)

@@ -118,15 +118,6 @@ def test_method_presets_and_all_with_extras():
 # ---------------------------------------------------------------- misbehaving plugins
 
 
-@pytest.fixture
-def isolated_registry(monkeypatch):
-    """Whatever a test registers is gone after it."""
-    registry.load_builtins()
-    for table in ("_TASKS", "_METHODS", "_SOURCES"):
-        monkeypatch.setattr(registry, table, dict(getattr(registry, table)))
-    monkeypatch.setattr(registry, "_plugin_files", list(registry._plugin_files))
-
-
 def _one_error_line(capsys) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err

@@ -89,7 +89,7 @@ def plot_seed_curves(rows: list[dict], title: str, path: Path, target: float | N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .figures import method_colors
+    from .figures import accuracy_axes, method_colors
 
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=90)
     colors = method_colors(len(rows))
@@ -101,16 +101,7 @@ def plot_seed_curves(rows: list[dict], title: str, path: Path, target: float | N
         if points:
             ax.plot(*zip(*points), color=color, lw=1.0, alpha=0.8, label=f"seed {row['seed']} ({row['status']})")
             drawn += 1
-    if target is not None:
-        ax.axhline(target, color="grey", lw=0.8, ls=":")
-    ax.set_xscale("log")
-    ax.set_xlabel("training steps (log scale)")
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(True, alpha=0.3)
-    if steps_per_epoch and steps_per_epoch > 0:
-        k = float(steps_per_epoch)
-        ax.secondary_xaxis("top", functions=(lambda s: s / k, lambda e: e * k)).set_xlabel("epochs")
+    accuracy_axes(ax, target, steps_per_epoch, "test accuracy")
     ax.set_title(f"{title}: test accuracy per seed (dotted: target)", fontsize=9)
     if 0 < drawn <= 16:
         ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)

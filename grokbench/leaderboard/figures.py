@@ -117,6 +117,22 @@ def _draw_accuracy(ax, curves: list[dict], column: str, color, label: str, faint
     return True
 
 
+def accuracy_axes(ax, target: float | None, steps_per_epoch: float | None, ylabel: str) -> None:
+    """Accuracy against training steps on a log scale: the target dotted, epochs on top
+    when ``steps_per_epoch`` is known (the curves' figures and the cell pages' share it)."""
+    if target is not None:
+        ax.axhline(target, color="grey", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("training steps (log scale)")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(True, which="major", alpha=0.3)
+    if steps_per_epoch and steps_per_epoch > 0:
+        k = float(steps_per_epoch)
+        sec = ax.secondary_xaxis("top", functions=(lambda s: np.asarray(s) / k, lambda e: np.asarray(e) * k))
+        sec.set_xlabel("epochs")
+
+
 def plot_curves(ts: st.TaskStats, rows_by_method: dict[str, list[dict]], path: Path,
                 target: float | None) -> bool:
     """Accuracy against steps per method into ``path``; False when no curve was drawn."""
@@ -131,16 +147,7 @@ def plot_curves(ts: st.TaskStats, rows_by_method: dict[str, list[dict]], path: P
         spe = spe or ts.methods[m].sample.steps_per_epoch
         for column, faint in (("train_acc", True), ("test_acc", False)):
             drawn = _draw_accuracy(ax, curves, column, color, m, faint) or drawn
-    if target is not None:
-        ax.axhline(target, color="grey", lw=0.8, ls=":")
-    ax.set_xscale("log")
-    ax.set_xlabel("training steps (log scale)")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(True, which="major", alpha=0.3)
-    if spe and spe > 0:
-        sec = ax.secondary_xaxis("top", functions=(lambda s, k=spe: np.asarray(s) / k, lambda e, k=spe: np.asarray(e) * k))
-        sec.set_xlabel("epochs")
+    accuracy_axes(ax, target, spe, "accuracy")
     ax.set_title(f"{ts.label}: test accuracy (median, IQR band); train accuracy dashed", fontsize=10)
     if drawn:
         ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)

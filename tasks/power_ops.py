@@ -36,8 +36,8 @@ project's 2-core AMD EPYC, docs/tasks.md):
   50-100, test accuracy 0.05-0.25 for 100-1,000 steps, then a gradual climb; stable solve at
   2,050, 1,350, 2,750, 500, 1,950, 600 and 950 steps, seed 6 unsolved (0.88 at 5,500); seeds
   2, 4, 5 dipped below the hold level in their tails (unstable; one pair of 58 is 0.017).
-  The budget is 2x the slowest solve of seeds 0-3. At 50% or 80% train with lr 3e-3 (wd 1 or 3), or 90%
-  with lr 3e-3, S4 did not solve within 3,000-4,000 steps. S5 (14,400 pairs) at 90% train
+  The budget is 2x the slowest solve of seeds 0-3. At 50% or 80% train with lr 3e-3 (wd 1
+  or 3), or 90% with lr 3e-3, S4 did not solve within 3,000-4,000 steps. S5 (14,400 pairs) at 90% train
   costs ~0.3 CPU s a step (1 seed): out of a CPU leaderboard's reach, so the permutation
   task on the leaderboard is S4, not S5 (Power et al. also need a high training fraction).
 

@@ -99,6 +99,24 @@ def test_template_preset_follows_the_ai_scientist_template():
     assert (opt["lr"], opt["betas"], opt["weight_decay"], opt["warmup_steps"]) == (1e-3, (0.9, 0.98), 0.5, 50)
 
 
+def test_cpu_presets_resolve_to_the_measured_profiles():
+    division = resolve_task("power_ops:cpu_div", {})
+    t = division.build()
+    split = t.make_data(torch.Generator().manual_seed(0))
+    assert t.operation == "x/y" and t.p == 31 and len(split.y_train) == int(0.7 * 31 * 30)
+    assert t.schedule(len(split.y_train)).max_steps == 6000
+    assert resolve_method("adamw", division, {}).optimizer.params["lr"] == 3e-3  # the task's AdamW default
+    s4 = resolve_task("power_ops:cpu_s4", {})
+    t = s4.build()
+    split = t.make_data(torch.Generator().manual_seed(0))
+    assert (t.operation, t.n_elements, len(split.y_test)) == ("x.y", 24, 576 - int(0.9 * 576))
+    assert t.schedule(len(split.y_train)).max_steps == 5500
+    opt = resolve_method("adamw", s4, {}).optimizer.params
+    assert (opt["lr"], opt["weight_decay"]) == (1e-2, 1.0)
+    assert resolve_method("adam", s4, {}).optimizer.params["lr"] == 1e-3  # only AdamW's lr is the preset's
+    assert resolve_method("adamw", s4, {"adamw": {"lr": 3e-3}}).optimizer.params["lr"] == 3e-3  # --set wins
+
+
 def test_post_layernorm_decoder_is_the_template_block():
     """Our decoder with the template's options == the same weights in the template's
     DecoderBlock (a1 = LN(x + attn(x)); LN(a1 + ffn(a1))), final LayerNorm and biased head."""

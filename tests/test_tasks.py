@@ -90,11 +90,13 @@ def test_modular_op_token_and_b_min():
         build("modular_addition", b_min=7, p=7)
 
 
-def test_tasks_all_contains_the_four_tasks():
+def test_tasks_all_contains_the_cpu_profiles():
     labels = spec.expand_tasks("all")
-    for label in ("sparse_parity", "sparse_parity:k5", "sparse_sum", "modular_addition"):
+    for label in ("sparse_parity", "sparse_parity:k5", "sparse_sum", "modular_addition", "power_ops:cpu_div",
+                  "power_ops:cpu_s4"):
         assert label in labels
     assert not any(label.startswith("modular_addition:") for label in labels)
+    assert "power_ops" not in labels and "power_ops:template" not in labels  # too slow on a CPU
 
 
 def test_presets_have_descriptions_and_bases():

@@ -119,6 +119,13 @@ def test_no_import_cycle_among_grokbench_modules():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
+def test_nothing_but_the_cli_imports_the_command_line_grammar():
+    graph = import_graph()
+    importers = {m for m, deps in graph.items() if deps & {"grokbench.cli", "grokbench.cli_args"}}
+    assert importers <= {"grokbench.cli", "grokbench.__main__"}, sorted(importers)
+    assert "grokbench.cli_args" in graph["grokbench.cli"]  # the walk sees imports at all
+
+
 def test_builtin_plugins_import_only_the_plugin_api():
     graph = import_graph()
     outside = {(m, t) for m, ts in graph.items() for t in ts

@@ -3,7 +3,6 @@ exactly, accumulated per folder, rerun, and read by the leaderboard (docs/study.
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 from pathlib import Path
@@ -165,65 +164,6 @@ def test_tune_writes_a_study_of_kind_tune_that_run_refuses(tmp_path, capsys):
     assert [p.kind for p in parts] == ["tune"] and parts[0].plan.n_trials == 3  # 2 proposals + the defaults
     assert run_cli("run", str(out / "study.toml")) == 2
     assert "grokbench tune" in capsys.readouterr().err
-
-
-def _module_graph() -> dict[str, set[str]]:
-    root = Path(api.__file__).parent
-    files = {p: "grokbench." + ".".join(p.relative_to(root).with_suffix("").parts) for p in root.rglob("*.py")}
-    names = {m.removesuffix(".__init__") for m in files.values()}
-    graph = {}
-    for path, module in files.items():
-        package = module.removesuffix(".__init__")
-        here = package.split(".") if module.endswith("__init__") else package.split(".")[:-1]
-        deps = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            targets = []
-            if isinstance(node, ast.ImportFrom):
-                base = here[:len(here) - node.level + 1] if node.level else []
-                head = [*base, *(node.module.split(".") if node.module else [])]
-                subs = [".".join([*head, a.name]) for a in node.names]
-                # ``from . import x`` of a submodule x needs x, not the package's own __init__
-                targets = subs if any(t in names for t in subs) else [".".join(head)]
-            elif isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            deps |= {t for t in targets if t in names and t != package}
-        graph[package] = deps
-    return graph
-
-
-def test_nothing_but_the_cli_imports_the_command_line_grammar():
-    graph = _module_graph()
-    importers = {m for m, deps in graph.items() if deps & {"grokbench.cli", "grokbench.cli_args"}}
-    assert importers <= {"grokbench.cli", "grokbench.__main__"}
-    assert "grokbench.cli_args" in graph["grokbench.cli"]  # the walk sees imports at all
-
-
-def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Import cycles of ``graph`` (module -> modules it imports), found by depth-first search;
-    a package importing its own submodules is no cycle."""
-    state: dict[str, int] = {}
-    cycles = []
-
-    def visit(node: str, stack: list[str]) -> None:
-        state[node] = 1
-        for dep in sorted(graph.get(node, ())):
-            if dep.startswith(node + "."):
-                continue
-            if state.get(dep) == 1:
-                cycles.append([*stack[stack.index(dep):], dep])
-            elif dep not in state:
-                visit(dep, [*stack, dep])
-        state[node] = 2
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node, [node])
-    return cycles
-
-
-def test_no_import_cycles_among_grokbench_modules():
-    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "p": {"p.x"}, "p.x": set()}) == [["a", "b", "c", "a"]]
-    assert _cycles(_module_graph()) == []
 
 
 def test_a_request_part_written_by_hand_resolves_into_the_folders_study(tmp_path):

@@ -218,6 +218,7 @@ class Budget:
 
     schedule: Schedule
     stability: Any  # grokbench.metrics.Stability
+    family: str = "sparse"  # whose capping saving its tuning gets: "sparse" or "transformer"
 
     def solved_steps(self, solve_step: float) -> float:
         """Steps of a trial that solves (stably) at ``solve_step``: window and tail after it."""
@@ -244,15 +245,12 @@ def _finite(value: Any) -> bool:
 
 
 def budget_of(task: TaskSpec) -> Budget:
-    """The task's schedule on its real training set (one seed's data, drawn here)."""
+    """The task's schedule on its real training set (one seed's data, drawn here); its
+    family: 'transformer' for modular addition and its subclasses, else 'sparse'."""
     built = task.build()
     split = built.make_data(torch.Generator().manual_seed(0))
-    return Budget(built.schedule(len(split.x_train)), built.stability)
-
-
-def family(task: TaskSpec) -> str:
-    """'transformer' for the transformer tasks (modular addition and its subclasses), else 'sparse'."""
-    return "transformer" if any(c.__name__ == "ModularAddition" for c in type(task.build()).__mro__) else "sparse"
+    transformer = any(c.__name__ == "ModularAddition" for c in type(built).__mro__)
+    return Budget(built.schedule(len(split.x_train)), built.stability, "transformer" if transformer else "sparse")
 
 
 class RecordIndex:
@@ -278,11 +276,8 @@ class RecordIndex:
         records, '*': no record of the task, the budget)."""
         kind = TUNED if item.role == ON_THE_TUNED_BASE else item.role
         name = item.method.base if item.role == BASE_AT_ITS_SETTINGS else item.study
-        for source in (kind, DEFAULTS):
+        for source in (kind, DEFAULTS):  # a base at its settings: pooled over the task's accelerators
             found = self.rows.get(source, {}).get((item.task.label, name), [])
-            if kind == BASE_AT_ITS_SETTINGS and source == kind:  # pooled over the task's accelerators
-                found = [r for (t, m), rs in self.rows[source].items() if t == item.task.label and m == name
-                         for r in rs]
             if found:
                 return statistics.fmean(budget.trial_steps(r) for r in found), source
         pooled = [r for (t, _), rs in self.rows[DEFAULTS].items() if t == item.task.label for r in rs]
@@ -293,10 +288,11 @@ class RecordIndex:
 
 # -- step costs ----------------------------------------------------------------------------
 
-def measure_costs(items: list[Item], settings: Settings = QUICK, threads: int = 1,
-                  log: Any = print) -> tuple[dict[str, StepCost], list[dict[str, str]]]:
+def measure_costs(items: list[Item], settings: Settings = QUICK, threads: int = 1, log: Any = print,
+                  after_task: Any = None) -> tuple[dict[str, StepCost], list[dict[str, str]]]:
     """Each distinct configuration of ``items`` measured as ``grokbench calibrate`` does,
-    one interleaved session per task (bounded memory); (costs by key, skipped)."""
+    one interleaved session per task (bounded memory); (costs by key, skipped).
+    ``after_task(costs, skipped)``: called after each task's session (to save as it goes)."""
     by_task: dict[str, dict[str, Item]] = defaultdict(dict)
     for item in items:
         by_task[item.task.label].setdefault(item.cost_key, item)
@@ -312,6 +308,8 @@ def measure_costs(items: list[Item], settings: Settings = QUICK, threads: int = 
         skipped += unbuilt
         log(f"measured {len(runners)} configuration(s) of {task_label} in {time.perf_counter() - started:.0f} s",
             file=sys.stderr)
+        if after_task is not None:
+            after_task(costs, skipped)
     return costs, skipped
 
 
@@ -348,7 +346,7 @@ def estimate(chunk: Chunk, costs: dict[str, StepCost], records: RecordIndex, sav
             raise UserError(f"no step cost for {item.task.label} / {item.method.label} at layout {item.layout}")
         expected, source = records.expected(item, budget)
         if item.role == TUNE:
-            expected /= savings[family(item.task)]
+            expected /= savings[budget.family]
         if source in ("*", "~"):
             out.from_bound.append(f"{item.study}{source}")
         out.steps_bound += item.trials * budget.bound
@@ -386,10 +384,10 @@ def by_task_lines(estimates: list[Estimate], workers: int, limit_h: float) -> li
     return lines
 
 
-def machine_lines(costs: dict[str, StepCost]) -> list[str]:
+def machine_lines(costs: dict[str, StepCost], load_before: float | None) -> list[str]:
+    """Where and when: CPU, torch, the 1-minute load average before and after measuring."""
     load = environment.load_average()
-    return [f"machine: {environment.cpu_name()}, {torch.get_num_threads()} torch thread(s) in this process, "
-            f"torch {torch.__version__}, load1 {load if load is not None else 'n/a'}, "
+    return [f"machine: {environment.cpu_name()}, torch {torch.__version__}, load1 {load_before} before / {load} after, "
             f"{datetime.now(timezone.utc).isoformat(timespec='minutes')}",
             f"step costs: {len(costs)} configuration(s), {sorted({c.mode for c in costs.values()})} settings, "
             f"{sorted({c.threads for c in costs.values()})} thread(s)"]
@@ -412,25 +410,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     registry.load_builtins()
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), environment.load_average()
     chunks = publish_chunks(args.tasks, args.methods)
     items = [i for c in chunks for i in c.items]
     costs = load_costs(args.cost_from) if args.cost_from else {}
     missing = [i for i in items if i.cost_key not in costs]
     if missing:
-        measured, skipped = measure_costs(missing)
+        known = dict(costs)
+
+        def save(measured: dict[str, StepCost], skipped: list[dict[str, str]]) -> None:
+            if args.save_costs:  # after each task: a later run resumes with --cost-from
+                Path(args.save_costs).mkdir(parents=True, exist_ok=True)
+                write_calibration(args.save_costs, list({**known, **measured}.values()), skipped,
+                                  {"mode": QUICK.mode, "threads": 1, "cpu": environment.cpu_name(),
+                                   "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                   "load1_before": load_before, "load1_after": environment.load_average()})
+
+        measured, skipped = measure_costs(missing, after_task=save)
         costs.update(measured)
         if skipped:
             print(f"could not measure: {skipped}", file=sys.stderr)
-        if args.save_costs:
-            Path(args.save_costs).mkdir(parents=True, exist_ok=True)
-            write_calibration(args.save_costs, list(measured.values()), skipped,
-                              {"mode": QUICK.mode, "threads": 1, "created_at": datetime.now(timezone.utc).isoformat()})
     budgets = {label: budget_of(task) for label, task in {i.task.label: i.task for i in items}.items()}
     records = RecordIndex()
     savings = {"sparse": args.saving_sparse, "transformer": args.saving_transformer}
     estimates = [estimate(c, costs, records, savings, budgets) for c in chunks]
-    print("\n".join(machine_lines(costs)))
+    print("\n".join(machine_lines(costs, load_before)))
     print(f"capping saving assumed: sparse {args.saving_sparse:g}x, transformer {args.saving_transformer:g}x fewer "
           f"steps in tune chunks (expected only)\n")
     print("\n".join(table(estimates, args.workers)))

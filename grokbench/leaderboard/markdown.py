@@ -158,13 +158,7 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     ``tuning_curves``: per task label what tuning_figures.write_tuning_curves wrote (a
     tuned page's tuning curves; None: no section)."""
     generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    regen = f"grokbench leaderboard {display_path(results_dir)} -o {display_path(outdir)}"
-    if defaults is not None:
-        regen += f" --defaults {display_path(defaults.results_dir)}"
-        if (defaults.results_dir / STUDY_FILE).is_file():
-            regen = f"grokbench run {display_path(defaults.results_dir / STUDY_FILE)}`, then `{regen}"
-    if studies is not None:
-        regen = f"grokbench run {display_path(results_dir / STUDY_FILE)}`, then `{regen}"
+    regen = _regenerate_command(results_dir, outdir, defaults, studies is not None)
     out = ["# grokbench leaderboard", "",
            f"Generated {generated} from the results in `{display_path(results_dir)}`. "
            f"Regenerate with `{regen}`; no number here is edited by hand.", ""]
@@ -193,6 +187,20 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     if defaults is not None:
         out += _defaults_section(defaults, analysis)
     return "\n".join(out) + "\n"
+
+
+def _regenerate_command(results_dir: Path, outdir: Path, defaults: DefaultsPart | None,
+                        has_study: bool) -> str:
+    """The commands that remake the page, as inline code joined by "`, then `": rerun each
+    folder's study file where it has one, then ``grokbench leaderboard``."""
+    regen = f"grokbench leaderboard {display_path(results_dir)} -o {display_path(outdir)}"
+    if defaults is not None:
+        regen += f" --defaults {display_path(defaults.results_dir)}"
+        if (defaults.results_dir / STUDY_FILE).is_file():
+            regen = f"grokbench run {display_path(defaults.results_dir / STUDY_FILE)}`, then `{regen}"
+    if has_study:
+        regen = f"grokbench run {display_path(results_dir / STUDY_FILE)}`, then `{regen}"
+    return regen
 
 
 @dataclass(frozen=True)

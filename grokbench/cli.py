@@ -1,4 +1,5 @@
-"""grokbench's command line: run | list | report | export | leaderboard | calibrate | tune | reproduce.
+"""grokbench's command line: run | list | report | export | leaderboard | calibrate | tune | reproduce |
+check | pack.
 
 Every user mistake becomes one line on stderr and exit status 2 (UserError); results
 already on disk are never touched by a failed command.
@@ -382,6 +383,13 @@ def _calibration_table(done) -> str:
     return "\n".join(lines)
 
 
+def cmd_pack(args: argparse.Namespace) -> int:
+    from .pack import pack_folder
+
+    print(pack_folder(args.dir).line())
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """The plugin contract on every plugin of a file: one line per rule, a summary; exit 1 if
     a rule fails (``grokbench.plugincheck``)."""
@@ -417,7 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _escape_unencodable_output()
     commands = {"run": lambda a: cmd_run(a, argv), "list": cmd_list, "report": cmd_report, "export": cmd_export,
                 "leaderboard": cmd_leaderboard, "calibrate": cmd_calibrate, "tune": lambda a: cmd_tune(a, argv),
-                "reproduce": lambda a: cmd_reproduce(a, argv), "check": cmd_check}
+                "reproduce": lambda a: cmd_reproduce(a, argv), "check": cmd_check,
+                "pack": cmd_pack}
     with stop_signals() as signals:
         try:
             args = build_parser().parse_args(argv)

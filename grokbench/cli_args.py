@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a results folder of the same methods at their default settings (DIR being tuned): "
                          "its summary and main tables become the page's last section, its full page OUT/defaults/")
     _add_calibrate_parser(sub)
+    pack = sub.add_parser("pack", help="move a finished results folder's records into one compressed file, "
+                                       "DIR/records/packed.jsonl.xz, read like the files (docs/results.md)")
+    pack.add_argument("dir", help="results folder")
     _add_tune_parser(sub)
     _add_reproduce_parser(sub)
     _add_check_parser(sub)

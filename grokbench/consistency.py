@@ -81,7 +81,8 @@ def _summary(diffs: list[str]) -> str:
 
 def _records(keys: list[str], records: Iterable[Record]) -> str:
     """'records/K.json.gz' or 'records/K.json and 3 more': the first key's file as read
-    (``Record.file``; a record not read from a file: ``K.json.gz``)."""
+    (``Record.file``: ``records/packed.jsonl.xz#K`` for a packed one; a record not read from
+    a file: ``K.json.gz``)."""
     name = next((r.file for r in records if r.key == keys[0] and r.file), f"{keys[0]}.json.gz")
     return f"records/{name}" + (f" and {len(keys) - 1} more" if len(keys) > 1 else "")
 

@@ -14,7 +14,8 @@ a metric existed have it too. Columns, in this order:
   ``<transform>.<param>`` per transform, ``tuned.<field>`` where tuned;
 * where and how it ran (environment, timing), wall seconds and the calibrated columns
   (``calibrated_*``) where present, the record's ``key`` and ``record_file``
-  (``records/<key>.json.gz``, relative to DIR).
+  (``records/<key>.json.gz``, relative to DIR; a packed record's is
+  ``records/packed.jsonl.xz#<key>``).
 
 Nested values left after flattening (lists) are written as JSON text. Missing values are
 empty cells in CSV and nulls in Parquet.

@@ -69,7 +69,9 @@ class Record:
     trial_timeout_s: float | None = None
     timing: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
-    file: str | None = field(default=None, compare=False)  # its file's name when read from disk; not stored
+    # where it was read from, relative to records/: its file's name, or ``packed.jsonl.xz#<key>``
+    # for a packed record (grokbench.packfile); None when not read from disk; not stored
+    file: str | None = field(default=None, compare=False)
 
     @property
     def seed(self) -> int:

@@ -6,6 +6,9 @@ Layout of a results folder::
                              gzip'd JSON (``grokbench.recordfile``); ``<key>.json``, plain
                              JSON, is the format before it: still read, never converted
                              (a trial run again is written compact, its plain file removed)
+    DIR/records/packed.jsonl.xz  the records `grokbench pack DIR` moved out of their files,
+                             one xz stream of JSON lines (``grokbench.packfile``); read with
+                             the loose files, a loose file winning over a pack entry
     DIR/runs.jsonl           one line per `grokbench run` invocation (command, time, pid,
                              run_id, version) and one when it ends (ended, run_id, status)
     DIR/checkpoints/         training state of cells an interrupted run left unfinished
@@ -58,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .packfile import PACK_NAME, decode_line, pack_lines
 from .record import FINAL_STATUSES, BadRecord, Record, rows
 from .recordfile import COMPACT_SUFFIX, PLAIN_SUFFIX, encode_record, read_record_bytes
 from .safefile import (
@@ -73,6 +77,12 @@ from .timeout import TimeoutPolicy
 MAX_RUNS_LOG_BYTES = 256 * 2**20  # the largest runs.jsonl read
 MAX_LOCK_BYTES = 4096
 UNREADABLE_LOCK_GRACE_S = 10.0  # an empty or unreadable lock younger than this is honoured
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a record could not be read, for a warning: our own errors' message as is,
+    another's with its type."""
+    return str(exc) if isinstance(exc, (BadRecord, OddFile)) else f"{type(exc).__name__}: {exc}"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -174,21 +184,58 @@ class Store:
         files.update({p.name[:-len(COMPACT_SUFFIX)]: p for p in self.records_dir.glob(f"*{COMPACT_SUFFIX}")})
         return [files[stem] for stem in sorted(files)]
 
-    def records(self) -> list[Record]:
-        """Every readable record, either format; a file that is not one is skipped with a
-        warning naming it. Each record's ``file`` is its file's name."""
+    def loose_records(self) -> list[tuple[Path, Record]]:
+        """Every readable record file of records/ (either format) and its record, in file
+        order; a file that is not one is skipped with a warning naming it. Each record's
+        ``file`` is its file's name."""
         out = []
         for path in self.record_files():
             try:
                 record = Record.from_json(json.loads(read_record_bytes(path).decode("utf-8")))
             except (OSError, UnicodeDecodeError, ValueError) as exc:  # BadRecord, OddFile and JSON errors
-                reason = exc if isinstance(exc, (BadRecord, OddFile)) else f"{type(exc).__name__}: {exc}"
-                print(f"warning: skipping {printable(path)}: not a readable grokbench record ({reason})",
+                print(f"warning: skipping {printable(path)}: not a readable grokbench record ({_reason(exc)})",
                       file=sys.stderr)
                 continue
             record.file = path.name
-            out.append(record)
+            out.append((path, record))
         return out
+
+    @property
+    def pack_path(self) -> Path:
+        """The folder's pack (``grokbench.packfile``), written by ``grokbench pack``."""
+        return self.records_dir / PACK_NAME
+
+    def packed_records(self) -> list[Record]:
+        """The records of the folder's pack, streamed (none without a pack). A line that is
+        not a record is skipped with a warning; a pack broken further on (truncated,
+        corrupt, too large) keeps the records before the break, with a warning naming it."""
+        path, out = self.pack_path, []
+        if not os.path.lexists(path):
+            return out
+        try:
+            for number, line in enumerate(pack_lines(path), 1):
+                try:
+                    out.append(decode_line(line))
+                except (UnicodeDecodeError, ValueError) as exc:
+                    print(f"warning: skipping line {number} of {printable(path)}: not a readable grokbench "
+                          f"record ({_reason(exc)})", file=sys.stderr)
+        except (OSError, ValueError) as exc:  # OddFile, a broken or truncated stream
+            print(f"warning: {printable(path)} breaks after {len(out)} readable record(s) ({exc}); the rest "
+                  f"of it is skipped", file=sys.stderr)
+        return out
+
+    def records(self) -> list[Record]:
+        """Every readable record: the loose files (either format; a file that is not one is
+        skipped with a warning naming it) and the pack's, where the folder has one. A key
+        with both a loose file and a pack entry is read from the file (the later write: a
+        retried trial). Each record's ``file`` says where it came from: its file's name,
+        or ``packed.jsonl.xz#<key>``. Without a pack, in file order; with one, by key."""
+        loose = [record for _, record in self.loose_records()]
+        packed = self.packed_records()
+        if not packed:
+            return loose
+        shadowed = {r.key for r in loose}
+        return sorted(loose + [r for r in packed if r.key not in shadowed], key=lambda r: r.key)
 
     def final_keys(self) -> set[str]:
         """Keys of the trials whose record is final whatever the limits (solved, unsolved,

@@ -128,11 +128,12 @@ def iter_lines(stream: BinaryIO) -> Iterator[bytes]:
         if lines:
             lines[0] = b"".join([*pending, lines[0]])
             pending, held = [], 0
-            yield from (line for line in lines if line)
+        for line in (*lines, rest):
+            if len(line) + held > MAX_RECORD_BYTES:
+                raise OddFile(f"a line longer than the {MAX_RECORD_BYTES:,} bytes a record may hold")
+        yield from (line for line in lines if line)
         pending.append(rest)
         held += len(rest)
-        if held > MAX_RECORD_BYTES:
-            raise OddFile(f"a line longer than the {MAX_RECORD_BYTES:,} bytes a record may hold")
     if held or inflater.unused_data or stream.read(1):
         raise ValueError("data after the last record's line")
 

@@ -206,3 +206,40 @@ def test_bad_input_is_one_line_and_exit_2(folder, tmp_path, capsys, case):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert sorted(os.listdir(folder / "records")) == files
+
+
+def test_a_pack_stopped_before_or_after_its_write_loses_no_record(folder, monkeypatch):
+    from grokbench import pack
+
+    keys = sorted(r.key for r in Store(folder).records())
+
+    def fail(*args, **kwargs):
+        raise KeyboardInterrupt  # a kill at that point
+
+    monkeypatch.setattr(pack, "atomic_write_bytes", fail)
+    with pytest.raises(KeyboardInterrupt):
+        pack.pack_folder(folder)
+    assert not (folder / "records" / PACK_NAME).exists()
+    assert sorted(r.key for r in Store(folder).records()) == keys
+    monkeypatch.undo()
+    monkeypatch.setattr(pack, "_remove_unchanged", fail)  # the pack written, no file deleted yet
+    with pytest.raises(KeyboardInterrupt):
+        pack.pack_folder(folder)
+    read = Store(folder).records()
+    assert [r.key for r in read] == keys and all(r.file.endswith(".json.gz") for r in read)  # the files win
+    monkeypatch.undo()
+    assert pack.pack_folder(folder).from_files == 4
+    assert [r.key for r in Store(folder).records()] == keys
+
+
+@pytest.mark.parametrize("bound, message", [("MAX_RECORD_BYTES", "a line longer than"),
+                                            ("MAX_PACK_INFLATED_BYTES", "inflates to more than")])
+def test_a_pack_beyond_its_bounds_is_refused_not_inflated(folder, monkeypatch, capsys, bound, message):
+    from grokbench import packfile
+    from grokbench.pack import pack_folder
+
+    pack_folder(folder)
+    monkeypatch.setattr(packfile, bound, 1000)
+    capsys.readouterr()
+    assert Store(folder).records() == []
+    assert message in capsys.readouterr().err

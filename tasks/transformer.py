@@ -28,7 +28,10 @@ Two implementations of the same math:
 - ``forward`` (the one tasks train with) computes only what the loss needs: the unembedding
   reads the answer position only, and the last block runs its attention *query*, output
   projection and MLP for that position only (keys and values still cover all positions).
-  Attention uses torch's fused ``scaled_dot_product_attention``.
+  Attention over at most ``SHORT_SEQUENCE`` positions (every CPU task here: T = 3 or 4) is
+  written out over the (S, B, T, heads, d_head) layout (``short_attention``): torch's fused
+  ``scaled_dot_product_attention``, kept for longer sequences, spends ~3x as long on a CPU
+  there (its per-sequence overhead on 5,000+ sequences of 3 tokens; benchmarks/README.md).
 - ``forward_reference`` runs every position through every layer with explicit
   softmax(q k^T / sqrt(dh)) attention, then reads the last position: the straightforward
   implementation, kept as the check of the fast one (tests) and the baseline of
@@ -171,25 +174,52 @@ def unembed(p: Params, h_last: Tensor, cfg: TransformerConfig) -> Tensor:
 
 
 # -- the efficient forward ----------------------------------------------------------------------
+SHORT_SEQUENCE = 8  # up to this many key positions, attention is written out (short_attention)
+
+
+def short_attention(q: Tensor, k: Tensor, v: Tensor, n_heads: int, causal: bool) -> Tensor:
+    """softmax(q k^T / sqrt(d_head) [+ causal mask]) v for a few positions, without the
+    (S*B, heads, T, d_head) transposes: q (S, B, Tq, d), k and v (S, B, T, d) -> (S, B, Tq, d).
+    The scores are elementwise products summed over d_head (T x Tq of them per head), the
+    output a weighted sum over the T keys: the same math as ``attention_reference`` in
+    another summation order. ``causal`` with Tq = T masks later keys; a single query
+    (Tq = 1) sees every key."""
+    s, b, t, d = k.shape
+    tq, dh = q.shape[2], d // n_heads
+    qh = q.reshape(s, b, tq, 1, n_heads, dh)
+    kh, vh = k.reshape(s, b, 1, t, n_heads, dh), v.reshape(s, b, 1, t, n_heads, dh)
+    scores = (qh * kh).sum(-1) * (1.0 / math.sqrt(dh))  # (S, B, Tq, T, heads)
+    if causal and tq > 1:
+        future = torch.ones(tq, t, dtype=torch.bool, device=q.device).triu(1)
+        scores = scores.masked_fill(future.reshape(tq, t, 1), float("-inf"))
+    weights = scores.softmax(dim=3).unsqueeze(-1)
+    return (weights * vh).sum(3).reshape(s, b, tq, d)
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, n_heads: int, causal: bool) -> Tensor:
+    """Multi-head attention on (S, B, T, d) tensors: ``short_attention`` for at most
+    ``SHORT_SEQUENCE`` keys, torch's fused kernel beyond. A single query (causal or not)
+    sees every key (is_causal with one query would wrongly keep only the first key)."""
+    if k.shape[2] <= SHORT_SEQUENCE:
+        return short_attention(q, k, v, n_heads, causal)
+    qh, kh, vh = (_heads(x, n_heads) for x in (q, k, v))
+    att = F.scaled_dot_product_attention(qh, kh, vh, is_causal=causal and q.shape[2] > 1)
+    return _merge(att, q.shape[0])
+
+
 def forward(p: Params, tokens: Tensor, cfg: TransformerConfig) -> Tensor:
     """Logits at the answer (last) position, (S, B, n_out), computing only what they need."""
-    s = tokens.shape[0]
     h = embed(p["wte"], tokens) + p["wpe"].unsqueeze(1)  # (S, B, T, d)
     last = cfg.n_layers - 1
     for i in range(cfg.n_layers):
         h, x = _attn_input(p, i, h, cfg)
-        k = _heads(_proj(p, i, "k", x), cfg.n_heads)
-        v = _heads(_proj(p, i, "v", x), cfg.n_heads)
+        k, v = _proj(p, i, "k", x), _proj(p, i, "v", x)
         if i < last:
-            q = _heads(_proj(p, i, "q", x), cfg.n_heads)
-            att = F.scaled_dot_product_attention(q, k, v, is_causal=cfg.causal)
-            h = _after_attn(p, i, h + _proj(p, i, "o", _merge(att, s)), cfg)
-        else:
-            # Last block: only the answer position's query. It sees every key, so no mask
-            # (is_causal with one query would wrongly keep only the first key).
-            q = _heads(_proj(p, i, "q", x[:, :, -1:]), cfg.n_heads)
-            att = F.scaled_dot_product_attention(q, k, v)
-            h = _after_attn(p, i, h[:, :, -1:] + _proj(p, i, "o", _merge(att, s)), cfg)  # (S, B, 1, d)
+            att = attention(_proj(p, i, "q", x), k, v, cfg.n_heads, cfg.causal)
+            h = _after_attn(p, i, h + _proj(p, i, "o", att), cfg)
+        else:  # last block: only the answer position's query, which sees every key
+            att = attention(_proj(p, i, "q", x[:, :, -1:]), k, v, cfg.n_heads, cfg.causal)
+            h = _after_attn(p, i, h[:, :, -1:] + _proj(p, i, "o", att), cfg)  # (S, B, 1, d)
         h = _mlp_block(p, i, h, cfg)
     return unembed(p, h[:, :, -1], cfg)
 

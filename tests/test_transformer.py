@@ -17,6 +17,8 @@ CONFIGS = [
     T.TransformerConfig(vocab=12, n_ctx=3, n_out=11, d_model=16, n_heads=2, d_mlp=32, n_layers=3, causal=False),
     T.TransformerConfig(vocab=13, n_ctx=4, n_out=13, d_model=16, n_heads=4, d_mlp=64, n_layers=2, act="gelu",
                         norm="layernorm_stream", attn_bias=True, init="torch"),
+    # longer than SHORT_SEQUENCE: the fused kernel's path (causal blocks, then the single query)
+    T.TransformerConfig(vocab=12, n_ctx=T.SHORT_SEQUENCE + 2, n_out=11, d_model=16, n_heads=2, d_mlp=32, n_layers=2),
 ]
 
 

@@ -103,8 +103,8 @@ def test_cpu_presets_resolve_to_the_measured_profiles():
     division = resolve_task("power_ops:cpu_div", {})
     t = division.build()
     split = t.make_data(torch.Generator().manual_seed(0))
-    assert t.operation == "x/y" and t.p == 31 and len(split.y_train) == int(0.7 * 31 * 30)
-    assert t.schedule(len(split.y_train)).max_steps == 6000
+    assert t.operation == "x/y" and t.p == 31 and len(split.y_train) == int(0.8 * 31 * 30)
+    assert t.schedule(len(split.y_train)).max_steps == 4000
     assert resolve_method("adamw", division, {}).optimizer.params["lr"] == 3e-3  # the task's AdamW default
     s4 = resolve_task("power_ops:cpu_s4", {})
     t = s4.build()

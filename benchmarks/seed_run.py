@@ -20,7 +20,8 @@ speedup is the median over rounds of (NumPy ms per run / marginal ms per seed-ru
 1-minute load average before and after is printed: on a shared machine read the ratio, and
 the process-CPU figures (time the process ran, waiting for a core excluded) beside the wall ones.
 Each cell also prints its minor page faults and system CPU seconds (pages the allocator gave
-back to the OS and faulted in again; see ``grokbench.environment.keep_freed_memory``).
+back to the OS and faulted in again; see ``grokbench.environment.keep_freed_memory``) and the
+largest peak resident set its records report.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def batched_wall(seeds: int, method: str = "sgd", overrides: list[str] | None = 
                               if r.metrics.get("solve_step") is not None)
     print(f"  {seeds} seeds: {sum(r.status == 'solved' for r in records)} solved, median solve epoch "
           f"{solve:.0f}, median epochs trained {epochs:.0f}; {after.ru_minflt - usage.ru_minflt} minor page faults, "
-          f"system CPU {after.ru_stime - usage.ru_stime:.2f} s", flush=True)
+          f"system CPU {after.ru_stime - usage.ru_stime:.2f} s, peak RSS "
+          f"{max(r.timing['peak_rss_mb'] or 0 for r in records):.0f} MB", flush=True)
     return took
 
 

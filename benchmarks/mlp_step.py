@@ -1,6 +1,7 @@
 """One seed-batched SGD step of the sparse-parity MLP: the hand-written backward of
-tasks/mlp.py against the previous one (issue #28, kept here as ``previous_loss_and_grad``),
-interleaved in one process.
+tasks/mlp.py against the previous one (issue #28's third round, kept here as
+``previous_loss_and_grad``), interleaved in one process; it also prints whether the two give
+the same losses and gradients bit for bit on this machine.
 
     OMP_NUM_THREADS=1 python benchmarks/mlp_step.py [--slots 64,256] [--rounds 9] [--compile]
 
@@ -33,15 +34,15 @@ from grokbench.registry import load_builtins  # noqa: E402
 
 
 def previous_loss_and_grad(params: dict[str, Tensor], x: Tensor, y: Tensor, loss) -> tuple[Tensor, dict]:
-    """tasks/mlp.py's mlp_loss_and_grad before issue #28's second target (commit 554c529)."""
+    """tasks/mlp.py's mlp_loss_and_grad before issue #28's third round (commit cbc5c29): dW1
+    and db1 from one bmm of the mask with [d x | d] (21 columns), dW1 a strided view."""
     hidden = torch.baddbmm(params["b1"].unsqueeze(2), params["W1"], x.transpose(1, 2)).relu_()
     out = torch.baddbmm(params["b2"].reshape(-1, 1, 1), params["W2"], hidden).squeeze(1)
     losses, d_out = loss(out, y)
+    grad_w2 = torch.bmm(d_out.unsqueeze(1), hidden.transpose(1, 2))
     d = d_out.unsqueeze(2)
-    both = torch.bmm(hidden.sign(), torch.cat([x * d, d], dim=2)).mul_(params["W2"].transpose(1, 2))
-    grads = {"W1": both[..., :-1], "b1": both[..., -1],
-             "W2": torch.linalg.vecdot(hidden, d_out.unsqueeze(1), dim=2).unsqueeze(1), "b2": d_out.sum(dim=1)}
-    return losses, grads
+    both = torch.bmm(hidden.sign_(), torch.cat([x * d, d], dim=2)).mul_(params["W2"].transpose(1, 2))
+    return losses, {"W1": both[..., :-1], "b1": both[..., -1], "W2": grad_w2, "b2": d_out.sum(dim=1)}
 
 
 def sgd_(params: dict[str, Tensor], grads: dict[str, Tensor], lr: float = 0.1, wd: float = 0.01) -> None:
@@ -68,6 +69,11 @@ def compare(slots: int, rounds: int, compile_too: bool) -> None:
     def previous(p, x, y):
         sgd_(p, previous_loss_and_grad(p, x, y, task.loss_with_grad)[1])
 
+    with torch.no_grad():
+        now = mlp_loss_and_grad(params, x, y, task.loss_with_grad)
+        before = previous_loss_and_grad(params, x, y, task.loss_with_grad)
+    same = torch.equal(now[0], before[0]) and all(torch.equal(now[1][k], before[1][k]) for k in now[1])
+    print(f"S={slots}: losses and gradients of previous and current equal bit for bit: {same}")
     variants = {"previous": previous, "current": current}
     if compile_too:
         t0 = time.perf_counter()

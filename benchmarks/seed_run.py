@@ -19,11 +19,15 @@ Each round runs all three, in rotating order; the figures are medians over round
 speedup is the median over rounds of (NumPy ms per run / marginal ms per seed-run). The
 1-minute load average before and after is printed: on a shared machine read the ratio, and
 the process-CPU figures (time the process ran, waiting for a core excluded) beside the wall ones.
+Each cell also prints its minor page faults and system CPU seconds (pages the allocator gave
+back to the OS and faulted in again; see ``grokbench.environment.keep_freed_memory``) and the
+largest peak resident set its records report.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import time
@@ -58,14 +62,16 @@ def batched_wall(seeds: int, method: str = "sgd", overrides: list[str] | None = 
     """(wall, process CPU) seconds for one seed-batched cell of ``seeds`` seeds, run to the end."""
     plan = build_plan("sparse_parity", method, str(seeds), parse_overrides(overrides or []))
     cell = plan.cells(set(), seeds)[0]
-    t0 = _clocks()
+    t0, usage = _clocks(), resource.getrusage(resource.RUSAGE_SELF)
     records = list(run_cell(cell))
-    took = _since(t0)
+    took, after = _since(t0), resource.getrusage(resource.RUSAGE_SELF)
     epochs = statistics.median(r.curve["epoch"][-1] for r in records)
     solve = statistics.median(r.metrics["solve_step"] / r.curve["step"][1] for r in records
                               if r.metrics.get("solve_step") is not None)
     print(f"  {seeds} seeds: {sum(r.status == 'solved' for r in records)} solved, median solve epoch "
-          f"{solve:.0f}, median epochs trained {epochs:.0f}", flush=True)
+          f"{solve:.0f}, median epochs trained {epochs:.0f}; {after.ru_minflt - usage.ru_minflt} minor page faults, "
+          f"system CPU {after.ru_stime - usage.ru_stime:.2f} s, peak RSS "
+          f"{max(r.timing['peak_rss_mb'] or 0 for r in records):.0f} MB", flush=True)
     return took
 
 

@@ -93,6 +93,7 @@ class CellRun:
         self.timing = {s: SeedTiming() for s in cell.slots}
         self.env = environment.describe(device)
         self.clock = environment.PeriodClock(device)
+        environment.keep_freed_memory()  # no page faults from the allocator in the loop
         self.memory_scope = environment.reset_peak_memory(device)
         self.load1_start = environment.load_average()
         self.started = _now()

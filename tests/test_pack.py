@@ -136,9 +136,10 @@ def test_run_into_a_packed_folder_trains_nothing(folder, tiny_parity, monkeypatc
     assert (folder / "records" / PACK_NAME).read_bytes() == pack
 
 
-def test_leaderboard_of_a_packed_folder_equals_the_same_records_as_files(made, folder, tmp_path):
+def test_leaderboard_of_a_packed_folder_equals_the_same_records_as_files(made, folder, tmp_path, monkeypatch):
     """The page reads a pack as it reads files: the packed folder's page is that of a folder
-    holding its records (at the pack's precision) as files."""
+    holding its records (at the pack's precision) as files. (Run from tmp_path: the page
+    names folders relative to the working directory.)"""
     from grokbench.pack import pack_folder
 
     pack_folder(folder)
@@ -148,9 +149,13 @@ def test_leaderboard_of_a_packed_folder_equals_the_same_records_as_files(made, f
     for record in Store(folder).records():
         store.write(record)
     pages = []
+    monkeypatch.chdir(tmp_path)
     for root, out in ((as_files, tmp_path / "page-files"), (folder, tmp_path / "page-pack")):
         grokbench.write_leaderboard(root, out, figures=False)
-        pages.append((out / "README.md").read_text().replace(str(root), "DIR").replace(str(out), "OUT"))
+        text = (out / "README.md").read_text()
+        for path, name in ((root, "DIR"), (out, "OUT")):
+            text = text.replace(str(path), name).replace(path.name, name)
+        pages.append(text)
     assert pages[0] == pages[1] and "sgd" in pages[0]
 
 

@@ -240,3 +240,20 @@ def test_page_names_each_accelerator_variant():
     table = accelerator_settings_rows(pd.DataFrame(rows))
     assert [r["method"] for r in table] == ["`egd`", "`egd:first`"]  # a base alone has no row
     assert "scope=all" in table[0]["accelerators as run"] and "egd:first (scope=first" in table[1]["accelerators as run"]
+
+
+def test_page_says_what_each_preset_that_ran_stands_for():
+    import pandas as pd
+
+    from grokbench.leaderboard.settings import preset_lines
+
+    task = resolve_task("sparse_parity", {})
+    rows = []
+    for label in ("neuralgrok:paper_text", "egd:first", "egd", "sgd"):
+        spec = resolve_method(label, task, {})
+        rows.append({"method": spec.label, "transforms": [t.identity() for t in spec.transforms]})
+    rows.append({"method": "gone", "transforms": [{"name": "gone", "preset": "p"}]})
+    lines = preset_lines(pd.DataFrame(rows))
+    assert lines[0].startswith("- `egd:first`: ") and len(lines) == 3  # bare egd and sgd: no preset
+    assert lines[1] == "- `gone:p`: (not registered in this installation)"
+    assert "one hidden layer of 32" in lines[2]

@@ -32,7 +32,7 @@ from .rows import (
     walltime_rows,
 )
 from .runtime import folder_intervals, logged_intervals, run_time_row
-from .settings import accelerator_settings_rows
+from .settings import accelerator_settings_rows, preset_lines
 from .summary import disagreements, findings
 from .tuning_figures import TuningCurveFigure
 
@@ -259,6 +259,9 @@ def _provenance(frame, runs: list[dict[str, Any]], commit: str | None, generated
     if settings:
         out += ["", "### Accelerator settings", "", "Each accelerator label's variant as its records ran it.", "",
                 md_table(settings)]
+        presets = preset_lines(frame)
+        if presets:
+            out += ["", "The presets these labels ran (`grokbench list` describes every preset):", "", *presets]
     selected = selected_rows(frame.to_dict(orient="records")) if "tuned" in getattr(frame, "columns", ()) else []
     if selected:
         out += ["", "### Tuned configurations", "",

@@ -456,3 +456,29 @@ def test_the_summary_calls_faster_only_what_survives_both_controls(tmp_path):
     finding = task_finding("sparse_parity", ts)
     assert "`grokfast`" not in finding.split("in steps:", 1)[1].split(";", 1)[0]
     assert "on the tuned base (`grokfast[lamb=2,lr=0.1]`) it is not faster than the baseline (n.s.)" in finding
+
+
+def test_page_figures_are_palette_pngs_smaller_than_rgba(tmp_path):
+    import io
+
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from grokbench.leaderboard.png import COLOURS, save_figure
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    for k in range(12):
+        ax.plot(np.linspace(0, 1, 200) ** (1 + k / 4), label=str(k))
+    ax.legend()
+    rgba = io.BytesIO()
+    fig.savefig(rgba, format="png")
+    save_figure(fig, tmp_path / "f.png")
+    plt.close(fig)
+    with Image.open(tmp_path / "f.png") as image:
+        assert image.mode == "P" and len(image.getcolors(COLOURS + 1)) <= COLOURS
+        assert image.size == Image.open(io.BytesIO(rgba.getvalue())).size
+    assert (tmp_path / "f.png").stat().st_size < len(rgba.getvalue())

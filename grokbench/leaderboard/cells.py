@@ -26,6 +26,7 @@ from .format import fmt_num
 from .links import cell_names
 from .markdown import anchor, md_table
 from .output import PAGE, printable
+from .png import save_figure
 from .rows import main_rows
 
 
@@ -106,7 +107,7 @@ def plot_seed_curves(rows: list[dict], title: str, path: Path, target: float | N
     if 0 < drawn <= 16:
         ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 

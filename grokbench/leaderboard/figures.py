@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import stats as st
+from .png import save_figure
 
 OVERVIEW_FILES = ("profiles.png", "speedup_heatmap.png")  # written by .overview
 
@@ -152,7 +153,7 @@ def plot_curves(ts: st.TaskStats, rows_by_method: dict[str, list[dict]], path: P
     if drawn:
         ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
     return drawn
 
@@ -220,5 +221,5 @@ def plot_steps(ts: st.TaskStats, rows_by_method: dict[str, list[dict]], path: Pa
     _steps_legend(ax)
     ax.set_title(f"{ts.label}: steps to target per seed", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)

@@ -19,6 +19,7 @@ import numpy as np
 from .. import stats as st
 from .figures import OVERVIEW_FILES, method_colors
 from .format import fmt_num
+from .png import save_figure
 from .rows import SIGNIFICANCE_MARKS, method_order
 
 PROFILES_FILE, HEATMAP_FILE = OVERVIEW_FILES
@@ -82,7 +83,7 @@ def plot_profiles(profiles: Mapping[str, Mapping[str, st.Profile]], methods: lis
                title=f"method (score: {' / '.join(profiles)})", fontsize=7, title_fontsize=8, frameon=False,
                loc="center left", bbox_to_anchor=(0.83, 0.5))
     fig.tight_layout(rect=(0, 0, 0.83, 1))
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -133,5 +134,5 @@ def plot_heatmap(analysis: Mapping[str, st.TaskStats], methods: list[str], path:
     ax.set_title("Speedup against each task's baseline; ▲/▼ significantly faster/slower (sign test, adjusted)",
                  fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .figures import method_colors, slug
+from .png import save_figure
 
 SUFFIX = "_tuning_curve.png"
 
@@ -88,5 +89,5 @@ def plot_tuning_curves(label: str, by_method: dict[str, list[Any]], path: Path) 
                  "open at the top: beyond the budget)", fontsize=9)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)

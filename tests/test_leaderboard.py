@@ -482,3 +482,20 @@ def test_page_figures_are_palette_pngs_smaller_than_rgba(tmp_path):
         assert image.mode == "P" and len(image.getcolors(COLOURS + 1)) <= COLOURS
         assert image.size == Image.open(io.BytesIO(rgba.getvalue())).size
     assert (tmp_path / "f.png").stat().st_size < len(rgba.getvalue())
+
+
+def test_task_curves_figure_leaves_controls_to_their_cell_pages(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from grokbench.leaderboard import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_draw_accuracy",
+                        lambda ax, curves, column, color, label, faint: drawn.append(label) or True)
+    sample = SimpleNamespace(sample=SimpleNamespace(steps_per_epoch=32))
+    ts = SimpleNamespace(label="t", ranked=lambda: ["sgd", "egd", "sgd[lr=0.5]"],
+                         methods={m: sample for m in ("sgd", "egd", "sgd[lr=0.5]")})
+    rows = {"sgd": [{"status": "solved"}], "egd": [{"status": "solved", "control": None}],
+            "sgd[lr=0.5]": [{"status": "solved", "control": "base_at_settings"}]}
+    assert figures.plot_curves(ts, rows, tmp_path / "c.png", 1.0)
+    assert sorted(set(drawn)) == ["egd", "sgd"] and (tmp_path / "c.png").exists()

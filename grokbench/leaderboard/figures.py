@@ -136,10 +136,12 @@ def accuracy_axes(ax, target: float | None, steps_per_epoch: float | None, ylabe
 
 def plot_curves(ts: st.TaskStats, rows_by_method: dict[str, list[dict]], path: Path,
                 target: float | None) -> bool:
-    """Accuracy against steps per method into ``path``; False when no curve was drawn."""
+    """Accuracy against steps per method into ``path``; False when no curve was drawn.
+    Controls (rows with a ``control`` role) are left out of this figure, which stays
+    readable with every method of a task; their curves are on their cell pages."""
     import matplotlib.pyplot as plt
 
-    methods = ts.ranked()
+    methods = [m for m in ts.ranked() if not any(r.get("control") for r in rows_by_method.get(m, []))]
     fig, ax = plt.subplots(figsize=(8.5, 4.8), dpi=110)
     drawn = False
     spe = None
@@ -149,7 +151,8 @@ def plot_curves(ts: st.TaskStats, rows_by_method: dict[str, list[dict]], path: P
         for column, faint in (("train_acc", True), ("test_acc", False)):
             drawn = _draw_accuracy(ax, curves, column, color, m, faint) or drawn
     accuracy_axes(ax, target, spe, "accuracy")
-    ax.set_title(f"{ts.label}: test accuracy (median, IQR band); train accuracy dashed", fontsize=10)
+    ax.set_title(f"{ts.label}: test accuracy (median, IQR band); train accuracy dashed; controls: their cell pages",
+                 fontsize=9)
     if drawn:
         ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()

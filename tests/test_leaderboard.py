@@ -495,7 +495,7 @@ def test_task_curves_figure_leaves_controls_to_their_cell_pages(tmp_path, monkey
     sample = SimpleNamespace(sample=SimpleNamespace(steps_per_epoch=32))
     ts = SimpleNamespace(label="t", ranked=lambda: ["sgd", "egd", "sgd[lr=0.5]"],
                          methods={m: sample for m in ("sgd", "egd", "sgd[lr=0.5]")})
-    rows = {"sgd": [{"status": "solved"}], "egd": [{"status": "solved", "control": None}],
+    rows = {"sgd": [{"status": "solved", "control": float("nan")}], "egd": [{"status": "solved", "control": None}],
             "sgd[lr=0.5]": [{"status": "solved", "control": "base_at_settings"}]}
     assert figures.plot_curves(ts, rows, tmp_path / "c.png", 1.0)
     assert sorted(set(drawn)) == ["egd", "sgd"] and (tmp_path / "c.png").exists()

@@ -134,6 +134,12 @@ def accuracy_axes(ax, target: float | None, steps_per_epoch: float | None, ylabe
         sec.set_xlabel("epochs")
 
 
+def _is_control(row: dict) -> bool:
+    """A control's row names its role (a string); others hold None, or NaN from a frame."""
+    role = row.get("control")
+    return isinstance(role, str) and bool(role)
+
+
 def plot_curves(ts: st.TaskStats, rows_by_method: dict[str, list[dict]], path: Path,
                 target: float | None) -> bool:
     """Accuracy against steps per method into ``path``; False when no curve was drawn.
@@ -141,7 +147,7 @@ def plot_curves(ts: st.TaskStats, rows_by_method: dict[str, list[dict]], path: P
     readable with every method of a task; their curves are on their cell pages."""
     import matplotlib.pyplot as plt
 
-    methods = [m for m in ts.ranked() if not any(r.get("control") for r in rows_by_method.get(m, []))]
+    methods = [m for m in ts.ranked() if not any(_is_control(r) for r in rows_by_method.get(m, []))]
     fig, ax = plt.subplots(figsize=(8.5, 4.8), dpi=110)
     drawn = False
     spe = None

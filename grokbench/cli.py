@@ -349,15 +349,18 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .leaderboard import write_leaderboard
+    from .leaderboard.markdown import read_notes
     from .store import Store, ensure_writable_dir
 
     out = Path(args.out) if args.out is not None else Path(args.dir) / "leaderboard"
     Store(args.dir)  # refuses a folder that is not a results folder before anything is written
     if args.defaults is not None:
         Store(args.defaults)
+    if args.notes is not None:
+        read_notes(args.notes)  # a bad notes file is refused before the folder is made
     ensure_writable_dir(out, f"leaderboard folder {out}")
 
-    readme = write_leaderboard(args.dir, args.out, show=True, defaults=args.defaults)
+    readme = write_leaderboard(args.dir, args.out, show=True, defaults=args.defaults, notes=args.notes)
     print(f"leaderboard: {_shown(readme)}", file=sys.stderr)
     return 0
 

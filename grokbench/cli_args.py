@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--defaults", metavar="DIR2",
                     help="a results folder of the same methods at their default settings (DIR being tuned): "
                          "its summary and main tables become the page's last section, its full page OUT/defaults/")
+    lb.add_argument("--notes", metavar="FILE",
+                    help="a markdown file of the page's own notes (what was left out, and why), shown under "
+                         "'Notes' near the top; the page's regenerate command names it")
     _add_calibrate_parser(sub)
     pack = sub.add_parser("pack", help="move a finished results folder's records into one compressed file, "
                                        "DIR/records/packed.jsonl.xz, read like the files (docs/results.md)")

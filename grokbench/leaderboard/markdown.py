@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import stats as st
+from ..errors import UserError
 from ..store import Store
 from ..study import STUDY_FILE
 from .figures import TaskFigures
@@ -140,7 +141,8 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
                     defaults: DefaultsPart | None = None,
                     cell_links: Mapping[str, Mapping[str, str]] | None = None,
                     studies: Sequence[Any] | None = None,
-                    tuning_curves: Mapping[str, TuningCurveFigure] | None = None) -> str:
+                    tuning_curves: Mapping[str, TuningCurveFigure] | None = None,
+                    notes: PageNotes | None = None) -> str:
     """The leaderboard page for ``analysis`` (= grokbench.stats.analyze(frame)).
 
     ``frame``: the results folder's records (grokbench.store.load_frame columns plus
@@ -156,9 +158,12 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     the parts of the folder's study.toml (``grokbench.study``), None when it has none (the
     header then shows the logged commands, with a note);
     ``tuning_curves``: per task label what tuning_figures.write_tuning_curves wrote (a
-    tuned page's tuning curves; None: no section)."""
+    tuned page's tuning curves; None: no section); ``notes``: the page's own notes (a
+    markdown file, shown under "Notes" and named in the regenerate command)."""
     generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     regen = _regenerate_command(results_dir, outdir, defaults, studies is not None)
+    if notes is not None:
+        regen += f" --notes {display_path(notes.path)}"
     out = ["# grokbench leaderboard", "",
            f"Generated {generated} from the results in `{display_path(results_dir)}`. "
            f"Regenerate with `{regen}`; no number here is edited by hand.", ""]
@@ -167,6 +172,8 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     if (outdir / "REPRODUCTIONS.md").is_file():
         out += ["Each paper's headline in its own setting, the published number next to ours: "
                 "[REPRODUCTIONS.md](REPRODUCTIONS.md).", ""]
+    if notes is not None:
+        out += ["## Notes", "", notes.text.strip(), ""]
     if analysis:
         out += ["## Summary", "", *[f"- {line}" for line in findings(analysis)], ""]
         out += _across_tasks(analysis, overview)
@@ -201,6 +208,26 @@ def _regenerate_command(results_dir: Path, outdir: Path, defaults: DefaultsPart 
     if has_study:
         regen = f"grokbench run {display_path(results_dir / STUDY_FILE)}`, then `{regen}"
     return regen
+
+
+@dataclass(frozen=True)
+class PageNotes:
+    """The page's own notes: a markdown file's path (named in the regenerate command) and text."""
+
+    path: Path
+    text: str
+
+
+def read_notes(path: str | Path) -> PageNotes:
+    """A notes file -> PageNotes; unreadable, not UTF-8 or empty: a UserError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read the notes file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not text.strip():
+        raise UserError(f"the notes file {path} is empty")
+    return PageNotes(path, text)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ into the cells ``Plan.cells`` would execute at ``--batch-seeds``, so the trial c
 those ``reproduce`` would create. Nothing is written: no results folder, no manifest.
 
 The estimate (``estimate``): each distinct cell's batched step cost measured briefly
-(``grokbench.calibrate.estimate.measure_cells``: the quick calibration, a few interleaved
-blocks, one torch thread), then per cell steps x that cost + its setup. Stated on the
+(``grokbench.calibrate.estimate.measure_cells`` at ``PLAN_SETTINGS``: a few warm-up steps,
+then two interleaved blocks of one cost unit each, one torch thread; median of the two), then per cell steps x that cost + its setup. Stated on the
 output (``ASSUMPTIONS``): the trials of a cell share one batched model, so a cell costs its
 steps x the batch's step cost; *budget*: every trial trains to its budget (no early
 stop: what censored trials cost; solved seeds leaving the batch early make it less);
@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from .. import environment
 from ..calibrate.costs import StepCost
 from ..calibrate.estimate import Budget, budget_of, cell_config, cell_seconds, measure_cells
+from ..calibrate.measure import Settings
 from ..plan import Cell, build_plan
 from ..spec import parse_overrides
 from .claims import Claim
@@ -33,9 +34,13 @@ from .runner import Caps, ExperimentRun, plan_runs
 
 BATCH_SEEDS = 64  # grokbench's --batch-seeds default
 NO_CAPS = Caps()  # the claims' own budgets and seeds
+# Shorter than the quick calibration: a warm-up of a few steps, then 2 interleaved blocks of
+# one cost unit each (a unit is the method's cost period and whole epochs, calibrate.measure).
+PLAN_SETTINGS = Settings(min_rounds=2, max_rounds=2, block_s=0.0, max_block_s=0.0, warmup_s=0.02,
+                         max_seconds=10.0, mode="plan")
 ASSUMPTIONS = (
     "seed batching: the trials of a cell share one batched model, so a cell costs steps x the measured CPU "
-    "time of one step of its whole batch (quick calibration, 1 torch thread: one worker of --executor "
+    "time of one step of its whole batch (a few steps measured per distinct cell, 1 torch thread: one worker of --executor "
     "process:2) + its setup",
     "budget: every trial trains to its budget, no early stop (what censored trials cost; trials that solve "
     "leave the batch after their stability window and tail, so a run can take less)",
@@ -172,7 +177,7 @@ def plan_claims(claims: Sequence[Claim], budget: str, caps: Caps = NO_CAPS, batc
     returns the number of estimates (0 when nothing runs at ``budget``)."""
     load_before = environment.load_average()
     plans, skipped = plan_experiments(claims, budget, caps, batch_seeds)
-    costs, unbuilt = measure_cells([cell for p in plans for cell in p.cells], log=note)
+    costs, unbuilt = measure_cells([cell for p in plans for cell in p.cells], PLAN_SETTINGS, log=note)
     for entry in unbuilt:
         note(f"could not measure {entry['task']} / {entry['method']}: {entry['reason']}")
     estimates = [estimate(p, costs) for p in plans]

@@ -54,7 +54,6 @@ docs/leaderboard.md ("Compute plan for v3").
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 import time
@@ -70,14 +69,19 @@ import torch
 from grokbench import environment, registry
 from grokbench.calibrate.configs import CalibrationConfig
 from grokbench.calibrate.costs import StepCost, load_costs, write_calibration
+from grokbench.calibrate.estimate import (
+    Budget,
+    budget_of,
+    cell_config,
+    measure_configs,
+    trial_seconds,
+)
 from grokbench.calibrate.measure import QUICK, Settings
-from grokbench.calibrate.session import build_runners, measure, torch_threads
 from grokbench.errors import UserError
 from grokbench.plan import AUTO_SEEDS, Cell, build_plan
-from grokbench.record import calibration_key, rows
-from grokbench.spec import MethodSpec, TaskSpec, expand_tasks, resolve_method, trial_identity
+from grokbench.record import rows
+from grokbench.spec import MethodSpec, TaskSpec, expand_tasks, resolve_method
 from grokbench.store import Store
-from grokbench.task import Schedule
 from grokbench.tuning.driver import auto_trials, build_study
 from grokbench.tuning.racing import study_groups
 from grokbench.variants import strip_settings
@@ -117,9 +121,14 @@ class Item:
         return len(self.seeds) * (1 + len(self.variants))
 
     @property
+    def config(self) -> CalibrationConfig:
+        """The measured configuration: the item's batch as one cell trains it."""
+        return cell_config(Cell(self.task, self.method, self.seeds, variants=self.variants))
+
+    @property
     def cost_key(self) -> str:
         """The calibration key of the measured configuration (``record.calibration_key``)."""
-        return calibration_key(trial_identity(self.task, self.method, self.seeds[0], 0), "cpu", self.layout)
+        return self.config.key
 
 
 @dataclass(frozen=True)
@@ -212,47 +221,6 @@ def publish_chunks(tasks: str = "all", methods: str = "all") -> list[Chunk]:
 
 # -- steps per trial ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Budget:
-    """A task's schedule and stability rule: how long a trial trains."""
-
-    schedule: Schedule
-    stability: Any  # grokbench.metrics.Stability
-    family: str = "sparse"  # whose capping saving its tuning gets: "sparse" or "transformer"
-
-    def solved_steps(self, solve_step: float) -> float:
-        """Steps of a trial that solves (stably) at ``solve_step``: window and tail after it."""
-        ee = self.schedule.eval_every
-        return solve_step + (self.stability.window(int(solve_step), ee) + self.stability.tail(int(solve_step), ee)) * ee
-
-    @property
-    def bound(self) -> float:
-        """Every trial to its budget, then window and tail of a crossing there."""
-        return self.schedule.max_steps + self.stability.watch_steps(self.schedule.max_steps, self.schedule.eval_every)
-
-    def trial_steps(self, row: dict[str, Any]) -> float:
-        """What one recorded outcome would train under today's budget and rule."""
-        solve = row.get("solve_step")
-        if row.get("status") == "solved" and _finite(solve) and solve <= self.schedule.max_steps:
-            return self.solved_steps(solve)
-        if row.get("status") == "diverged" and _finite(row.get("steps_timed")):
-            return float(row["steps_timed"])
-        return float(self.schedule.max_steps)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def budget_of(task: TaskSpec) -> Budget:
-    """The task's schedule on its real training set (one seed's data, drawn here); its
-    family: 'transformer' for modular addition and its subclasses, else 'sparse'."""
-    built = task.build()
-    split = built.make_data(torch.Generator().manual_seed(0))
-    transformer = any(c.__name__ == "ModularAddition" for c in type(built).__mro__)
-    return Budget(built.schedule(len(split.x_train)), built.stability, "transformer" if transformer else "sparse")
-
-
 class RecordIndex:
     """Committed records, by source kind then (task label, plain method label)."""
 
@@ -286,38 +254,15 @@ class RecordIndex:
         return float(budget.schedule.max_steps), "*"
 
 
-# -- step costs ----------------------------------------------------------------------------
+# -- step costs (grokbench.calibrate.estimate; Budget, budget_of and trial_seconds live there too) --
 
 def measure_costs(items: list[Item], settings: Settings = QUICK, threads: int = 1, log: Any = print,
                   after_task: Any = None) -> tuple[dict[str, StepCost], list[dict[str, str]]]:
     """Each distinct configuration of ``items`` measured as ``grokbench calibrate`` does,
-    one interleaved session per task (bounded memory); (costs by key, skipped).
-    ``after_task(costs, skipped)``: called after each task's session (to save as it goes)."""
-    by_task: dict[str, dict[str, Item]] = defaultdict(dict)
-    for item in items:
-        by_task[item.task.label].setdefault(item.cost_key, item)
-    costs: dict[str, StepCost] = {}
-    skipped: list[dict[str, str]] = []
-    for task_label, distinct in by_task.items():
-        configs = [CalibrationConfig(key, task_label, i.method.label, i.task, i.method, "cpu", i.layout, i.seeds,
-                                     i.variants, ((key, i.method.label),)) for key, i in distinct.items()]
-        started = time.perf_counter()
-        with torch_threads(threads):
-            runners, step_s, unbuilt = build_runners(configs, settings)
-            costs.update((c.key, c) for c in measure(runners, step_s, settings, threads))
-        skipped += unbuilt
-        log(f"measured {len(runners)} configuration(s) of {task_label} in {time.perf_counter() - started:.0f} s",
-            file=sys.stderr)
-        if after_task is not None:
-            after_task(costs, skipped)
-    return costs, skipped
-
-
-def trial_seconds(cost: StepCost, steps: float) -> float:
-    """CPU seconds of one trial of ``steps`` steps: its share of a batch step (process CPU
-    time where measured, else wall) and of the setup."""
-    per_step = cost.cpu_step_cost_s if cost.cpu_step_cost_s is not None else cost.step_cost_s
-    return steps * per_step / cost.layout + cost.setup_s / cost.layout
+    one interleaved session per task (``grokbench.calibrate.estimate.measure_configs``);
+    (costs by key, skipped). ``after_task(costs, skipped)``: called after each task's session."""
+    return measure_configs([i.config for i in items], settings, threads,
+                           lambda message: log(message, file=sys.stderr), after_task)
 
 
 # -- the estimate ----------------------------------------------------------------------------

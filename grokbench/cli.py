@@ -189,6 +189,13 @@ def cmd_reproduce(args: argparse.Namespace, argv: Sequence[str]) -> int:
                         ("--batch-seeds", args.batch_seeds)):
         if value is not None and value < 1:
             raise UserError(f"{flag} must be >= 1")
+    if args.plan:
+        from .reproduce.planning import plan_claims
+
+        caps = reproduce.Caps(args.max_steps, args.max_epochs, args.seeds)
+        plan_claims(reproduce.select(claims, args.names), args.budget, caps, args.batch_seeds,
+                    note=(lambda _: None) if args.quiet else _note)
+        return 0
     if not args.page_only and not _run_claims(args, reproduce.select(claims, args.names), argv):
         print(f"interrupted: finished trials are kept in {args.out}; re-run the same command to resume",
               file=sys.stderr)

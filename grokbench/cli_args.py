@@ -234,5 +234,8 @@ def _add_reproduce_parser(sub) -> None:
                     help="cpu: each claim's caps for a 2-core CPU (default); paper: the papers' budgets (a GPU)")
     rp.add_argument("--max-steps", type=int, default=None, metavar="N", help="cap step budgets at N steps")
     rp.add_argument("--max-epochs", type=int, default=None, metavar="N", help="cap epoch budgets at N epochs")
-    rp.add_argument("--seeds", default=None, help="replace each claim's seeds (N, A-B or A,B,C)")
+    rp.add_argument("--seeds", default=None, help="replace every experiment's seeds (N, A-B or A,B,C)")
+    rp.add_argument("--plan", action="store_true",
+                    help="train nothing: print each experiment's task, methods, seeds, budget and trials, with a "
+                         "CPU-time estimate from briefly measured step costs (writes nothing)")
     _add_engine_options(rp)

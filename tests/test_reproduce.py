@@ -74,6 +74,44 @@ def test_malformed_claim_is_a_user_error(broken, message):
         parse_claim({**TINY_CLAIM, **broken}, "x.json")
 
 
+def _with_second_experiment(**fields) -> dict:
+    """TINY_CLAIM with a copy of its experiment (id ``long``) carrying ``fields``."""
+    claim = json.loads(json.dumps(TINY_CLAIM))
+    claim["experiments"].append({**claim["experiments"][0], "id": "long", **fields})
+    return claim
+
+
+def test_an_experiment_s_own_seeds_override_the_claim_s_and_seeds_flag_replaces_both():
+    claim = parse_claim(_with_second_experiment(seeds="0-4"), "x.json")
+    assert claim.experiments[0].seeds is None and claim.experiments[1].seeds == "0-4"
+    runs, _ = reproduce.plan_runs(claim, "cpu")
+    assert [(r.experiment, r.seeds) for r in runs] == [("parity", "0-1"), ("long", "0-4")]
+    runs, _ = reproduce.plan_runs(parse_claim(_with_second_experiment(seeds=3), "x.json"), "cpu")
+    assert runs[1].seeds == "3"  # N: seeds 0..N-1, as for --seeds
+    runs, _ = reproduce.plan_runs(claim, "cpu", reproduce.Caps(seeds="7"))
+    assert [r.seeds for r in runs] == ["7", "7"]
+
+
+@pytest.mark.parametrize("seeds, message", [
+    ("3-1", r"x.json: experiments\[1\].seeds '3-1' is malformed"),
+    ("a,b", r"experiments\[1\].seeds 'a,b' is malformed"),
+    (0, r"experiments\[1\].seeds must be"),
+    (True, r"experiments\[1\].seeds must be"),
+    (["0", "1"], r"experiments\[1\].seeds must be"),
+])
+def test_a_malformed_experiment_seeds_is_a_user_error_naming_the_field(seeds, message):
+    with pytest.raises(UserError, match=message):
+        parse_claim(_with_second_experiment(seeds=seeds), "x.json")
+
+
+def test_the_manifest_records_each_experiment_s_own_seeds(tmp_path: Path):
+    claim = parse_claim(_with_second_experiment(seeds="0-4"), "x.json")
+    runs, skipped = reproduce.plan_runs(claim, "cpu")
+    reproduce.write_manifest(tmp_path, claim, runs, skipped, ["grokbench", "reproduce"])
+    manifest = json.loads((tmp_path / "tiny_egd" / "reproduce.json").read_text())
+    assert {k: e["seeds"] for k, e in manifest["experiments"].items()} == {"parity": "0-1", "long": "0-4"}
+
+
 def test_ordering_must_name_listed_methods():
     bad = json.loads(json.dumps(TINY_CLAIM))
     bad["experiments"][0]["ordering"] = [["egd", "adamw"]]

@@ -11,13 +11,18 @@ A claim file (JSON, one per paper) holds::
         "budget": {"cpu": {"max_steps": 2000} | null, "paper": {"max_steps": 300000}},
         "methods": [{"method": "adam", "role": "baseline", "published": 39890,
                      "note": "..."}, ...],
-        "ordering": [["faster method", "slower method"], ...]}]}
+        "ordering": [["faster method", "slower method"], ...],
+        "seeds": "0-4"}]}
 
 ``arxiv`` is the preprint's identifier, or, for a claim without one, where it is published
 (``github.com/OWNER/REPO``). ``published`` is a number (``unit`` to ``metric``), ``true``/``false`` (the paper says the
 method reaches / does not reach the metric) or ``null`` (a control or an open question the
 paper did not run). A budget entry is task parameters set for that budget; ``null`` means
 the experiment does not run at that budget (it is listed on the page as not run).
+``seeds`` (the claim's, required) and an experiment's own ``seeds`` (optional, overriding the
+claim's for that experiment) take the syntax of ``--seeds``: ``N`` (seeds 0..N-1), ``A-B`` or
+``A,B,C``; a long experiment can run fewer seeds than its claim's others. ``--seeds`` on the
+command line replaces both (``runner.Caps``). A malformed one is a UserError naming the field.
 ``numbers_comparable: false`` shows the published numbers but keeps them out of the
 verdict (the paper's setting differs from ours); the orderings still count.
 """
@@ -70,6 +75,7 @@ class Experiment:
     budgets: dict[str, dict[str, Any] | None]
     methods: tuple[MethodEntry, ...]
     ordering: tuple[tuple[str, str], ...]
+    seeds: str | None = None  # its own seeds, overriding the claim's; None: the claim's
 
     def budget(self, name: str) -> dict[str, Any] | None:
         """Task parameters of budget ``name``; None when the experiment skips that budget."""
@@ -115,6 +121,7 @@ EXPERIMENT_FIELDS: Schema = {
     "budget": Field(an_object),
     "methods": Field(list_of(an_object, min_items=1)),
     "ordering": Field(list_of(_PAIR), required=False),
+    "seeds": Field(any_of(text, integer(lo=1)), required=False),
 }
 CLAIM_FIELDS: Schema = {
     "name": Field(plain_name),
@@ -147,7 +154,11 @@ def _experiment(data: dict[str, Any], where: str, path: str) -> Experiment:
     for i, pair in enumerate(ordering):
         if len(pair) != 2 or not set(pair) <= set(labels):
             raise UserError(f"{where}: {path}.ordering[{i}] {list(pair)} must name two of its methods")
-    return Experiment(data["id"], data["task"], tuple(data.get("set", [])), dict(budgets), methods, ordering)
+    seeds = str(data["seeds"]) if "seeds" in data else None
+    if seeds is not None:
+        parse_seeds(seeds, f"{where}: {path}.seeds")
+    return Experiment(data["id"], data["task"], tuple(data.get("set", [])), dict(budgets), methods, ordering,
+                      seeds)
 
 
 def parse_claim(data: Any, source: str) -> Claim:

@@ -42,7 +42,8 @@ MANIFEST = "reproduce.json"
 @dataclass(frozen=True)
 class Caps:
     """Command-line limits laid over a claim's budget: ``max_steps`` caps step budgets,
-    ``max_epochs`` epoch budgets; ``seeds`` replaces the claim's seeds."""
+    ``max_epochs`` epoch budgets; ``seeds`` replaces the seeds of every experiment (the
+    claim's and an experiment's own alike)."""
 
     max_steps: int | None = None
     max_epochs: int | None = None
@@ -85,7 +86,8 @@ def _as_sets(task: str, values: dict[str, Any]) -> list[str]:
 
 def plan_runs(claim: Claim, budget: str, caps: Caps = Caps()) -> tuple[list[ExperimentRun], list[str]]:
     """The experiments of ``claim`` to run at ``budget`` ('cpu' or 'paper') and the ids of
-    those the budget skips."""
+    those the budget skips. An experiment's seeds: ``caps.seeds`` when given, else its own
+    (``Experiment.seeds``), else the claim's."""
     runs, skipped = [], []
     for exp in claim.experiments:
         params = exp.budget(budget)
@@ -94,7 +96,7 @@ def plan_runs(claim: Claim, budget: str, caps: Caps = Caps()) -> tuple[list[Expe
             continue
         sets = (*exp.overrides, *_budget_overrides(exp, params, caps))
         runs.append(ExperimentRun(claim.name, exp.id, exp.task, tuple(m.method for m in exp.methods),
-                                  caps.seeds or claim.seeds, sets, budget))
+                                  caps.seeds or exp.seeds or claim.seeds, sets, budget))
     return runs, skipped
 
 

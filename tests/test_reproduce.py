@@ -56,12 +56,15 @@ def test_every_builtin_claim_resolves_to_a_plan(budget):
 
 def test_caps_lower_the_budget_and_never_raise_it():
     claim = reproduce.load_claims()["grokfast"]
-    (run, long_run), _ = reproduce.plan_runs(claim, "cpu", reproduce.Caps(max_steps=50, seeds="0"))
+    (run,), skipped = reproduce.plan_runs(claim, "cpu", reproduce.Caps(max_steps=50, seeds="0"))
+    assert skipped == ["mul_baseline"]  # beyond a CPU: --budget paper only
     assert "modular_addition:grokfast.max_steps=50" in run.overrides and run.seeds == "0"
-    assert "modular_addition:grokfast.max_steps=50" in long_run.overrides
-    (run, long_run), _ = reproduce.plan_runs(claim, "cpu", reproduce.Caps(max_steps=10**9))
+    (run,), _ = reproduce.plan_runs(claim, "cpu", reproduce.Caps(max_steps=10**9))
     assert "modular_addition:grokfast.max_steps=2000" in run.overrides
-    assert "modular_addition:grokfast.max_steps=80000" in long_run.overrides
+    (_, long_run), _ = reproduce.plan_runs(claim, "paper", reproduce.Caps(max_steps=50))
+    assert "modular_addition:grokfast.max_steps=50" in long_run.overrides
+    (_, long_run), _ = reproduce.plan_runs(claim, "paper", reproduce.Caps(max_steps=10**9))
+    assert "modular_addition:grokfast.max_steps=300000" in long_run.overrides
 
 
 @pytest.mark.parametrize("broken, message", [

@@ -6,8 +6,10 @@
 #
 #     nohup nice -n 10 benchmarks/publish_v3.sh > publish_v3.log 2>&1 &
 #
-# PHASES (default "tune tuned defaults") picks phases; TASKS overrides the task order; each
-# task is tuned, then reported at its tuned configurations, before the next; defaults last.
+# PHASES (default "tune tuned defaults reproduce") picks phases; TASKS overrides the task
+# order; each task is tuned, then reported at its tuned configurations, before the next;
+# then the defaults runs, then every paper claim re-run under the stricter rule (its page
+# goes to leaderboard/v3/REPRODUCTIONS.md until the v3 page is published).
 set -euo pipefail
 export OMP_NUM_THREADS=1
 OUT=leaderboard/v3
@@ -15,7 +17,7 @@ OUT=leaderboard/v3
 # 128 x 128 amplifier costs 150-500x an SGD step on a CPU (docs/leaderboard.md)
 METHODS=adam,adamw,egd,grokfast,grokfast_ma,lion,muon,neuralgrok:paper_text,normgrad,perpgrad,sgd,sketched_egd,wnclip
 TASKS=${TASKS:-"sparse_parity sparse_sum modular_addition:cpu_add power_ops:cpu_div sparse_parity:k5"}
-PHASES=${PHASES:-"tune tuned defaults"}
+PHASES=${PHASES:-"tune tuned defaults reproduce"}
 EXECUTOR=${EXECUTOR:-process:2}
 
 slug() { echo "${1//:/_}"; }
@@ -43,11 +45,17 @@ defaults_run() {
   grokbench pack $OUT/untuned
 }
 
-# each task tuned and reported before the next; the defaults runs last
+reproductions() {
+  say "reproduce all"
+  grokbench reproduce all --out $OUT/reproductions --page $OUT/REPRODUCTIONS.md --executor "$EXECUTOR" --quiet
+  for folder in $OUT/reproductions/*/*/; do grokbench pack "$folder"; done
+}
+
+# each task tuned and reported before the next; the defaults runs, then the reproductions
 for phase in $PHASES; do
   case $phase in
-    tune|tuned|defaults) ;;
-    *) echo "unknown phase $phase (tune, tuned, defaults)" >&2; exit 2 ;;
+    tune|tuned|defaults|reproduce) ;;
+    *) echo "unknown phase $phase (tune, tuned, defaults, reproduce)" >&2; exit 2 ;;
   esac
 done
 for task in $TASKS; do
@@ -57,4 +65,5 @@ done
 if [[ " $PHASES " == *" defaults "* ]]; then
   for task in $TASKS; do defaults_run "$task"; done
 fi
+[[ " $PHASES " == *" reproduce "* ]] && reproductions
 say "done: $PHASES"

@@ -70,9 +70,9 @@ def pack_folder(root: str | Path) -> PackSummary:
     merged.update({r.key: r for _, r in moved})
     before = _size(store.pack_path) + sum(_size(p) for p, _ in moved)
     summary = PackSummary(store.pack_path, len(merged), len(moved), len(loose) - len(moved), before, before)
-    if not moved and len(merged) == len(old):
-        return summary
     data = _encode_checked(list(merged.values()))
+    if not moved and len(merged) == len(old) and data == _bytes(store.pack_path):
+        return summary  # a pack written at an older precision is re-encoded, else left alone
     try:
         atomic_write_bytes(store.pack_path, data)
     except OSError as exc:
@@ -151,6 +151,13 @@ def _remove_unchanged(paths: list[Path], seen: dict[Path, tuple[int, int, int] |
             path.unlink(missing_ok=True)
     if paths:
         _fsync_dir(paths[0].parent)
+
+
+def _bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def _size(path: Path) -> int:

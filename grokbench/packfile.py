@@ -6,11 +6,10 @@ bytes). One stream shares what records repeat (identity, environment, timing, bu
 which per-file gzip cannot. ``grokbench pack DIR`` writes it (``grokbench.pack``);
 ``grokbench.store.Store.records`` reads it beside the loose ``records/<key>.json.gz``.
 
-Curves are stored at the precision they carry (``pack_json``): a loss column (a curve
-column named ``*_loss``) as the shortest decimal that round-trips the value's float32,
-``*_time_s`` columns rounded to 1e-4 s; every other value exactly as in the record.
-Non-finite values and nulls stay as they were; a loss outside float32's range (beyond
-3.4e38, or below its smallest subnormal but not zero) is kept unrounded.
+Curves (``pack_curve``): a loss column (a curve column named ``*_loss``) to
+``LOSS_DIGITS`` significant digits (no statistic reads a loss; they are kept for plots,
+and they were most of a pack's bytes), ``*_time_s`` columns rounded to 1e-4 s; every other
+value exactly as in the record. Non-finite values and nulls stay as they were.
 
 Reading streams (``iter_lines``): the stream is inflated a chunk at a time, never whole;
 a line longer than ``MAX_RECORD_BYTES``, a pack of more than ``MAX_PACK_BYTES`` on disk,
@@ -41,18 +40,14 @@ MAX_PACK_INFLATED_BYTES = 16 * 2**30  # the most a pack may inflate to (20,000 r
 MAX_DECODER_MEMORY = 256 * 2**20  # preset 9 needs ~65 MiB to decode
 CHUNK = 2**20
 TIME_DECIMALS = 4  # *_time_s curve columns: 1e-4 s
+LOSS_DIGITS = 4  # *_loss curve columns: significant digits (relative error at most 5e-4)
 
 
-def _float32_shortest(value: Any, np: Any) -> Any:
-    """A finite float as the shortest decimal of its float32; anything else as it is
-    (``np``: numpy, imported once by the caller)."""
-    if not isinstance(value, float) or not math.isfinite(value) or value == 0.0:
+def _loss(value: Any) -> Any:
+    """A finite float to ``LOSS_DIGITS`` significant digits; anything else as it is."""
+    if not isinstance(value, float) or not math.isfinite(value):
         return value
-    with np.errstate(over="ignore", under="ignore"):
-        single = np.float32(value)
-    if not np.isfinite(single) or single == 0:  # outside float32's range: kept
-        return value
-    return float(str(single))
+    return float(f"{value:.{LOSS_DIGITS}g}")
 
 
 def _time(value: Any) -> Any:
@@ -63,12 +58,10 @@ def _time(value: Any) -> Any:
 
 def pack_curve(curve: dict[str, list]) -> dict[str, list]:
     """``curve`` at the pack's precision (module docstring); columns keep their order."""
-    import numpy as np
-
     out = {}
     for name, values in curve.items():
         if name.endswith("_loss"):
-            out[name] = [_float32_shortest(v, np) for v in values]
+            out[name] = [_loss(v) for v in values]
         elif name.endswith("_time_s"):
             out[name] = [_time(v) for v in values]
         else:

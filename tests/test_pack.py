@@ -19,7 +19,7 @@ from grokbench.packfile import PACK_NAME, decode_line, encode_line, pack_curve
 from grokbench.record import Record
 from grokbench.store import Store
 
-F32_REL = 2.0**-24  # float32 rounding: at most half a unit in the last of 24 bits
+LOSS_REL = 5e-4  # LOSS_DIGITS = 4 significant digits: at most half a unit in the 4th
 TIME_STEP = 1e-4
 
 
@@ -69,21 +69,20 @@ def test_pack_round_trip_of_a_tiny_run(folder, capsys):
         for name in ("step", "epoch", "train_acc", "test_acc"):
             assert record.curve[name] == old.curve[name]
         for name in ("train_loss", "test_loss"):
-            assert record.curve[name] == pytest.approx(old.curve[name], rel=F32_REL, abs=0)
+            assert record.curve[name] == pytest.approx(old.curve[name], rel=LOSS_REL, abs=0)
         assert record.curve["train_time_s"] == pytest.approx(old.curve["train_time_s"], rel=0, abs=TIME_STEP / 2)
 
 
-def test_losses_as_float32_times_to_1e4_and_non_finite_kept():
+def test_losses_to_4_digits_times_to_1e4_and_non_finite_kept():
     curve = {"step": [0, 1, 2, 3, 4, 5, 6], "test_acc": [1 / 3] * 7,
-             "train_loss": [1 / 3, 0.1, None, math.nan, math.inf, 1e300, 1e-50],
+             "train_loss": [1 / 3, 0.1, None, math.nan, math.inf, 1e300, -2.0000049e-50],
              "train_time_s": [1.23456789, None, math.nan, -math.inf, 2.0, 0.00004, 7]}
     packed = pack_curve(curve)
     assert packed["step"] == curve["step"] and packed["test_acc"] == curve["test_acc"]
     loss = packed["train_loss"]
-    assert loss[0] == 0.33333334 and loss[1] == 0.1  # float32's shortest decimals
-    assert abs(loss[0] - 1 / 3) <= F32_REL / 3
+    assert loss[0] == 0.3333 and loss[1] == 0.1 and abs(loss[0] - 1 / 3) <= LOSS_REL / 3
     assert loss[2] is None and math.isnan(loss[3]) and loss[4] == math.inf
-    assert loss[5:] == [1e300, 1e-50]  # outside float32's range: kept
+    assert loss[5:] == [1e300, -2e-50]  # any magnitude, any sign: 4 significant digits
     assert packed["train_time_s"][0] == 1.2346 and packed["train_time_s"][4:] == [2.0, 0.0, 7]
     assert packed["train_time_s"][1] is None and math.isnan(packed["train_time_s"][2])
     record = Record(key="k", identity={"task": "t", "method": "m", "seed": 0}, status="diverged", curve=curve)
@@ -248,3 +247,22 @@ def test_a_pack_beyond_its_bounds_is_refused_not_inflated(folder, monkeypatch, c
     capsys.readouterr()
     assert Store(folder).records() == []
     assert message in capsys.readouterr().err
+
+
+def test_a_pack_at_an_older_precision_is_re_encoded_and_a_current_one_left_alone(folder, capsys, monkeypatch):
+    from grokbench import packfile
+
+    monkeypatch.setattr(packfile, "LOSS_DIGITS", 9)  # as if packed by an earlier version
+    assert run_cli("pack", str(folder)) == 0
+    pack = folder / "records" / PACK_NAME
+    older = pack.read_bytes()
+    monkeypatch.setattr(packfile, "LOSS_DIGITS", 4)
+    capsys.readouterr()
+    assert run_cli("pack", str(folder)) == 0
+    assert "packed 4 records (0 from files)" in capsys.readouterr().out
+    current = pack.read_bytes()
+    assert current != older
+    losses = [v for r in Store(folder).records() for v in r.curve["train_loss"] if v is not None]
+    assert losses and all(v == float(f"{v:.4g}") for v in losses)
+    assert run_cli("pack", str(folder)) == 0
+    assert "nothing to pack" in capsys.readouterr().out and pack.read_bytes() == current

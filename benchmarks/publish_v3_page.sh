@@ -15,5 +15,5 @@ for folder in $OUT/tuned $OUT/untuned; do
   if [[ ! -f $folder/calibration.json || ${CALIBRATE:-0} == 1 ]]; then grokbench calibrate "$folder"; fi
 done
 grokbench reproduce all --page-only --out $OUT/reproductions --page leaderboard/REPRODUCTIONS.md
-grokbench leaderboard $OUT/tuned --defaults $OUT/untuned --notes $OUT/NOTES.md -o leaderboard
+grokbench leaderboard $OUT/tuned --defaults $OUT/untuned -o leaderboard  # with $OUT/tuned/NOTES.md
 du -sh leaderboard

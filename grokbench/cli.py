@@ -185,14 +185,13 @@ def cmd_reproduce(args: argparse.Namespace, argv: Sequence[str]) -> int:
             print(f"{claim.name}: {claim.title} ({claim.reference})")
         print("run: grokbench reproduce NAME [NAME ...] | all", file=sys.stderr)
         return 0
-    for flag, value in (("--max-steps", args.max_steps), ("--max-epochs", args.max_epochs),
-                        ("--batch-seeds", args.batch_seeds)):
+    for flag, value in (("--max-steps", args.max_steps), ("--batch-seeds", args.batch_seeds)):
         if value is not None and value < 1:
             raise UserError(f"{flag} must be >= 1")
     if args.plan:
         from .reproduce.planning import plan_claims
 
-        caps = reproduce.Caps(args.max_steps, args.max_epochs, args.seeds)
+        caps = reproduce.Caps(args.max_steps, args.seeds)
         plan_claims(reproduce.select(claims, args.names), args.budget, caps, args.batch_seeds,
                     note=(lambda _: None) if args.quiet else _note)
         return 0
@@ -212,7 +211,7 @@ def _run_claims(args: argparse.Namespace, chosen: list, argv: Sequence[str]) -> 
     from . import api, reproduce
 
     root, command = Path(args.out), ["grokbench", *argv]
-    caps = reproduce.Caps(args.max_steps, args.max_epochs, args.seeds)
+    caps = reproduce.Caps(args.max_steps, args.seeds)
     executor, device = _make_executor(args), _run_device(args)
 
     def execute(plan, store, label: str) -> bool:
@@ -356,18 +355,17 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .leaderboard import write_leaderboard
-    from .leaderboard.markdown import read_notes
+    from .leaderboard.markdown import read_folder_notes
     from .store import Store, ensure_writable_dir
 
     out = Path(args.out) if args.out is not None else Path(args.dir) / "leaderboard"
     Store(args.dir)  # refuses a folder that is not a results folder before anything is written
     if args.defaults is not None:
         Store(args.defaults)
-    if args.notes is not None:
-        read_notes(args.notes)  # a bad notes file is refused before the folder is made
+    read_folder_notes(args.dir)  # a bad NOTES.md is refused before the folder is made
     ensure_writable_dir(out, f"leaderboard folder {out}")
 
-    readme = write_leaderboard(args.dir, args.out, show=True, defaults=args.defaults, notes=args.notes)
+    readme = write_leaderboard(args.dir, args.out, show=True, defaults=args.defaults)
     print(f"leaderboard: {_shown(readme)}", file=sys.stderr)
     return 0
 

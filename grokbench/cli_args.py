@@ -64,9 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--defaults", metavar="DIR2",
                     help="a results folder of the same methods at their default settings (DIR being tuned): "
                          "its summary and main tables become the page's last section, its full page OUT/defaults/")
-    lb.add_argument("--notes", metavar="FILE",
-                    help="a markdown file of the page's own notes (what was left out, and why), shown under "
-                         "'Notes' near the top; the page's regenerate command names it")
     _add_calibrate_parser(sub)
     pack = sub.add_parser("pack", help="move a finished results folder's records into one compressed file, "
                                        "DIR/records/packed.jsonl.xz, read like the files (docs/results.md)")
@@ -232,8 +229,8 @@ def _add_reproduce_parser(sub) -> None:
     rp.add_argument("--page-only", action="store_true", help="rebuild the page from DIR without training")
     rp.add_argument("--budget", choices=("cpu", "paper"), default="cpu",
                     help="cpu: each claim's caps for a 2-core CPU (default); paper: the papers' budgets (a GPU)")
-    rp.add_argument("--max-steps", type=int, default=None, metavar="N", help="cap step budgets at N steps")
-    rp.add_argument("--max-epochs", type=int, default=None, metavar="N", help="cap epoch budgets at N epochs")
+    rp.add_argument("--max-steps", type=int, default=None, metavar="N",
+                    help="cap every budget at N training steps (an epoch budget: the whole epochs that fit, at least 1)")
     rp.add_argument("--seeds", default=None, help="replace every experiment's seeds (N, A-B or A,B,C)")
     rp.add_argument("--plan", action="store_true",
                     help="train nothing: print each experiment's task, methods, seeds, budget and trials, with a "

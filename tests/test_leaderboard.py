@@ -501,19 +501,20 @@ def test_task_curves_figure_leaves_controls_to_their_cell_pages(tmp_path, monkey
     assert sorted(set(drawn)) == ["egd", "sgd"] and (tmp_path / "c.png").exists()
 
 
-def test_page_notes_come_from_a_file_that_the_regenerate_command_names(folder, tmp_path, capsys):
-    notes = tmp_path / "NOTES.md"
+def test_a_results_folder_notes_are_shown_on_its_page(folder, tmp_path, capsys):
+    notes = folder / "NOTES.md"
     notes.write_text("Left out: the S5 task (cost).\n", encoding="utf-8")
     out = tmp_path / "board"
-    assert run_cli("leaderboard", str(folder), "-o", str(out), "--notes", str(notes)) == 0
-    text = (out / "README.md").read_text()
-    assert "## Notes\n\nLeft out: the S5 task (cost).\n" in text
-    assert re.search(r"Regenerate with `[^`]*--notes \S*NOTES\.md`", text)
-    capsys.readouterr()
-    for bad in (tmp_path / "missing.md", tmp_path / "empty.md"):
-        if bad.name == "empty.md":
-            bad.write_text("  \n")
-        assert run_cli("leaderboard", str(folder), "-o", str(tmp_path / "c"), "--notes", str(bad)) == 2
-        err = capsys.readouterr().err
-        assert "notes file" in err and "Traceback" not in err
-    assert not (tmp_path / "c").exists()
+    try:
+        assert run_cli("leaderboard", str(folder), "-o", str(out)) == 0
+        text = (out / "README.md").read_text()
+        assert "## Notes\n\nFrom `" in text and "NOTES.md`, the results folder's own notes.\n\nLeft out: the S5" in text
+        capsys.readouterr()
+        for bad in (b"  \n", b"\xff\xfe bad"):
+            notes.write_bytes(bad)
+            assert run_cli("leaderboard", str(folder), "-o", str(tmp_path / "c")) == 2
+            err = capsys.readouterr().err
+            assert "NOTES.md" in err and "Traceback" not in err
+        assert not (tmp_path / "c").exists()
+    finally:
+        notes.unlink()

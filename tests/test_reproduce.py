@@ -65,6 +65,10 @@ def test_caps_lower_the_budget_and_never_raise_it():
     assert "modular_addition:grokfast.max_steps=50" in long_run.overrides
     (_, long_run), _ = reproduce.plan_runs(claim, "paper", reproduce.Caps(max_steps=10**9))
     assert "modular_addition:grokfast.max_steps=300000" in long_run.overrides
+    sparse = reproduce.load_claims()["egd_sparse"]  # budgets in epochs of 32 steps (1,000 / batch 32)
+    for cap, epochs in ((100, 3), (5, 1), (10**9, 200)):
+        (parity, _), _ = reproduce.plan_runs(sparse, "cpu", reproduce.Caps(max_steps=cap))
+        assert parity.overrides[-1] == f"sparse_parity.max_epochs={epochs}"
 
 
 @pytest.mark.parametrize("broken, message", [

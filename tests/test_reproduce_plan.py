@@ -39,7 +39,7 @@ def _engine_trials(run) -> int:
     return plan.n_trials
 
 
-@pytest.mark.parametrize("caps", [reproduce.Caps(), reproduce.Caps(max_epochs=3, seeds="0-2")])
+@pytest.mark.parametrize("caps", [reproduce.Caps(), reproduce.Caps(max_steps=3 * 7 + 6, seeds="0-2")])
 def test_plan_counts_the_trials_plan_runs_would_run(caps):
     claim = parse_claim(_claim(), "tiny.json")
     plans, skipped = planning.plan_experiments([claim], "cpu", caps, batch_seeds=4)

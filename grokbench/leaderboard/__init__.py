@@ -30,7 +30,7 @@ from .comparisons import comparison_rows, comparisons_csv
 from .figures import TaskFigures, plot_curves, plot_steps, slug, write_figures
 from .format import fmt_interval, fmt_median, fmt_num, fmt_p, fmt_ratio, fmt_seconds, fmt_solved
 from .links import cell_names, link_cells, safe_name
-from .markdown import METRIC_LINES, DefaultsPart, md_table, read_notes, render_markdown
+from .markdown import METRIC_LINES, DefaultsPart, md_table, read_folder_notes, render_markdown
 from .output import PAGE, printable, publish, refuse_foreign, staging
 from .overview import OverviewFigures, write_overview
 from .provenance import git_commit
@@ -93,7 +93,7 @@ RESULTS_CSV = "results.csv"  # the records of the page, one row per trial (grokb
 
 def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None, figures: bool = True,
                       show: bool = False, *, frame=None, analysis: Analysis | None = None,
-                      defaults: str | Path | None = None, notes: str | Path | None = None) -> Path:
+                      defaults: str | Path | None = None) -> Path:
     """Write OUTDIR/README.md (+ figures) for a results folder; returns the README path.
 
     OUTDIR defaults to DIR/leaderboard. The page and figures are written whole or not at all,
@@ -104,14 +104,15 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
     asks for (compare mode all-pairs; ``summary.requested_pairs``) are added to it. ``defaults``: a results folder of
     the same methods at their default settings (for a tuned folder): its own page goes to
     OUTDIR/defaults/, and its summary and main tables become the page's last section.
-    ``notes``: a markdown file shown under "Notes" near the top (read before anything is
-    written; a file that cannot be read is a UserError)."""
+    The folder's own notes, ``DIR/NOTES.md`` when it has one (what its runs left out, and
+    why), are shown under "Notes" near the top (read before anything is written; a file
+    that cannot be read is a UserError)."""
     from ..store import Store
 
     results_dir = Path(results_dir)
     outdir = Path(outdir) if outdir is not None else results_dir / "leaderboard"
     runs = Store(results_dir).runs()  # also refuses a folder that holds no results
-    page_notes = read_notes(notes) if notes is not None else None
+    page_notes = read_folder_notes(results_dir)
     studies = read_folder(results_dir)
     pairs = requested_pairs(studies, runs)
     frame = load_leaderboard_frame(results_dir) if frame is None else frame

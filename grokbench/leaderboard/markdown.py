@@ -158,12 +158,10 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
     the parts of the folder's study.toml (``grokbench.study``), None when it has none (the
     header then shows the logged commands, with a note);
     ``tuning_curves``: per task label what tuning_figures.write_tuning_curves wrote (a
-    tuned page's tuning curves; None: no section); ``notes``: the page's own notes (a
-    markdown file, shown under "Notes" and named in the regenerate command)."""
+    tuned page's tuning curves; None: no section); ``notes``: the results folder's own
+    notes (its NOTES.md; None: no section)."""
     generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     regen = _regenerate_command(results_dir, outdir, defaults, studies is not None)
-    if notes is not None:
-        regen += f" --notes {display_path(notes.path)}"
     out = ["# grokbench leaderboard", "",
            f"Generated {generated} from the results in `{display_path(results_dir)}`. "
            f"Regenerate with `{regen}`; no number here is edited by hand.", ""]
@@ -173,7 +171,8 @@ def render_markdown(frame, analysis: Mapping[str, st.TaskStats], runs: list[dict
         out += ["Each paper's headline in its own setting, the published number next to ours: "
                 "[REPRODUCTIONS.md](REPRODUCTIONS.md).", ""]
     if notes is not None:
-        out += ["## Notes", "", notes.text.strip(), ""]
+        out += ["## Notes", "", f"From `{display_path(notes.path)}`, the results folder's own notes.", "",
+                notes.text.strip(), ""]
     if analysis:
         out += ["## Summary", "", *[f"- {line}" for line in findings(analysis)], ""]
         out += _across_tasks(analysis, overview)
@@ -210,17 +209,23 @@ def _regenerate_command(results_dir: Path, outdir: Path, defaults: DefaultsPart 
     return regen
 
 
+NOTES_FILE = "NOTES.md"  # in a results folder: its own notes, shown on its page
+
+
 @dataclass(frozen=True)
 class PageNotes:
-    """The page's own notes: a markdown file's path (named in the regenerate command) and text."""
+    """A results folder's own notes: its NOTES.md's path and text."""
 
     path: Path
     text: str
 
 
-def read_notes(path: str | Path) -> PageNotes:
-    """A notes file -> PageNotes; unreadable, not UTF-8 or empty: a UserError."""
-    path = Path(path)
+def read_folder_notes(results_dir: str | Path) -> PageNotes | None:
+    """``DIR/NOTES.md`` -> PageNotes; None when the folder has none; unreadable, not UTF-8
+    or empty: a UserError."""
+    path = Path(results_dir) / NOTES_FILE
+    if not path.exists():
+        return None
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

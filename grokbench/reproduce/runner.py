@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__, api
+from ..calibrate.estimate import budget_of
 from ..errors import UserError
 from ..schema import (
     Field,
@@ -41,12 +42,12 @@ MANIFEST = "reproduce.json"
 
 @dataclass(frozen=True)
 class Caps:
-    """Command-line limits laid over a claim's budget: ``max_steps`` caps step budgets,
-    ``max_epochs`` epoch budgets; ``seeds`` replaces the seeds of every experiment (the
-    claim's and an experiment's own alike)."""
+    """Command-line limits laid over a claim's budget: ``max_steps`` caps every budget at
+    that many training steps (a budget stated in epochs: at the whole epochs that fit in
+    them, at least one); ``seeds`` replaces the seeds of every experiment (the claim's and
+    an experiment's own alike)."""
 
     max_steps: int | None = None
-    max_epochs: int | None = None
     seeds: str | None = None
 
 
@@ -72,11 +73,14 @@ def _budget_overrides(exp: Experiment, budget: dict[str, Any], caps: Caps) -> li
     """The budget's task parameters as ``--set`` strings, with the caps laid over them."""
     task = resolve_task(exp.task, parse_overrides([*exp.overrides, *_as_sets(exp.task, budget)]))
     values = dict(budget)
-    if caps.max_steps is not None and "max_steps" in task.params:
+    if caps.max_steps is None:
+        return _as_sets(exp.task, values)
+    if "max_steps" in task.params:
         current = task.params["max_steps"] or math.inf
         values["max_steps"] = int(min(current, caps.max_steps))
-    elif caps.max_epochs is not None and "max_epochs" in task.params:
-        values["max_epochs"] = int(min(task.params["max_epochs"], caps.max_epochs))
+    elif "max_epochs" in task.params:
+        epochs = max(1, caps.max_steps // budget_of(task).schedule.steps_per_epoch)
+        values["max_epochs"] = int(min(task.params["max_epochs"], epochs))
     return _as_sets(exp.task, values)
 
 

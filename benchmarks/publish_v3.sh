@@ -16,7 +16,7 @@ OUT=leaderboard/v3
 # every single method; NeuralGrok at its paper text's amplifier (hidden 32): the code's
 # 128 x 128 amplifier costs 150-500x an SGD step on a CPU (docs/leaderboard.md)
 METHODS=adam,adamw,egd,grokfast,grokfast_ma,lion,muon,neuralgrok:paper_text,normgrad,perpgrad,sgd,sketched_egd,wnclip
-TASKS=${TASKS:-"sparse_parity sparse_sum modular_addition:cpu_add power_ops:cpu_div sparse_parity:k5"}
+TASKS=${TASKS:-"sparse_parity sparse_sum modular_addition:cpu_add sparse_parity:k5 power_ops:cpu_div"}
 PHASES=${PHASES:-"tune tuned defaults reproduce"}
 EXECUTOR=${EXECUTOR:-process:2}
 

@@ -518,3 +518,20 @@ def test_a_results_folder_notes_are_shown_on_its_page(folder, tmp_path, capsys):
         assert not (tmp_path / "c").exists()
     finally:
         notes.unlink()
+
+
+def test_controls_are_no_competitors_in_the_summary_and_the_profiles(tmp_path):
+    from grokbench.leaderboard.rows import method_order
+
+    analysis = st.analyze(lb.load_leaderboard_frame(_controls_folder(tmp_path / "results")), n_boot=100)
+    ts = analysis["sparse_parity"]
+    controls = {"sgd[lr=0.5]", "sgd[lr=0.3]", "egd[lr=0.1,r=1]", "grokfast[lamb=2,lr=0.1]"}
+    assert ts.control_labels() == controls and ts.named() == ["grokfast", "egd", "sgd"]
+    assert ts.vs_baseline["sgd[lr=0.5]"].verdict == st.FASTER  # a control faster than the baseline ...
+    finding = task_finding("sparse_parity", ts)
+    lists = finding.replace("the base at those settings (`sgd[lr=0.5]`)", "")  # egd's story names its control
+    assert not any(f"`{c}`" in lists for c in controls)  # ... is not called faster in the summary
+    assert "The 4 control labels are left to the controls table." in finding
+    steps, _ = st.performance_profiles(analysis, "steps")
+    assert set(steps) == {"grokfast", "egd", "sgd"} and steps["grokfast"].ratios == {"sparse_parity": 1.0}
+    assert method_order(analysis, steps) == ["grokfast", "egd", "sgd"]

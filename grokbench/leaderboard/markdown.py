@@ -71,7 +71,9 @@ PROFILES_TEXT = (
     "median steps (or training seconds) to target is within a factor tau of the fastest method's median there, "
     "tau from 1 to 4; a median that was not reached (\"> budget\") never counts. The score is the area under the "
     "profile up to tau = 4 divided by 3 (1 = the fastest on every task). A task a method did not run on counts "
-    "neither for nor against it; a task where no method's median reached the target is left out."
+    "neither for nor against it; a task where no method's median reached the target is left out. A tuned "
+    "accelerator's controls are no competitors here, nor in the summary or the heat map (their own table "
+    "and cell pages show them)."
 )
 HEATMAP_TEXT = ("Speedup in steps to target against each task's own baseline (baseline median / method median; "
                 "▲/▼ = significantly faster/slower, sign test, adjusted). \"not run\": no records of that method "

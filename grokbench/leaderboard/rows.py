@@ -179,8 +179,8 @@ def heatmap_cell(ts: st.TaskStats, method: str) -> str:
 
 
 def method_order(analysis: Mapping[str, st.TaskStats], profiles: Mapping[str, st.Profile] | None = None) -> list[str]:
-    """Every method of the analysis, best profile score first (then by name)."""
-    methods = dict.fromkeys(m for ts in analysis.values() for m in ts.methods)
+    """Every method of the analysis but the controls, best profile score first (then by name)."""
+    methods = dict.fromkeys(m for ts in analysis.values() for m in ts.named())
     scores = {m: (profiles[m].score if profiles and m in profiles else -1.0) for m in methods}
     return sorted(methods, key=lambda m: (-scores[m], m))
 

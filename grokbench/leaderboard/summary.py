@@ -66,8 +66,10 @@ def task_finding(label: str, ts: st.TaskStats) -> str:
     explained = {m: control_story(ts, m) for m in cs if cs[m].verdict == st.FASTER}
     explained = {m: story for m, story in explained.items() if story}
 
+    named = ts.named()  # the controls have their own table
+
     def who(attr: str, verdict: str) -> list[str]:
-        return [m for m in ts.ranked() if m in cs and getattr(cs[m], attr) == verdict
+        return [m for m in named if m in cs and getattr(cs[m], attr) == verdict
                 and not (attr == "verdict" and m in explained)]
 
     seeds = max((c.n for c in cs.values()), default=0)
@@ -77,22 +79,25 @@ def task_finding(label: str, ts: st.TaskStats) -> str:
             f"in wall time: {_names(who('time_verdict', st.SLOWER))}.")
     if explained:
         text += (" Faster than the baseline, but not once its controls are counted: "
-                 + "; ".join(explained[m] for m in ts.ranked() if m in explained) + ".")
-    robust = [f"`{m}` ({cs[m].verdict})" for m in ts.ranked() if m in cs and ts.consistency(m) == st.ROBUST]
-    shifting = [f"`{m}` ({threshold_story(ts, m)})" for m in ts.ranked()
+                 + "; ".join(explained[m] for m in named if m in explained) + ".")
+    robust = [f"`{m}` ({cs[m].verdict})" for m in named if m in cs and ts.consistency(m) == st.ROBUST]
+    shifting = [f"`{m}` ({threshold_story(ts, m)})" for m in named
                 if m in cs and ts.consistency(m) in (st.FLIPS, st.DEPENDS)]
     if robust:
         text += f" Robust to the threshold (the same at 0.90, 0.95 and the target): {', '.join(robust)}."
     if shifting:
         text += f" Depends on the threshold: {', '.join(shifting)}."
-    relapsed = [f"`{m}` ({ms.sample.n_relapsed} of {ms.sample.n})" for m, ms in ts.methods.items()
-                if ms.sample.n_relapsed]
+    relapsed = [f"`{m}` ({ts.methods[m].sample.n_relapsed} of {ts.methods[m].sample.n})" for m in named
+                if ts.methods[m].sample.n_relapsed]
     if relapsed:
         text += f" Crossed the target, then fell back below it: {', '.join(relapsed)}."
-    collapsed = [f"`{m}` ({ms.sample.n_unstable} of {ms.sample.n})" for m, ms in ts.methods.items()
-                 if ms.sample.n_unstable]
+    collapsed = [f"`{m}` ({ts.methods[m].sample.n_unstable} of {ts.methods[m].sample.n})" for m in named
+                 if ts.methods[m].sample.n_unstable]
     if collapsed:
         text += f" Solved, then collapsed after the window: {', '.join(collapsed)}."
+    n_controls = len(ts.control_labels() & set(ts.methods))
+    if n_controls:
+        text += f" The {n_controls} control labels are left to the controls table."
     rate = st.detectable_win_rate(seeds, max(st.FAMILY_SIZE, len(cs)))
     text += (f" With {seeds} paired seeds no difference can be significant here." if rate is None else
              f" {seeds} paired seeds detect a method faster on at least {rate:.0%} of seeds (80% power); "

@@ -61,6 +61,16 @@ class TaskStats:
                     ms.median_seconds.value if ms.sample.n else math.inf, m)
         return sorted(self.methods, key=key)
 
+    def control_labels(self) -> set[str]:
+        """The labels that ran only as a tuned accelerator's control (``controls``): shown
+        in the controls table and on cell pages, never ranked as methods."""
+        return {c.reference for family in self.controls.values() for c in family.values()} - {self.baseline}
+
+    def named(self) -> list[str]:
+        """``ranked()`` without the controls: the methods the run was asked for."""
+        controls = self.control_labels()
+        return [m for m in self.ranked() if m not in controls]
+
     def verdicts(self, method: str) -> dict[str, str]:
         """The method's verdict against the baseline at each threshold."""
         return {t: c[method].verdict for t, c in self.at_threshold.items() if method in c}

@@ -50,11 +50,13 @@ def _median_cost(ms: MethodStats, cost: str) -> float:
 
 def performance_profiles(analysis: Mapping[str, TaskStats], cost: str = "steps") -> tuple[dict[str, Profile], list[str]]:
     """Performance profiles in ``cost`` ("steps" or "seconds") to target, see the module
-    docstring. Returns (profile per method, tasks left out because no median was reached)."""
+    docstring; a task's controls (``TaskStats.control_labels``) are no competitors. Returns
+    (profile per method, tasks left out because no median was reached)."""
     ratios: dict[str, dict[str, float]] = {}
     left_out = []
     for label, ts in analysis.items():
-        costs = {m: _median_cost(ms, cost) for m, ms in ts.methods.items() if ms.sample.n}
+        controls = ts.control_labels()
+        costs = {m: _median_cost(ms, cost) for m, ms in ts.methods.items() if ms.sample.n and m not in controls}
         best = min((c for c in costs.values() if math.isfinite(c) and c > 0), default=None)
         if best is None:
             left_out.append(label)

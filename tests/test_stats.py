@@ -486,3 +486,23 @@ def test_calibrated_step_costs_replace_measured_seconds():
     assert list(sample.measured_seconds[:3]) == [50.0, 100.0, 150.0]
     measured[0]["calibrated_step_cost_s"] = None  # one uncalibrated trial: the method is not calibrated
     assert not st.make_sample(measured).seconds_calibrated
+
+
+def test_on_the_tuned_base_keeps_the_base_settings_an_accelerator_fixes():
+    """wnclip tunes sgd.lr but fixes weight decay at 0: its "on the tuned base" control runs
+    the baseline's lr and weight decay 0, and is matched to it; a control at another lr is not."""
+    base = {"optimizer": "sgd", "optimizer_params": {"lr": 0.02, "weight_decay": 0.03}, "transforms": [],
+            "tuned": {"space": {"sgd.lr": "log", "sgd.weight_decay": "log"}}}
+    clip = [{"name": "wnclip", "params": {"max_norm": 2.0}}]
+    accelerator = {"optimizer": "sgd", "optimizer_params": {"lr": 0.16, "weight_decay": 0.0}, "transforms": clip,
+                   "tuned": {"space": {"sgd.lr": "log", "wnclip.max_norm": "linear"}}}
+    control = {**accelerator, "control": st.ON_THE_TUNED_BASE, "tuned": None,
+               "optimizer_params": {"lr": 0.02, "weight_decay": 0.0}}
+    stale = {**control, "optimizer_params": {"lr": 0.05, "weight_decay": 0.0}}
+    by_method = {"sgd": [base], "wnclip": [accelerator], "wnclip[lr=0.02,max_norm=2]": [control],
+                 "wnclip[lr=0.05,max_norm=2]": [stale]}
+    pairs = st.control_pairs(by_method, "sgd")
+    assert pairs[st.ON_THE_TUNED_BASE] == [("wnclip", "wnclip[lr=0.02,max_norm=2]")]
+    del accelerator["tuned"]["space"]  # no search space on record: every base setting must be the baseline's
+    accelerator["tuned"] = {"config": "wnclip"}
+    assert st.control_pairs(by_method, "sgd")[st.ON_THE_TUNED_BASE] == []

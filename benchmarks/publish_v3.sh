@@ -6,10 +6,10 @@
 #
 #     nohup nice -n 10 benchmarks/publish_v3.sh > publish_v3.log 2>&1 &
 #
-# PHASES (default "tune tuned defaults reproduce") picks phases; TASKS overrides the task
+# PHASES (default "tune tuned reproduce defaults") picks phases; TASKS overrides the task
 # order; each task is tuned, then reported at its tuned configurations, before the next;
-# then the defaults runs, then every paper claim re-run under the stricter rule (its page
-# goes to leaderboard/v3/REPRODUCTIONS.md until the v3 page is published).
+# then every paper claim re-run under the stricter rule (its page goes to
+# leaderboard/v3/REPRODUCTIONS.md until the v3 page is published), then the defaults runs.
 set -euo pipefail
 export OMP_NUM_THREADS=1
 OUT=leaderboard/v3
@@ -17,7 +17,7 @@ OUT=leaderboard/v3
 # 128 x 128 amplifier costs 150-500x an SGD step on a CPU (docs/leaderboard.md)
 METHODS=adam,adamw,egd,grokfast,grokfast_ma,lion,muon,neuralgrok:paper_text,normgrad,perpgrad,sgd,sketched_egd,wnclip
 TASKS=${TASKS:-"sparse_parity sparse_sum modular_addition:cpu_add sparse_parity:k5 power_ops:cpu_div"}
-PHASES=${PHASES:-"tune tuned defaults reproduce"}
+PHASES=${PHASES:-"tune tuned reproduce defaults"}
 EXECUTOR=${EXECUTOR:-process:2}
 
 slug() { echo "${1//:/_}"; }
@@ -51,7 +51,7 @@ reproductions() {
   for folder in $OUT/reproductions/*/*/; do grokbench pack "$folder"; done
 }
 
-# each task tuned and reported before the next; the defaults runs, then the reproductions
+# each task tuned and reported before the next; the reproductions, then the defaults runs
 for phase in $PHASES; do
   case $phase in
     tune|tuned|defaults|reproduce) ;;
@@ -62,8 +62,8 @@ for task in $TASKS; do
   [[ " $PHASES " == *" tune "* ]] && tune "$task"
   [[ " $PHASES " == *" tuned "* ]] && tuned_run "$task"
 done
+[[ " $PHASES " == *" reproduce "* ]] && reproductions
 if [[ " $PHASES " == *" defaults "* ]]; then
   for task in $TASKS; do defaults_run "$task"; done
 fi
-[[ " $PHASES " == *" reproduce "* ]] && reproductions
 say "done: $PHASES"

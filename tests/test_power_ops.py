@@ -104,7 +104,7 @@ def test_cpu_presets_resolve_to_the_measured_profiles():
     t = division.build()
     split = t.make_data(torch.Generator().manual_seed(0))
     assert t.operation == "x/y" and t.p == 31 and len(split.y_train) == int(0.8 * 31 * 30)
-    assert t.schedule(len(split.y_train)).max_steps == 4000
+    assert t.schedule(len(split.y_train)).max_steps == 2500
     assert resolve_method("adamw", division, {}).optimizer.params["lr"] == 3e-3  # the task's AdamW default
     s4 = resolve_task("power_ops:cpu_s4", {})
     t = s4.build()

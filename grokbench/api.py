@@ -281,7 +281,7 @@ def tune(tasks: str = "sparse_parity", methods: str = "sgd,adamw", trials: int |
     this fraction of the budget (not exact)."""
     from .executors import LocalExecutor
     from .tuning.driver import conclude
-    from .tuning.racing import done_keys, race, wave_width
+    from .tuning.racing import done_keys, race
 
     check_arguments("grokbench.tune", device=device, batch_seeds=batch_seeds, capping=capping, give_up=give_up)
     if give_up is not None and not (0 < give_up <= 1 and capping):
@@ -296,8 +296,7 @@ def tune(tasks: str = "sparse_parity", methods: str = "sgd,adamw", trials: int |
         return execute(plan, store, executor, done_keys(store, timeout, capping), batch_seeds=batch_seeds,
                        progress=progress, command=["grokbench.tune"], prepare=prepare)
 
-    if not race(study, store, run_plan, batch_seeds=batch_seeds, width=wave_width(executor), capping=capping,
-                timeout=timeout, give_up=give_up):
+    if not race(study, store, run_plan, capping=capping, give_up=give_up):
         return None
     return conclude(study, store, capping=capping, give_up=give_up)
 
@@ -315,8 +314,10 @@ def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_se
     from their last checkpoint (``store.checkpoints_dir``, saved at most every
     ``checkpoint_every_s`` seconds; 0: never; None: ``plan.DEFAULT_CHECKPOINT_S``, read
     when called) when the same command runs again.
-    ``prepare``: rewrites the list of cells before they run (a tuning study's capping
-    policies, ``grokbench.tuning.racing``)."""
+    ``prepare``: rewrites each cell as the executor takes it to run (a tuning study's
+    capping policy, made from the records written by then: ``grokbench.tuning.racing``);
+    a process pool takes a cell when a worker is free, the local executor one after the
+    other, Ray all at once."""
     from . import plan as plan_module
 
     if checkpoint_every_s is None:
@@ -333,14 +334,12 @@ def execute(plan: Plan, store: Store, executor: Any, done: set[str], *, batch_se
         print(f"note: {len(held)} trial(s) are being run by {sorted(set(held.values()))[0]} into this folder; "
               f"skipping them (re-run afterwards to pick up any it leaves)", file=sys.stderr)
     cells = plan.cells(done | set(held), batch_seeds)
-    if prepare is not None:
-        cells = prepare(cells)
     if checkpoint_every_s > 0:
         policy = CheckpointPolicy(str(store.checkpoints_dir), checkpoint_every_s)
         cells = [replace(cell, checkpoint=policy) for cell in cells]
     status = "failed"
     try:
-        completed = _run_cells(cells, store, executor, progress)
+        completed = _run_cells(cells, store, executor, progress, prepare)
         status = "completed" if completed else "interrupted"
     finally:
         store.release(claimed)
@@ -364,12 +363,12 @@ def _remove_finished_checkpoints(store: Store) -> None:
     remove_finished(store.checkpoints_dir, store.final_keys())
 
 
-def _run_cells(cells: list, store: Store, executor: Any, progress: Any) -> bool:
+def _run_cells(cells: list, store: Store, executor: Any, progress: Any, prepare: Any = None) -> bool:
     if progress is None:
         progress = PlainProgress(0, 0, stream=io.StringIO())
     if hasattr(progress, "on_cells"):  # the cells' budgets make the ETA (grokbench.eta)
         progress.on_cells(cells)
-    records = executor.run(cells, progress.on_eval)
+    records = executor.run(cells if prepare is None else map(prepare, cells), progress.on_eval)
     written = 0
     try:
         for record in records:

@@ -111,8 +111,9 @@ def _execute(plan, store, executor, done: set[str], batch: int, quiet: bool, arg
              prepare=None, later=(), eta=None) -> int | None:
     """Run the plan's trials not in ``done``, with progress. None when it completed, else the
     exit status (1: a record could not be written; 130: interrupted), said in one line.
-    ``later``: cells this command runs afterwards (a tuning study's next waves), counted in
-    the ETA; ``eta``: an ``EtaTracker`` whose measured costs carry over from earlier waves."""
+    ``later``: cells this command runs afterwards (a tuning study's configurations after its
+    defaults), counted in the ETA; ``eta``: an ``EtaTracker`` whose measured costs carry over
+    from the plans before."""
     from . import api
 
     progress = _progress(quiet, plan.n_trials, len(plan.keys() & done), eta)
@@ -136,7 +137,7 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from . import api
     from .eta import EtaTracker
     from .tuning.driver import conclude
-    from .tuning.racing import done_keys, race, wave_width
+    from .tuning.racing import done_keys, race
 
     api.check_flags(trials=args.trials, batch_seeds=args.batch_seeds)
     device = _run_device(args)
@@ -154,8 +155,7 @@ def cmd_tune(args: argparse.Namespace, argv: Sequence[str]) -> int:
         failed.extend([code] if code is not None else [])
         return code is None
 
-    if not race(study, store, run_plan, batch_seeds=args.batch_seeds, width=wave_width(executor),
-                capping=True, timeout=executor.timeout):
+    if not race(study, store, run_plan, capping=True):
         return failed[0]
     data = conclude(study, store)
     for entry in data["selected"]:

@@ -251,6 +251,26 @@ def test_closing_the_iterator_stops_the_workers(plugin):
     assert not multiprocessing.active_children()
 
 
+def test_a_pool_draws_each_cell_when_a_worker_is_free():
+    """A lazy iterable of cells (a tuning study's capping policies are made as cells are
+    drawn): one cell per worker at the start, then one more only after a record arrived."""
+    overrides = parse_overrides(["sparse_parity.n_train=200", "sparse_parity.max_epochs=3"])
+    cells = build_plan("sparse_parity", "sgd", "4", overrides).cells(set(), 1)
+    arrived: list[str] = []
+    drawn_after: list[int] = []
+
+    def lazy():
+        for cell in cells:
+            drawn_after.append(len(arrived))
+            yield cell
+
+    for record in ProcessExecutor(workers=2).run(lazy()):
+        arrived.append(record.key)
+    assert len(arrived) == 4 and drawn_after[:2] == [0, 0]
+    assert all(n >= 1 for n in drawn_after[2:]) and drawn_after == sorted(drawn_after)
+    assert not list(ProcessExecutor(workers=2).run(iter(())))  # nothing to run: no pool at all
+
+
 # ---------------------------------------------------------------- how a worker ends, in words
 
 

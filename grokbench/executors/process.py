@@ -187,32 +187,57 @@ class ProcessExecutor:
         self.start_method = start_method
 
     def run(self, cells: Iterable[Cell], progress: ProgressFn | None = None) -> Iterator[Record]:
-        queue = deque(cells)
-        if queue:
-            yield from _Pool(self, queue, progress).records()
+        """The records of ``cells``. A lazy iterable is drawn from as late as possible: one
+        cell per worker at the start, then one each time a worker is free (a tuning
+        study's capping policy is then made from the records written up to that moment)."""
+        source = _CellSource(cells, self.workers)
+        if source.ready:
+            yield from _Pool(self, source, progress).records()
 
     def stamp(self, record: Record) -> Record:
         """Mark a record as run by this pool."""
         return stamp(record, self.name, self.timeout, workers=self.workers)
 
 
-class _Pool:
-    """One run of a ProcessExecutor: the worker slots, the queue of cells, the event loop."""
+class _CellSource:
+    """The cells still to run: the first ``first`` drawn at once (they size the pool), the
+    rest one at a time by ``take``, when a worker is free."""
 
-    def __init__(self, executor: ProcessExecutor, queue: deque, progress: ProgressFn | None) -> None:
+    def __init__(self, cells: Iterable[Cell], first: int) -> None:
+        self.rest = iter(cells)
+        self.ready = deque(c for _, c in zip(range(first), self.rest))
+        self.exhausted = len(self.ready) < first
+
+    def pending(self) -> bool:
+        """Whether a cell may remain (without drawing one)."""
+        return bool(self.ready) or not self.exhausted
+
+    def take(self) -> Cell | None:
+        """The next cell, drawn now; None when there is none left."""
+        if self.ready:
+            return self.ready.popleft()
+        cell = None if self.exhausted else next(self.rest, None)
+        self.exhausted = self.exhausted or cell is None
+        return cell
+
+
+class _Pool:
+    """One run of a ProcessExecutor: the worker slots, the source of cells, the event loop."""
+
+    def __init__(self, executor: ProcessExecutor, source: _CellSource, progress: ProgressFn | None) -> None:
         self.executor = executor
         self.timeout = executor.timeout
-        self.queue = queue
+        self.source = source
         self.progress = progress
         self.context = mp.get_context(executor.start_method)
-        self.plugins = plugin_sources(queue[0].plugin_files)
-        self.slots = [_Slot(i) for i in range(min(executor.workers, len(queue)))]
+        self.plugins = plugin_sources(source.ready[0].plugin_files)
+        self.slots = [_Slot(i) for i in range(len(source.ready))]
         self.failed_starts = 0
 
     def records(self) -> Iterator[Record]:
-        """Every record of the queued cells, as they arrive; the workers stop on the way out."""
+        """Every record of the cells, as they arrive; the workers stop on the way out."""
         try:
-            while self.queue or any(s.busy for s in self.slots):
+            while self.source.pending() or any(s.busy for s in self.slots):
                 self._dispatch()
                 yield from self._poll()
         finally:
@@ -221,10 +246,12 @@ class _Pool:
     def _dispatch(self) -> None:
         """Start workers in empty slots while work remains; hand cells to idle workers."""
         for slot in self.slots:
-            if slot.conn is None and self.queue:
+            if slot.conn is None and self.source.pending():
                 self._start(slot)
-            if slot.idle and self.queue:
-                self._assign(slot, self.queue.popleft())
+            if slot.idle:
+                cell = self.source.take()
+                if cell is not None:
+                    self._assign(slot, cell)
 
     def _start(self, slot: _Slot) -> None:
         if self.failed_starts >= 3 * len(self.slots):

@@ -6,9 +6,10 @@ configurations early and passes what is decided on:
 
 1. every study's defaults (the method as labelled) first, so each study has an incumbent
    early (the defaults are often good, and never worse than what tuning keeps);
-2. then the other configurations' cells, in waves of as many cells as the executor runs at
-   once (one for the local executor). Each cell starts with the bounds its study's
-   recorded trials give (``cap_policy``), and tightens them as its own trials finish.
+2. then the other configurations' cells, in one plan: each cell's bounds are made when the
+   executor takes it to run (a process pool: when a worker is free), from its study's
+   trials recorded by then (``cap_policy``), and it tightens them as its own trials finish.
+   No barrier: a worker never waits for another's cell to end.
 
 Only decided trials enter a bound, so the order changes how much is saved, never what is
 selected. Without capping the study is one plan, run in one go.
@@ -26,9 +27,9 @@ from ..plan import Cell, Plan
 from ..record import Record
 from .selection import steps_to_target
 
-# Runs the trials of a plan not in ``done_keys``; the callable rewrites its cells before
-# they run (``None``: as they are). Returns False when interrupted.
-RunPlan = Callable[[Plan, Callable[[list[Cell]], list[Cell]] | None], bool]
+# Runs the trials of a plan not in ``done_keys``; the callable rewrites each cell as it is
+# taken to run (``None``: as they are). Returns False when interrupted.
+RunPlan = Callable[[Plan, Callable[[Cell], Cell] | None], bool]
 
 
 def done_keys(store: Any, timeout: Any = None, capping: bool = True) -> set[str]:
@@ -87,41 +88,16 @@ def defaults_plan(study: Any) -> Plan:
     return replace(study.plan, pairs=pairs)
 
 
-def waves(plan: Plan, done: set[str], batch_seeds: int, width: int) -> list[Plan]:
-    """``plan``'s cells still to run, ``width`` cells per plan (0: all in one)."""
-    cells = plan.cells(done, batch_seeds)
-    width = width or max(1, len(cells))
-    out = []
-    for i in range(0, len(cells), width):
-        pairs = tuple((c.task, m) for c in cells[i:i + width] for m in c.configs)
-        out.append(replace(plan, pairs=pairs))
-    return out
-
-
-def wave_width(executor: Any) -> int:
-    """How many cells ``executor`` trains at once: 1 for the local executor, its workers for
-    a process pool, 0 (all) for others."""
-    name = getattr(executor, "name", "")
-    return 1 if name == "local" else int(getattr(executor, "workers", 0) or 0) if name == "process" else 0
-
-
-def race(study: Any, store: Any, run: RunPlan, *, batch_seeds: int, width: int, capping: bool = True,
-         timeout: Any = None, give_up: float | None = None) -> bool:
-    """Train the study's trials not yet recorded, capped (the defaults first, then waves of
-    ``width`` cells) or not (one plan). ``give_up``: the fraction of the budget at which a
-    study where nothing solved stops (``CapPolicy.give_up``; None: never). False when
-    interrupted."""
+def race(study: Any, store: Any, run: RunPlan, *, capping: bool = True, give_up: float | None = None) -> bool:
+    """Train the study's trials not yet recorded, capped (the defaults first, then the rest,
+    each cell's policy made as it is taken to run) or not (one plan). ``give_up``: the
+    fraction of the budget at which a study where nothing solved stops
+    (``CapPolicy.give_up``; None: never). False when interrupted."""
     if not capping:
         return run(study.plan, None)
 
-    def with_policies(cells: list[Cell]) -> list[Cell]:
+    def with_policy(cell: Cell) -> Cell:
         by_key = {r.key: r for r in store.records()}
-        return [replace(cell, capping=cap_policy(cell, study, by_key, give_up)) for cell in cells]
+        return replace(cell, capping=cap_policy(cell, study, by_key, give_up))
 
-    if not run(defaults_plan(study), with_policies):
-        return False
-    done = done_keys(store, timeout)
-    for plan in waves(study.plan, done, batch_seeds, width):
-        if not run(plan, with_policies):
-            return False
-    return True
+    return run(defaults_plan(study), with_policy) and run(study.plan, with_policy)

@@ -14,7 +14,6 @@ ratios previous / current.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _against_previous import print_against_previous  # noqa: E402
 from _machine import machine_line  # noqa: E402
 
 from grokbench import evaluation  # noqa: E402
@@ -73,12 +73,7 @@ def compare(slots: int, rounds: int) -> None:
                 fn(task, batch)
             seen[name].append((time.perf_counter() - w0, time.thread_time() - c0))
     per = slots * reps / 1e6
-    for name, times in seen.items():
-        wall = statistics.median(t[0] for t in times) / per
-        cpu = statistics.median(t[1] for t in times) / per
-        ratio = [statistics.median(p[i] / c[i] for p, c in zip(seen["previous"], times)) for i in (0, 1)]
-        print(f"S={slots} {name:9s} {wall:7.1f} us/seed-evaluation wall, {cpu:7.1f} CPU; previous / this: "
-              f"{ratio[0]:.2f} wall, {ratio[1]:.2f} CPU", flush=True)
+    print_against_previous(seen, per, slots, "seed-evaluation")
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ with its compile time.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _against_previous import print_against_previous  # noqa: E402
 from _machine import machine_line  # noqa: E402
 from _parity_batch import parity_batch  # noqa: E402
 
@@ -92,12 +92,7 @@ def compare(slots: int, rounds: int, compile_too: bool) -> None:
             for name, fn in variants.items():
                 seen[name].append(block(fn, states[name], x, y, steps))
     per = slots * steps / 1e6
-    for name, times in seen.items():
-        wall = statistics.median(t[0] for t in times) / per
-        cpu = statistics.median(t[1] for t in times) / per
-        ratio = [statistics.median(p[i] / c[i] for p, c in zip(seen["previous"], times)) for i in (0, 1)]
-        print(f"S={slots} {name:9s} {wall:7.1f} us/seed-step wall, {cpu:7.1f} CPU; previous / this: "
-              f"{ratio[0]:.2f} wall, {ratio[1]:.2f} CPU", flush=True)
+    print_against_previous(seen, per, slots, "seed-step")
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ a metric existed have it too. Columns, in this order:
   ``records/packed.jsonl.xz#<key>``).
 
 Nested values left after flattening (lists) are written as JSON text. Missing values are
-empty cells in CSV and nulls in Parquet.
+empty cells in CSV and nulls in Parquet. A leaderboard page's ``results.csv`` is this table
+without the per-task, per-study and bookkeeping columns (:func:`page_columns`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,19 @@ from .errors import UserError
 
 PARQUET_SUFFIX = ".parquet"
 _NESTED = ("task_params", "optimizer_params", "transforms", "tuned", "parts")
+
+# What a leaderboard page's results.csv (page_columns) leaves out of the export: what is the
+# same for a whole task or study (the task's parameters, on the page's provenance; the tuning
+# search space and seeds, in the tuning folder) and the bookkeeping of how each trial ran
+# (its machine's name and its record's key stay): about half of a row's bytes.
+PAGE_LEFT_OUT_PREFIXES = ("task.", "tuned.space.")
+PAGE_LEFT_OUT = frozenset({
+    "preset", "tuned.index", "tuned.trials", "tuned.tune_seeds", "tuned.with_default", "tuned_from",
+    "torch", "device", "threads", "host", "executor", "batched_seeds", "batched_configs",
+    "resumed_at_steps", "resumed_devices", "batch_width", "record_version", "started_at",
+    "finished_at", "record_file", "steps_timed", "timing_clock", "cpus", "load1_max", "under_load",
+    "cpu_per_wall", "mean_batch_width", "peak_rss_mb", "peak_device_mem_mb", "calibration_key",
+})
 
 
 def load_export_frame(results_dir: str | Path):
@@ -60,6 +74,14 @@ def export_frame(frame):
             flat[name] = pd.Series([int(v) if isinstance(v, float) and v.is_integer() else v for v in flat[name]],
                                    index=flat.index, dtype=object)
     return flat
+
+
+def page_columns(flat):
+    """The flat table (:func:`export_frame`) without the columns of ``PAGE_LEFT_OUT`` and
+    ``PAGE_LEFT_OUT_PREFIXES``: the rows of a leaderboard page's results.csv, every trial with
+    its outcome, metrics, budget, settings, machine and record key."""
+    keep = [c for c in flat.columns if c not in PAGE_LEFT_OUT and not c.startswith(PAGE_LEFT_OUT_PREFIXES)]
+    return flat[keep]
 
 
 def _is_count(name: str) -> bool:

@@ -5,7 +5,8 @@ terminal.
 ``DIR/leaderboard``), two PNGs across tasks (see :mod:`.overview`) and, per task, two
 PNGs (see :mod:`.figures`) and, on a tuned page, its tuning curve (:mod:`.tuning_figures`), a page per (task, method) in ``OUTDIR/cells/`` that the main
 tables' numbers link to (see :mod:`.cells`), ``comparisons.csv`` and ``results.csv`` (the
-records, as ``grokbench export`` writes them), referenced by relative paths so the folder
+records as ``grokbench export`` flattens them, less the per-task, per-study and bookkeeping
+columns: ``export.page_columns``), referenced by relative paths so the folder
 renders on any git host.
 
 Every number comes from :mod:`grokbench.stats`; this package only formats and plots, and
@@ -23,7 +24,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from .. import stats as st
-from ..export import csv_text, export_frame
+from ..export import csv_text, export_frame, page_columns
 from ..study import read_folder
 from .cells import write_cell_pages
 from .comparisons import comparison_rows, comparisons_csv
@@ -88,7 +89,7 @@ def run_and_folder_analyses(folder_frame, run_keys: Collection[str]) -> tuple[An
 
 DEFAULTS_DIR = "defaults"  # where a tuned page's default-settings page goes, inside its folder
 COMPARISONS_CSV = "comparisons.csv"  # every comparison of the page, beside it
-RESULTS_CSV = "results.csv"  # the records of the page, one row per trial (grokbench export), beside it
+RESULTS_CSV = "results.csv"  # the records of the page, a row per trial (export.page_columns), beside it
 
 
 def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None, figures: bool = True,
@@ -134,7 +135,7 @@ def write_leaderboard(results_dir: str | Path, outdir: str | Path | None = None,
                                notes=page_notes)
         (staged / PAGE).write_text(printable(text), encoding="utf-8")
         (staged / COMPARISONS_CSV).write_text(comparisons_csv(analysis), encoding="utf-8")
-        (staged / RESULTS_CSV).write_text(csv_text(export_frame(trials)), encoding="utf-8")
+        (staged / RESULTS_CSV).write_text(csv_text(page_columns(export_frame(trials))), encoding="utf-8")
         curves = [f.path for f in (tuning or {}).values() if f.path]
         publish(staged, outdir, [PAGE, COMPARISONS_CSV, RESULTS_CSV, *cells.files, *_figure_files(drawn, across),
                                  *curves])

@@ -112,6 +112,11 @@ class Task(Plugin):
     leaderboard_presets: ClassVar[tuple[str | None, ...]] = (None,)
     base_optimizer: ClassVar[str] = "sgd"
     optimizer_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    # seeds per forward and backward of a training step on a CPU (0: every live seed at once);
+    # for models whose per-seed activations outgrow the cache when all seeds run together
+    # (the transformer: 1). Every seed's loss depends on its own parameters only, so the
+    # gradient is the same; CUDA always runs every seed at once (grokbench.trial.autograd_step)
+    cpu_gradient_seeds: ClassVar[int] = 0
 
     # -- size, for the plan-time memory check (grokbench.limits) -----------------------------
     def parameter_count(self) -> int | None:

@@ -268,8 +268,7 @@ def train_step(task: Task, chain: Chain, batch: SeedBatch, step: int, schedule: 
         with torch.no_grad():
             losses, grads = task.loss_and_grad(batch.params, xb, yb)
     else:
-        losses = task.loss(task.forward(batch.params, xb), yb)
-        grads = dict(zip(batch.params, torch.autograd.grad(losses.sum(), list(batch.params.values()))))
+        losses, grads = autograd_step(task, batch.params, xb, yb)
     if batch.sanitize:
         for g in grads.values():
             torch.nan_to_num_(g, nan=0.0, posinf=0.0, neginf=0.0)
@@ -277,6 +276,28 @@ def train_step(task: Task, chain: Chain, batch: SeedBatch, step: int, schedule: 
     chain.update(grads, batch.params, batch.state, batch.ctx)
     chain.after_step(batch.params, batch.state, batch.ctx)
     return losses
+
+
+def autograd_step(task: Task, params: dict[str, Tensor], x: Tensor, y: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """Per-seed losses (S,) and the gradient of their sum with respect to ``params`` (leaves
+    of shape (S, ...)), by autograd. On a CPU, in chunks of ``task.cpu_gradient_seeds``
+    seeds (0: all at once): a seed's loss depends on its own parameters only, so each chunk
+    gives its seeds' gradients, and a chunk's activations stay in cache. The kernels compute
+    each seed the same way at any batch size on the CPUs measured, so the chunks' gradients
+    equal the all-at-once ones bit for bit there (benchmarks/README.md, issue #28)."""
+    n_seeds = x.shape[0]
+    chunk = task.cpu_gradient_seeds if x.device.type == "cpu" else 0
+    if chunk <= 0 or chunk >= n_seeds:
+        losses = task.loss(task.forward(params, x), y)
+        return losses, dict(zip(params, torch.autograd.grad(losses.sum(), list(params.values()))))
+    losses, parts = [], {name: [] for name in params}
+    for lo in range(0, n_seeds, chunk):
+        leaves = {name: p[lo:lo + chunk].detach().requires_grad_() for name, p in params.items()}
+        loss = task.loss(task.forward(leaves, x[lo:lo + chunk]), y[lo:lo + chunk])
+        for name, g in zip(leaves, torch.autograd.grad(loss.sum(), list(leaves.values()))):
+            parts[name].append(g)
+        losses.append(loss.detach())
+    return torch.cat(losses), {name: torch.cat(gs) for name, gs in parts.items()}
 
 
 def _stop_diverged(batch: SeedBatch, run: CellRun) -> None:

@@ -186,6 +186,7 @@ class ModularAddition(Task):
     leaderboard_presets = ("cpu_add",)
     report_seeds = 20  # minutes per trial on a CPU; detects a method faster on >= 89% of seeds
     tuning_trials = 16  # grokbench tune --trials auto (docs/tuning.md)
+    cpu_gradient_seeds = 1  # ~20% off a CPU step at 6-20 seeds (benchmarks/README.md, issue #28)
     base_optimizer = "adamw"
     optimizer_defaults = {
         "adamw": {"lr": 3e-3, "weight_decay": 1.0, "betas": (0.9, 0.98), "warmup_steps": 10},

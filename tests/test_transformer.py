@@ -9,7 +9,7 @@ from grokbench.tasks import transformer as T
 
 from grokbench import registry, spec
 from grokbench.plan import Cell
-from grokbench.trial import run_cell
+from grokbench.trial import autograd_step, run_cell
 
 CONFIGS = [
     T.TransformerConfig(vocab=12, n_ctx=3, n_out=11, d_model=16, n_heads=2, d_mlp=32),
@@ -89,6 +89,36 @@ def test_embedding_backward_is_deterministic_with_threads(threads):
         assert torch.equal(torch.autograd.grad(T.embed(wte, tokens), wte, grad_out)[0], first)
     rows = wte[torch.arange(3).reshape(3, 1, 1), tokens]
     assert torch.equal(T.embed(wte, tokens), rows)
+
+
+CHUNKED_TASKS = [  # the engine's training step in seed chunks (cpu_gradient_seeds = 1) on small models
+    ("modular_addition", dict(p=11, d_model=16, n_heads=2, d_mlp=32)),
+    ("power_ops", dict(p=7, d_model=16, n_heads=4, d_mlp=32, n_layers=2, act="gelu", norm="post_layernorm",
+                       attn_bias=True, head_bias=True)),
+]
+
+
+@pytest.mark.parametrize("name, overrides", CHUNKED_TASKS)
+def test_gradient_in_seed_chunks_equals_every_seed_at_once(name, overrides):
+    """On a CPU the transformer's step runs one seed at a time (each seed's loss depends on
+    its own parameters only): the same losses and gradients as all seeds in one batch, up to
+    float32 rounding (bit for bit on the CPUs measured: benchmarks/README.md)."""
+    task = registry.get_task(name)(**overrides)
+    assert task.cpu_gradient_seeds == 1
+    splits = [task.make_data(torch.Generator().manual_seed(s)) for s in range(3)]
+    x, y = torch.stack([s.x_train for s in splits]), torch.stack([s.y_train for s in splits])
+    per_seed = [task.init_params(torch.Generator().manual_seed(s)) for s in range(3)]
+    params = {k: torch.stack([p[k] for p in per_seed]).requires_grad_() for k in per_seed[0]}
+    seen, forward = [], task.forward
+    task.forward = lambda p, xs: seen.append(xs.shape[0]) or forward(p, xs)
+    chunked = autograd_step(task, params, x, y)
+    task.cpu_gradient_seeds = 0  # this instance: every seed at once
+    whole = autograd_step(task, params, x, y)
+    assert seen == [1, 1, 1, 3]
+    torch.testing.assert_close(chunked[0], whole[0].detach(), rtol=1e-6, atol=1e-7)
+    assert list(chunked[1]) == list(whole[1])
+    for name in whole[1]:
+        torch.testing.assert_close(chunked[1][name], whole[1][name], rtol=1e-5, atol=1e-7)
 
 
 def _curve_without_clock(record):

@@ -19,10 +19,11 @@ def run_cli(*argv: str) -> int:
 
 
 def record_paths(out: Path) -> list[Path]:
-    """The record files of the results folder ``out``, either format (compact or old)."""
+    """The record files of the results folder ``out``, either format (compact or old); none
+    before its records/ exists. A write's temporary file is not one."""
     from grokbench.store import Store
 
-    return Store(out).record_files()
+    return Store(out).record_files() if (out / "records").is_dir() else []
 
 
 def read_records(out: Path, names: set[str] | None = None) -> list[dict]:

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from helpers import read_records, run_cli
+from helpers import read_records, record_paths, run_cli
 
 from grokbench.store import Store
 
@@ -142,11 +142,11 @@ def test_sigkilled_run_resumes_with_every_trial_once(tmp_path):
            "--out", str(out), "--set", "sparse_parity.n_train=200", "--set", "sparse_parity.max_epochs=30"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while time.time() < deadline and len(list((out / "records").glob("*.json*"))) < 2:
+    while time.time() < deadline and len(record_paths(out)) < 2:  # records in place, not temporary files
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    partial = len(list((out / "records").glob("*.json*")))
+    partial = len(record_paths(out))
     assert 2 <= partial < 12
     assert subprocess.run(cmd, capture_output=True).returncode == 0
     records = read_records(out)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import read_records, run_cli, study_request
+from helpers import read_records, record_paths, run_cli, study_request
 
 from grokbench import api, registry
 from grokbench.errors import Terminated, signals_deferred, stop_signals
@@ -418,8 +418,10 @@ def _grokbench(*argv: str, **kw) -> subprocess.Popen:
 
 
 def _wait_for_a_record(proc: subprocess.Popen, out: Path) -> None:
+    """Until a record file is in place (renamed there whole; a write's temporary file, which
+    a kill can leave behind, does not count)."""
     deadline = time.monotonic() + 120
-    while not list((out / "records").glob("*.json*")):
+    while not record_paths(out):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
         time.sleep(0.02)
 

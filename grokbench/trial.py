@@ -282,11 +282,11 @@ def autograd_step(task: Task, params: dict[str, Tensor], x: Tensor, y: Tensor) -
     """Per-seed losses (S,) and the gradient of their sum with respect to ``params`` (leaves
     of shape (S, ...)), by autograd. On a CPU, in chunks of ``task.cpu_gradient_seeds``
     seeds (0: all at once): a seed's loss depends on its own parameters only, so each chunk
-    gives its seeds' gradients, and a chunk's activations stay in cache. The kernels compute
-    each seed the same way at any batch size on the CPUs measured, so the chunks' gradients
-    equal the all-at-once ones bit for bit there (benchmarks/README.md, issue #28)."""
+    gives its seeds' gradients, and a chunk's activations stay in cache. On the CPU measured
+    (an Intel Xeon) the kernels compute each seed the same way at any batch size, so the
+    chunks' gradients equal the all-at-once ones bit for bit (benchmarks/README.md, #28)."""
     n_seeds = x.shape[0]
-    chunk = task.cpu_gradient_seeds if x.device.type == "cpu" else 0
+    chunk = int(task.cpu_gradient_seeds) if x.device.type == "cpu" else 0
     if chunk <= 0 or chunk >= n_seeds:
         losses = task.loss(task.forward(params, x), y)
         return losses, dict(zip(params, torch.autograd.grad(losses.sum(), list(params.values()))))
